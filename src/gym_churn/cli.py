@@ -1,0 +1,47 @@
+"""Shared command-line plumbing of the stages: logging set-up and clean failure."""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import logging
+import os
+from collections.abc import Callable
+
+from gym_churn.errors import GymChurnError
+
+log = logging.getLogger("gym_churn")
+
+
+def configure_logging() -> None:
+    level = os.environ.get("GYM_CHURN_LOG_LEVEL", "INFO").upper()
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", force=True)
+
+
+def stage_main(body: Callable[[list[str] | None], None]) -> Callable[[list[str] | None], int]:
+    """Turn a stage body into `main(argv) -> exit code`.
+
+    A GymChurnError (bad data, bad params, unsafe model file) becomes one clear error
+    message and exit code 1, with no traceback: the message is the whole story.
+    """
+
+    @functools.wraps(body)
+    def main(argv: list[str] | None = None) -> int:
+        configure_logging()
+        try:
+            body(argv)
+        except GymChurnError as exc:
+            log.error("%s", exc)
+            return 1
+        return 0
+
+    return main
+
+
+def parser(description: str | None, *paths: str) -> argparse.ArgumentParser:
+    """An argument parser taking `--params` and the given required path options."""
+    result = argparse.ArgumentParser(description=description)
+    result.add_argument("--params", required=True, help="params.yaml")
+    for name in paths:
+        result.add_argument(f"--{name.replace('_', '-')}", dest=name, required=True)
+    return result

@@ -1,0 +1,231 @@
+"""All file I/O of the project: tables, JSON, params, model files and figures.
+
+Every writer goes through `_atomic_write`: the bytes land in a temporary file beside the target
+and are renamed over it, so a run killed mid-write never leaves a half-written output.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import logging
+import os
+import tempfile
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO, Any
+
+import pandas as pd
+import yaml
+
+from gym_churn.errors import DataValidationError, ModelFileError, ParamsError
+from gym_churn.params import Params, parse_params
+
+log = logging.getLogger(__name__)
+
+# Figures in float outputs: enough for any metric, few enough that the last-bit noise of
+# different BLAS builds never shows up as a diff in a pull request.
+FLOAT_DIGITS = 6
+
+# Exactly the types the pipeline's own model files contain; anything else is refused.
+TRUSTED_MODEL_TYPES: tuple[str, ...] = (
+    "numpy.dtype",
+    "numpy.float64",
+    "numpy.int64",
+    "numpy.ndarray",
+    "numpy.random.mtrand.RandomState",
+    "numpy.random._mt19937.MT19937",
+    "sklearn._loss.link.IdentityLink",
+    "sklearn._loss.link.Interval",
+    "sklearn._loss.link.LogitLink",
+    "sklearn._loss.loss.HalfBinomialLoss",
+    "sklearn.calibration.CalibratedClassifierCV",
+    "sklearn.calibration._CalibratedClassifier",
+    "sklearn.calibration._SigmoidCalibration",
+    "sklearn.ensemble._forest.RandomForestClassifier",
+    "sklearn.ensemble._hist_gradient_boosting.binning._BinMapper",
+    "sklearn.ensemble._hist_gradient_boosting.gradient_boosting.HistGradientBoostingClassifier",
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+    "sklearn.isotonic.IsotonicRegression",
+    "sklearn.linear_model._logistic.LogisticRegression",
+    "sklearn.pipeline.Pipeline",
+    "sklearn.preprocessing._data.StandardScaler",
+    "sklearn.tree._classes.DecisionTreeClassifier",
+    "sklearn.tree._tree.Tree",
+    "builtins.slice",
+)
+
+
+def _atomic_write(path: str | Path, write: Callable[[IO[bytes]], None]) -> None:
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def write_bytes(data: bytes, path: str | Path) -> None:
+    _atomic_write(path, lambda handle: handle.write(data))
+
+
+# ---------------------------------------------------------------- tables
+
+
+def read_table(path: str | Path) -> pd.DataFrame:
+    """Read a CSV (any line ending, optional UTF-8 BOM) or parquet file."""
+    source = Path(path)
+    if not source.is_file():
+        raise DataValidationError(f"{source}: file not found")
+    if source.suffix == ".parquet":
+        return pd.read_parquet(source)
+    if source.stat().st_size == 0:
+        raise DataValidationError(f"{source}: the file is empty")
+    try:
+        return pd.read_csv(source, encoding="utf-8-sig")
+    except pd.errors.EmptyDataError:
+        raise DataValidationError(f"{source}: the file is empty") from None
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise DataValidationError(f"{source}: not a readable CSV file ({exc})") from None
+
+
+def write_table(frame: pd.DataFrame, path: str | Path) -> None:
+    target = Path(path)
+    if target.suffix == ".parquet":
+        buffer = io.BytesIO()
+        frame.to_parquet(buffer, index=False)
+        write_bytes(buffer.getvalue(), target)
+    else:
+        text = frame.to_csv(index=False, lineterminator="\n", float_format=f"%.{FLOAT_DIGITS}g")
+        write_bytes(text.encode(), target)
+
+
+def write_plot_data(frame: pd.DataFrame, path: str | Path) -> None:
+    """Small CSV behind a dvc plot: floats rounded so diffs show only real changes."""
+    write_table(frame.round(FLOAT_DIGITS), path)
+
+
+# ---------------------------------------------------------------- JSON and params
+
+
+def _round_floats(obj: Any) -> Any:
+    if isinstance(obj, float):
+        return round(obj, FLOAT_DIGITS)
+    if isinstance(obj, dict):
+        return {key: _round_floats(value) for key, value in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_round_floats(value) for value in obj]
+    return obj
+
+
+def write_json(obj: Any, path: str | Path) -> None:
+    text = json.dumps(_round_floats(obj), indent=2, ensure_ascii=False) + "\n"
+    write_bytes(text.encode(), path)
+
+
+def read_json(path: str | Path) -> Any:
+    return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def load_params(path: str | Path) -> Params:
+    source = Path(path)
+    try:
+        raw = yaml.safe_load(source.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ParamsError(f"{source}: params file not found") from None
+    except yaml.YAMLError as exc:
+        raise ParamsError(f"{source}: not valid YAML ({exc})") from None
+    return parse_params(raw, source=str(source))
+
+
+# ---------------------------------------------------------------- model files
+
+
+def _canonical_skops(data: bytes) -> bytes:
+    """Rewrite a skops zip so that the same model always gives the same bytes.
+
+    skops names array members after `id()`/uuid4 and stamps the current time, which would
+    change dvc.lock on every run. Members are renamed after their content hash, references in
+    schema.json follow, and timestamps are fixed.
+    """
+    with zipfile.ZipFile(io.BytesIO(data)) as src:
+        members = {name: src.read(name) for name in src.namelist()}
+    schema = members.pop("schema.json")
+    renamed = {
+        name: hashlib.sha256(content).hexdigest()[:32] + Path(name).suffix
+        for name, content in members.items()
+    }
+
+    def rename_refs(node: Any) -> Any:
+        if isinstance(node, dict):
+            return {
+                key: renamed.get(value, value) if key == "file" and isinstance(value, str)
+                else rename_refs(value)
+                for key, value in node.items()
+            }
+        if isinstance(node, list):
+            return [rename_refs(value) for value in node]
+        return node
+
+    new_schema = json.dumps(rename_refs(json.loads(schema)), indent=2).encode()
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as dst:
+        for name, content in sorted(
+            [("schema.json", new_schema)]
+            + [(renamed[name], content) for name, content in members.items()]
+        ):
+            if name in dst.namelist():
+                continue  # identical content stored once
+            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            dst.writestr(info, content)
+    return out.getvalue()
+
+
+def save_model(model: Any, path: str | Path) -> None:
+    import skops.io as sio  # heavy import, only for the stages that need it
+
+    write_bytes(_canonical_skops(sio.dumps(model)), path)
+
+
+def load_model(path: str | Path) -> Any:
+    """Load a skops model file, refusing any type outside TRUSTED_MODEL_TYPES."""
+    import skops.io as sio
+
+    source = Path(path)
+    try:
+        data = source.read_bytes()
+        untrusted = sorted(set(sio.get_untrusted_types(data=data)) - set(TRUSTED_MODEL_TYPES))
+    except FileNotFoundError:
+        raise ModelFileError(f"{source}: model file not found") from None
+    except (zipfile.BadZipFile, KeyError, ValueError) as exc:
+        raise ModelFileError(f"{source}: not a skops model file ({exc})") from None
+    if untrusted:
+        raise ModelFileError(
+            f"{source}: refusing to load; the file contains untrusted type(s) "
+            f"{', '.join(untrusted)}"
+        )
+    return sio.loads(data, trusted=list(TRUSTED_MODEL_TYPES))
+
+
+# ---------------------------------------------------------------- figures
+
+
+def save_figure(fig: Any, path: str | Path) -> None:
+    """Write a matplotlib Figure as PNG without the version stamp, then close it."""
+    import matplotlib.pyplot as plt
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight", metadata={"Software": None})
+    plt.close(fig)
+    write_bytes(buffer.getvalue(), path)

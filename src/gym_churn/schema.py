@@ -1,0 +1,157 @@
+"""Data contract of a member export, declared with pandera.
+
+Validation runs in two passes so that error messages stay readable: first every required
+column must exist and parse as a number with no gaps, then value rules run on the parsed
+numbers. Each failure is reported with its column, rule, count of bad rows and the first
+line numbers in the file (line 1 is the header).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import pandas as pd
+import pandera.pandas as pa
+from pandera.errors import SchemaErrors
+
+from gym_churn.errors import DataValidationError
+
+log = logging.getLogger(__name__)
+
+BINARY_FLAGS: tuple[str, ...] = (
+    "gender",
+    "Near_Location",
+    "Partner",
+    "Promo_friends",
+    "Phone",
+    "Group_visits",
+)
+INTEGER_COLUMNS: tuple[str, ...] = (*BINARY_FLAGS, "Contract_period", "Age", "Lifetime")
+NON_NEGATIVE: tuple[str, ...] = (
+    "Avg_additional_charges_total",
+    "Month_to_end_contract",
+    "Lifetime",
+    "Avg_class_frequency_total",
+    "Avg_class_frequency_current_month",
+)
+FEATURES: tuple[str, ...] = (
+    "gender",
+    "Near_Location",
+    "Partner",
+    "Promo_friends",
+    "Phone",
+    "Contract_period",
+    "Group_visits",
+    "Age",
+    "Avg_additional_charges_total",
+    "Month_to_end_contract",
+    "Lifetime",
+    "Avg_class_frequency_total",
+    "Avg_class_frequency_current_month",
+)
+MAX_ROWS_SHOWN = 5
+
+
+def _whole_number() -> pa.Check:
+    return pa.Check(lambda s: (s % 1) == 0, element_wise=False, name="whole_number")
+
+
+def _parse_schema(columns: list[str]) -> pa.DataFrameSchema:
+    return pa.DataFrameSchema(
+        {col: pa.Column(float, nullable=False, coerce=True) for col in columns},
+        strict=False,
+        ordered=False,
+    )
+
+
+def _rules_schema(
+    target: str | None, contract_periods: list[int], age_min: int, age_max: int
+) -> pa.DataFrameSchema:
+    checks: dict[str, list[pa.Check]] = {col: [] for col in FEATURES}
+    for col in BINARY_FLAGS:
+        checks[col].append(pa.Check.isin([0, 1]))
+    for col in INTEGER_COLUMNS:
+        checks[col].append(_whole_number())
+    for col in NON_NEGATIVE:
+        checks[col].append(pa.Check.ge(0))
+    checks["Contract_period"].append(pa.Check.isin(sorted(contract_periods)))
+    checks["Age"].append(pa.Check.in_range(age_min, age_max))
+    if target is not None:
+        checks[target] = [pa.Check.isin([0, 1])]
+    months_within_contract = pa.Check(
+        lambda df: df["Month_to_end_contract"] <= df["Contract_period"],
+        name="Month_to_end_contract <= Contract_period",
+    )
+    return pa.DataFrameSchema(
+        {col: pa.Column(float, col_checks) for col, col_checks in checks.items()},
+        checks=[months_within_contract],
+        strict=False,
+        ordered=False,
+    )
+
+
+def _line_numbers(index: pd.Series) -> list[int]:
+    rows = sorted({int(i) for i in index.dropna()})
+    return [r + 2 for r in rows]  # +1 for 0-based index, +1 for the header line
+
+
+def _describe_failures(errors: SchemaErrors, source: str) -> str:
+    cases = errors.failure_cases
+    lines = [f"{source}: data contract violated"]
+    for (column, check), group in cases.groupby(
+        [cases["column"].fillna("<rows>"), cases["check"]], sort=False, dropna=False
+    ):
+        numbers = _line_numbers(group["index"])
+        if column == "<rows>" and "Month_to_end_contract" in str(check):
+            column = "Month_to_end_contract"
+        shown = ", ".join(str(n) for n in numbers[:MAX_ROWS_SHOWN])
+        more = " ..." if len(numbers) > MAX_ROWS_SHOWN else ""
+        examples = ", ".join(repr(v) for v in group["failure_case"].head(3).tolist())
+        lines.append(
+            f"  column {column!r}: rule {check} fails in {len(numbers)} row(s); "
+            f"first lines {shown}{more}; values {examples}"
+        )
+    return "\n".join(lines)
+
+
+def validate_members(
+    raw: pd.DataFrame,
+    *,
+    target: str | None,
+    contract_periods: list[int],
+    age_min: int,
+    age_max: int,
+    source: str,
+) -> pd.DataFrame:
+    """Check `raw` against the contract and return a new, typed frame of the contract's columns.
+
+    `target=None` validates an export without a label (for scoring). Extra columns are dropped
+    with a warning; column order in the file does not matter. Integer columns may be written
+    as `5.0` but not `5.5`. Raises DataValidationError describing every broken rule.
+    """
+    required = [*FEATURES, *([target] if target is not None else [])]
+    if raw.empty:
+        raise DataValidationError(f"{source}: no data rows (the file is empty or only a header)")
+    missing = [col for col in required if col not in raw.columns]
+    if missing:
+        raise DataValidationError(
+            f"{source}: missing required column(s) {', '.join(missing)}; "
+            f"found {', '.join(map(str, raw.columns))}"
+        )
+    extra = [col for col in raw.columns if col not in required]
+    if extra:
+        log.warning("%s: dropping %d extra column(s): %s", source, len(extra), ", ".join(extra))
+    frame = raw.loc[:, required]
+    try:
+        parsed = _parse_schema(required).validate(frame, lazy=True)
+        _rules_schema(target, contract_periods, age_min, age_max).validate(parsed, lazy=True)
+    except SchemaErrors as exc:
+        raise DataValidationError(_describe_failures(exc, source)) from None
+    if target is not None and parsed[target].nunique() < 2:
+        only = int(parsed[target].iloc[0])
+        raise DataValidationError(
+            f"{source}: column {target!r}: rule two_classes fails; every one of the "
+            f"{len(parsed)} rows has {target}={only}, so no model can be trained or evaluated"
+        )
+    integer = [col for col in required if col in INTEGER_COLUMNS or col == target]
+    return parsed.astype(dict.fromkeys(integer, "int64"))

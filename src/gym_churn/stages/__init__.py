@@ -1,0 +1,1 @@
+"""One module per dvc.yaml stage; each exposes `main(argv=None) -> int`."""

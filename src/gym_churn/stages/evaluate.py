@@ -1,0 +1,102 @@
+"""evaluate: score the held-out test split and write metrics, plot data and figures.
+
+Reads  --train, --test      the splits (train only to fit the logistic-regression baseline)
+       --model, --summary   outputs of train
+Writes --metrics            metrics/evaluate.json (flat keys, tracked by dvc metrics)
+       --roc --pr --confusion --calibration --gain --importance   plot data (dvc plots)
+       --figures            folder of PNG figures for the README and report
+Params base.seed, base.target, evaluate.*
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+from gym_churn import metrics as m
+from gym_churn import plots
+from gym_churn.cli import parser, stage_main
+from gym_churn.io import (
+    load_model,
+    load_params,
+    read_json,
+    read_table,
+    save_figure,
+    write_json,
+    write_plot_data,
+)
+from gym_churn.modeling import baseline_roc_auc, permutation_drivers, split_xy
+from gym_churn.schema import FEATURES
+
+log = logging.getLogger(__name__)
+
+CURVES = ("roc", "pr", "confusion", "calibration", "gain", "importance")
+
+
+@stage_main
+def main(argv: list[str] | None = None) -> None:
+    args = parser(__doc__, "train", "test", "model", "summary", "metrics", *CURVES, "figures")
+    args = args.parse_args(argv)
+    params = load_params(args.params)
+    cfg, target, seed = params.evaluate, params.base.target, params.base.seed
+    train, test = read_table(args.train), read_table(args.test)
+    model, summary = load_model(args.model), read_json(args.summary)
+
+    X, y = split_xy(test, target)
+    proba = model.predict_proba(X)[:, 1]
+    threshold = summary["threshold"]
+    scores = m.classification_metrics(y, proba, threshold, cfg.calibration_bins)
+    baseline = baseline_roc_auc(train, test, list(FEATURES), target)
+    results = {
+        **scores,
+        "threshold": threshold,
+        "cv_roc_auc_mean": summary["cv_roc_auc_mean"],
+        "cv_roc_auc_std": summary["cv_roc_auc_std"],
+        "baseline_logreg_roc_auc": baseline,
+        "roc_auc_gain_over_baseline": scores["roc_auc"] - baseline,
+        "test_rows": len(test),
+        "test_churn_rate": float(y.mean()),
+    }
+
+    curves = {
+        "roc": m.roc_points(y, proba),
+        "pr": m.pr_points(y, proba),
+        "confusion": m.confusion_rows(y, proba, threshold),
+        "calibration": m.calibration_points(y, proba, cfg.calibration_bins),
+        "gain": m.cumulative_gain(y, proba),
+        "importance": permutation_drivers(
+            model,
+            X,
+            y,
+            repeats=cfg.permutation_repeats,
+            max_rows=cfg.permutation_max_rows,
+            seed=seed,
+        ),
+    }
+    figures = {
+        "roc": plots.roc_figure(curves["roc"], scores["roc_auc"]),
+        "pr": plots.pr_figure(curves["pr"], scores["pr_auc"], float(y.mean())),
+        "confusion": plots.confusion_figure(curves["confusion"]),
+        "calibration": plots.calibration_figure(curves["calibration"], scores["ece"]),
+        "gain": plots.gain_figure(curves["gain"], scores["top_decile_lift"]),
+        "importance": plots.importance_figure(curves["importance"]),
+    }
+    for name, frame in curves.items():
+        write_plot_data(frame, getattr(args, name))
+    for name, fig in figures.items():
+        save_figure(fig, Path(args.figures) / f"{name}.png")
+    write_json(results, args.metrics)
+    log.info(
+        "test ROC-AUC %.4f (baseline %.4f), F1 %.4f, Brier %.4f, ECE %.4f, top-decile lift %.2f",
+        results["roc_auc"],
+        baseline,
+        results["f1"],
+        results["brier"],
+        results["ece"],
+        results["top_decile_lift"],
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,38 @@
+"""split: stratified train/test split of the preprocessed members.
+
+Reads  --input          preprocessed members
+Writes --train, --test  the two splits, all columns kept
+Params base.seed, base.target, split.test_size
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from sklearn.model_selection import train_test_split
+
+from gym_churn.cli import parser, stage_main
+from gym_churn.io import load_params, read_table, write_table
+
+log = logging.getLogger(__name__)
+
+
+@stage_main
+def main(argv: list[str] | None = None) -> None:
+    args = parser(__doc__, "input", "train", "test").parse_args(argv)
+    params = load_params(args.params)
+    members = read_table(args.input)
+    train, test = train_test_split(
+        members,
+        test_size=params.split.test_size,
+        stratify=members[params.base.target],
+        random_state=params.base.seed,
+    )
+    write_table(train, args.train)
+    write_table(test, args.test)
+    log.info("train %d rows, test %d rows", len(train), len(test))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
