@@ -30,32 +30,14 @@ log = logging.getLogger(__name__)
 # different BLAS builds never shows up as a diff in a pull request.
 FLOAT_DIGITS = 6
 
-# Exactly the types the pipeline's own model files contain; anything else is refused.
+# skops trusts plain sklearn estimators and numpy containers by default; these are the
+# other types the pipeline's own model files hold. Anything else in a file is refused.
 TRUSTED_MODEL_TYPES: tuple[str, ...] = (
-    "numpy.dtype",
-    "numpy.float64",
-    "numpy.int64",
-    "numpy.ndarray",
-    "numpy.random.mtrand.RandomState",
-    "numpy.random._mt19937.MT19937",
-    "sklearn._loss.link.IdentityLink",
-    "sklearn._loss.link.Interval",
-    "sklearn._loss.link.LogitLink",
-    "sklearn._loss.loss.HalfBinomialLoss",
-    "sklearn.calibration.CalibratedClassifierCV",
     "sklearn.calibration._CalibratedClassifier",
     "sklearn.calibration._SigmoidCalibration",
-    "sklearn.ensemble._forest.RandomForestClassifier",
-    "sklearn.ensemble._hist_gradient_boosting.binning._BinMapper",
-    "sklearn.ensemble._hist_gradient_boosting.gradient_boosting.HistGradientBoostingClassifier",
     "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
-    "sklearn.isotonic.IsotonicRegression",
-    "sklearn.linear_model._logistic.LogisticRegression",
-    "sklearn.pipeline.Pipeline",
-    "sklearn.preprocessing._data.StandardScaler",
-    "sklearn.tree._classes.DecisionTreeClassifier",
+    "sklearn.model_selection._split.StratifiedKFold",
     "sklearn.tree._tree.Tree",
-    "builtins.slice",
 )
 
 
@@ -154,9 +136,9 @@ def load_params(path: str | Path) -> Params:
 def _canonical_skops(data: bytes) -> bytes:
     """Rewrite a skops zip so that the same model always gives the same bytes.
 
-    skops names array members after `id()`/uuid4 and stamps the current time, which would
-    change dvc.lock on every run. Members are renamed after their content hash, references in
-    schema.json follow, and timestamps are fixed.
+    skops names array members and shared references after `id()`/uuid4 and stamps the current
+    time, which would change dvc.lock on every run. Members are renamed after their content
+    hash, references in schema.json follow, `__id__`s are renumbered and timestamps fixed.
     """
     with zipfile.ZipFile(io.BytesIO(data)) as src:
         members = {name: src.read(name) for name in src.namelist()}
@@ -166,16 +148,23 @@ def _canonical_skops(data: bytes) -> bytes:
         for name, content in members.items()
     }
 
+    # `__id__` marks shared references; renumbering in traversal order keeps them shared.
+    ids: dict[int, int] = {}
+
     def rename_refs(node: Any) -> Any:
-        if isinstance(node, dict):
-            return {
-                key: renamed.get(value, value) if key == "file" and isinstance(value, str)
-                else rename_refs(value)
-                for key, value in node.items()
-            }
         if isinstance(node, list):
             return [rename_refs(value) for value in node]
-        return node
+        if not isinstance(node, dict):
+            return node
+        out = {}
+        for key, value in node.items():
+            if key == "file" and isinstance(value, str):
+                out[key] = renamed.get(value, value)
+            elif key == "__id__" and isinstance(value, int):
+                out[key] = ids.setdefault(value, len(ids))
+            else:
+                out[key] = rename_refs(value)
+        return out
 
     new_schema = json.dumps(rename_refs(json.loads(schema)), indent=2).encode()
     out = io.BytesIO()
@@ -199,7 +188,7 @@ def save_model(model: Any, path: str | Path) -> None:
 
 
 def load_model(path: str | Path) -> Any:
-    """Load a skops model file, refusing any type outside TRUSTED_MODEL_TYPES."""
+    """Load a skops model file, refusing any type neither skops nor TRUSTED_MODEL_TYPES trust."""
     import skops.io as sio
 
     source = Path(path)

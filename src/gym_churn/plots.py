@@ -66,7 +66,10 @@ def calibration_figure(points: pd.DataFrame, ece: float) -> Any:
     fig, ax = _figure(5.0, 5.0)
     ax.plot([0, 1], [0, 1], "--", color="grey", label="perfect calibration")
     ax.plot(
-        points["mean_predicted"], points["observed_churn_rate"], "o-", label=f"model (ECE {ece:.3f})"
+        points["mean_predicted"],
+        points["observed_churn_rate"],
+        "o-",
+        label=f"model (ECE {ece:.3f})",
     )
     ax.set(
         xlabel="Mean predicted churn probability",
@@ -97,7 +100,9 @@ def gain_figure(points: pd.DataFrame, top_decile_lift: float) -> Any:
 def importance_figure(table: pd.DataFrame) -> Any:
     ordered = table.sort_values("importance")
     fig, ax = _figure(6.5, 0.35 * len(ordered) + 1.5)
-    ax.barh(ordered["feature"], ordered["importance"], xerr=ordered["importance_std"], color="#4C72B0")
+    ax.barh(
+        ordered["feature"], ordered["importance"], xerr=ordered["importance_std"], color="#4C72B0"
+    )
     ax.set(
         xlabel="Drop in ROC-AUC when the column is shuffled",
         title="Permutation importance (test, mean ± std)",
