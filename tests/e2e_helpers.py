@@ -1,0 +1,51 @@
+"""Helpers for end-to-end tests: a throwaway git+dvc copy of the project and real commands."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+PROJECT = Path(__file__).resolve().parents[1]
+
+
+def run(cmd: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """Run a command with this interpreter's bin dir first on PATH (dvc stages call `python`)."""
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    env.pop("GIT_DIR", None)
+    result = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, check=False)
+    if check and result.returncode != 0:
+        raise AssertionError(
+            f"{' '.join(cmd)} exited {result.returncode}\n{result.stdout}\n{result.stderr}"
+        )
+    return result
+
+
+def tracked_files() -> list[str]:
+    out = subprocess.run(
+        ["git", "ls-files", "-z"], cwd=PROJECT, capture_output=True, text=True, check=True
+    )
+    return [name for name in out.stdout.split("\0") if name]
+
+
+def copy_project(dest: Path) -> Path:
+    """Copy the git-tracked files into `dest` as a fresh git repository with one commit."""
+    for name in tracked_files():
+        src = PROJECT / name
+        if not src.is_file():
+            continue  # deleted in the working tree but not yet committed
+        target = dest / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(src, target)
+    run(["git", "init", "-q", "-b", "main"], dest)
+    run(["git", "config", "user.email", "ci@example.com"], dest)
+    run(["git", "config", "user.name", "CI"], dest)
+    run(["git", "add", "-A"], dest)
+    run(["git", "commit", "-qm", "snapshot"], dest)
+    return dest
+
+
+def git_status(repo: Path) -> str:
+    return run(["git", "status", "--porcelain"], repo).stdout

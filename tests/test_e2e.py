@@ -1,0 +1,83 @@
+"""End to end: the real `dvc repro` on a fresh copy of the project reproduces what is committed."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.e2e_helpers import copy_project, git_status, run
+
+pytestmark = pytest.mark.e2e
+
+EVALUATE_KEYS = {
+    "roc_auc", "pr_auc", "f1", "precision", "recall", "accuracy", "brier", "log_loss", "ece",
+    "top_decile_lift", "threshold", "cv_roc_auc_mean", "cv_roc_auc_std",
+}  # fmt: skip
+
+
+RAW = "data/raw/gym_churn.csv"
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def raw_hash_before(repo_before: tuple[Path, str]) -> str:
+    return repo_before[1]
+
+
+@pytest.fixture(scope="module")
+def repo_before(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    dest = copy_project(tmp_path_factory.mktemp("clone"))
+    return dest, _sha256(dest / RAW)
+
+
+@pytest.fixture(scope="module")
+def repo(repo_before: tuple[Path, str]) -> Path:
+    """A fresh git copy of the project on which `dvc repro` has run once (no DVC cache)."""
+    dest = repo_before[0]
+    run(["dvc", "repro"], dest)
+    return dest
+
+
+def test_repro_reproduces_committed_lock_metrics_and_plots(repo: Path) -> None:
+    # Everything committed (dvc.lock, metrics, plot data, figures) came out byte for byte.
+    assert git_status(repo) == ""
+
+
+def test_second_repro_does_nothing(repo: Path) -> None:
+    out = run(["dvc", "repro"], repo).stdout
+    assert "Running stage" not in out
+    assert run(["dvc", "status", "--quiet"], repo, check=False).returncode == 0
+
+
+def test_raw_data_untouched(repo: Path, raw_hash_before: str) -> None:
+    assert _sha256(repo / RAW) == raw_hash_before
+
+
+def test_evaluate_metrics_present_and_sane(repo: Path) -> None:
+    metrics = json.loads((repo / "metrics/evaluate.json").read_text())
+    assert EVALUATE_KEYS <= metrics.keys()
+    for key in ("roc_auc", "pr_auc", "f1", "precision", "recall", "accuracy", "cv_roc_auc_mean"):
+        assert 0.0 <= metrics[key] <= 1.0, key
+    assert metrics["roc_auc"] > metrics["baseline_logreg_roc_auc"]
+
+
+def test_dvc_plots_render(repo: Path) -> None:
+    dvc = yaml.safe_load((repo / "dvc.yaml").read_text())
+    assert len(dvc["plots"]) >= 6
+    run(["dvc", "plots", "show", "-o", "plots_html"], repo)
+    html = (repo / "plots_html/index.html").read_text()
+    for plot in dvc["plots"]:
+        assert next(iter(plot)) in html
+
+
+def test_lock_records_raw_data_hash(repo: Path) -> None:
+    lock = yaml.safe_load((repo / "dvc.lock").read_text())
+    deps = {d["path"]: d["md5"] for d in lock["stages"]["preprocess"]["deps"]}
+    assert deps[RAW] == hashlib.md5((repo / RAW).read_bytes()).hexdigest()
