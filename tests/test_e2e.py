@@ -62,7 +62,7 @@ def test_raw_data_untouched(repo: Path, raw_hash_before: str) -> None:
 
 def test_evaluate_metrics_present_and_sane(repo: Path) -> None:
     metrics = json.loads((repo / "metrics/evaluate.json").read_text())
-    assert EVALUATE_KEYS <= metrics.keys()
+    assert metrics.keys() >= EVALUATE_KEYS
     for key in ("roc_auc", "pr_auc", "f1", "precision", "recall", "accuracy", "cv_roc_auc_mean"):
         assert 0.0 <= metrics[key] <= 1.0, key
     assert metrics["roc_auc"] > metrics["baseline_logreg_roc_auc"]

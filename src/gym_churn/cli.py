@@ -38,10 +38,13 @@ def stage_main(body: Callable[[list[str] | None], None]) -> Callable[[list[str] 
     return main
 
 
-def parser(description: str | None, *paths: str) -> argparse.ArgumentParser:
+def parser(
+    description: str | None, *paths: str, with_params: bool = True
+) -> argparse.ArgumentParser:
     """An argument parser taking `--params` and the given required path options."""
     result = argparse.ArgumentParser(description=description)
-    result.add_argument("--params", required=True, help="params.yaml")
+    if with_params:
+        result.add_argument("--params", required=True, help="params.yaml")
     for name in paths:
         result.add_argument(f"--{name.replace('_', '-')}", dest=name, required=True)
     return result

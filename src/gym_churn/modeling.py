@@ -19,6 +19,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from gym_churn.params import Threshold, Train
+from gym_churn.schema import ID_COLUMN
 
 
 def build_model(train: Train, seed: int) -> ClassifierMixin:
@@ -162,7 +163,8 @@ def permutation_drivers(
 
 
 def split_xy(frame: pd.DataFrame, target: str) -> tuple[pd.DataFrame, pd.Series]:
-    return frame.drop(columns=[target]), frame[target]
+    """Model inputs (every column but the target and the member id) and the target."""
+    return frame.drop(columns=[target, ID_COLUMN]), frame[target]
 
 
 def fit_with_cv(
@@ -202,3 +204,14 @@ def baseline_roc_auc(
     baseline = Pipeline([("scale", StandardScaler()), ("model", LogisticRegression(max_iter=2000))])
     baseline.fit(train[columns], train[target])
     return float(roc_auc_score(test[target], baseline.predict_proba(test[columns])[:, 1]))
+
+
+def member_oof_scores(
+    members: pd.DataFrame, cfg: Train, target: str, seed: int
+) -> tuple[pd.DataFrame, CVResult]:
+    """Out-of-fold churn probability for every member: no member is scored by a model that
+    saw its own label. Same model spec and folds as train, run on the whole export."""
+    X, y = split_xy(members, target)
+    cv = cross_validate_oof(build_model(cfg, seed), X, y, cfg.cv_folds, seed)
+    scores = pd.DataFrame({ID_COLUMN: members[ID_COLUMN], "churn_probability": cv.oof_proba})
+    return scores, cv

@@ -96,12 +96,40 @@ class Evaluate(_Section):
     permutation_max_rows: Annotated[int, Field(ge=10)]
 
 
+class Cluster(_Section):
+    algorithm: Literal["kmeans", "agglomerative"]
+    k: Annotated[int, Field(ge=2)]
+    n_init: Annotated[int, Field(ge=1)]
+    columns: Annotated[list[str], Field(min_length=1)]
+    k_min: Annotated[int, Field(ge=2)]
+    k_max: Annotated[int, Field(ge=2)]
+    stability_resamples: Annotated[int, Field(ge=1)]
+    stability_fraction: Annotated[float, Field(gt=0, lt=1)]
+    silhouette_max_rows: Annotated[int, Field(ge=10)]
+    dendrogram_rows: Annotated[int, Field(ge=10)]
+
+    @model_validator(mode="after")
+    def _k_range(self) -> Cluster:
+        if self.k_min > self.k_max:
+            raise ValueError(f"k_min ({self.k_min}) must not exceed k_max ({self.k_max})")
+        if len(set(self.columns)) != len(self.columns):
+            raise ValueError("columns must not repeat")
+        return self
+
+
+class Profile(_Section):
+    portrait_traits: Annotated[int, Field(ge=1)]
+    common_age_band: Annotated[list[int], Field(min_length=2, max_length=2)]
+
+
 class Params(_Section):
     base: Base
     preprocess: Preprocess
     split: Split
     train: Train
     evaluate: Evaluate
+    cluster: Cluster
+    profile: Profile
 
 
 def _format_error(exc: ValidationError, source: str) -> str:

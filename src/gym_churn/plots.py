@@ -108,3 +108,95 @@ def importance_figure(table: pd.DataFrame) -> Any:
         title="Permutation importance (test, mean ± std)",
     )
     return fig
+
+
+def k_scan_figure(scan: pd.DataFrame, chosen_k: int) -> Any:
+    fig, axes = _pyplot().subplots(1, 3, figsize=(13, 3.8))
+    for ax, column, title in zip(
+        axes,
+        ["silhouette", "inertia", "stability_ari"],
+        ["Silhouette (higher = better separated)", "Inertia (elbow)", "Stability (mean ARI)"],
+        strict=True,
+    ):
+        ax.plot(scan["k"], scan[column], "o-")
+        ax.axvline(chosen_k, ls="--", color="grey")
+        ax.set(xlabel="k", title=title)
+    fig.suptitle(f"Choosing k (dashed: k = {chosen_k})")
+    fig.tight_layout()
+    return fig
+
+
+def dendrogram_figure(linkage_matrix: np.ndarray, chosen_k: int, rows: int) -> Any:
+    from scipy.cluster.hierarchy import dendrogram
+
+    fig, ax = _figure(10, 4.5)
+    # Cut height that gives chosen_k clusters: between the k-th and (k-1)-th last merges.
+    heights = linkage_matrix[:, 2]
+    cut = (heights[-chosen_k] + heights[-chosen_k + 1]) / 2 if chosen_k > 1 else heights[-1]
+    dendrogram(linkage_matrix, ax=ax, truncate_mode="lastp", p=30, color_threshold=cut)
+    ax.axhline(cut, ls="--", color="grey", label=f"cut at k = {chosen_k}")
+    ax.set(
+        title=f"Ward dendrogram of a seeded sample of {rows} members",
+        xlabel="members (merged leaves show counts)",
+        ylabel="Ward distance",
+    )
+    ax.legend(loc="upper right")
+    return fig
+
+
+def segment_heatmap(z: pd.DataFrame, labels: list[str]) -> Any:
+    import seaborn as sns
+
+    fig, ax = _figure(max(8.0, 0.8 * len(z.columns)), 0.6 * len(z) + 2.5)
+    sns.heatmap(
+        z.set_axis(labels, axis=0),
+        annot=True,
+        fmt=".1f",
+        cmap="RdBu_r",
+        center=0,
+        cbar_kws={"label": "segment mean vs base, in std"},
+        ax=ax,
+    )
+    ax.set(title="Segment profiles: standardised difference from the whole member base")
+    ax.tick_params(axis="x", labelrotation=45)
+    for label in ax.get_xticklabels():
+        label.set_horizontalalignment("right")
+    return fig
+
+
+def distributions_by_churn(members: pd.DataFrame, columns: list[str], target: str) -> Any:
+    import seaborn as sns
+
+    n_cols = 4
+    n_rows = int(np.ceil(len(columns) / n_cols))
+    fig, axes = _pyplot().subplots(n_rows, n_cols, figsize=(16, 3.2 * n_rows))
+    status = members[target].map({0: "retained", 1: "churned"})
+    for ax, col in zip(axes.flat, columns, strict=False):
+        data = members.assign(status=status)
+        if members[col].nunique() <= 12:
+            rates = pd.crosstab(data[col], data["status"])
+            shares = rates / rates.sum()
+            shares.plot.bar(ax=ax, color=[PALETTE[c] for c in shares.columns], rot=0)
+            ax.set(ylabel="share of group")
+        else:
+            sns.histplot(
+                data, x=col, hue="status", stat="density", common_norm=False,
+                element="step", palette=PALETTE, ax=ax,
+            )  # fmt: skip
+        ax.set(title=col)
+    for ax in axes.flat[len(columns) :]:
+        ax.set_visible(False)
+    fig.suptitle("Feature distributions, churned vs retained members")
+    fig.tight_layout()
+    return fig
+
+
+def correlation_heatmap(members: pd.DataFrame, columns: list[str]) -> Any:
+    import seaborn as sns
+
+    corr = members[columns].corr()
+    fig, ax = _figure(11, 9)
+    mask = np.triu(np.ones_like(corr, dtype=bool), k=1)
+    sns.heatmap(corr, mask=mask, annot=True, fmt=".2f", cmap="RdBu_r", center=0, ax=ax)
+    ax.set(title="Correlations (Pearson)")
+    return fig

@@ -49,6 +49,9 @@ FEATURES: tuple[str, ...] = (
     "Avg_class_frequency_total",
     "Avg_class_frequency_current_month",
 )
+# Position of the member in the export (1 = first data row), carried through every output so
+# that a scored row can be traced back to its line in the file (line = member_row + 1).
+ID_COLUMN = "member_row"
 MAX_ROWS_SHOWN = 5
 
 
@@ -125,6 +128,9 @@ def validate_members(
 ) -> pd.DataFrame:
     """Check `raw` against the contract and return a new, typed frame of the contract's columns.
 
+    The result starts with ID_COLUMN, the member's 1-based row in the export (from the index
+    of `raw`, which read_table leaves as the row position).
+
     `target=None` validates an export without a label (for scoring). Extra columns are dropped
     with a warning; column order in the file does not matter. Integer columns may be written
     as `5.0` but not `5.5`. Raises DataValidationError describing every broken rule.
@@ -154,4 +160,6 @@ def validate_members(
             f"{len(parsed)} rows has {target}={only}, so no model can be trained or evaluated"
         )
     integer = [col for col in required if col in INTEGER_COLUMNS or col == target]
-    return parsed.astype(dict.fromkeys(integer, "int64"))
+    typed = parsed.astype(dict.fromkeys(integer, "int64"))
+    typed.insert(0, ID_COLUMN, typed.index.to_numpy() + 1)
+    return typed.reset_index(drop=True)
