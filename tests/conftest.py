@@ -71,3 +71,13 @@ def schema_kwargs() -> dict[str, Any]:
         "age_max": 100,
         "source": "exports/members.csv",
     }
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _single_threaded():
+    """Tiny fits are dominated by thread start-up: OpenMP/BLAS pools of 1 keep them fast and
+    steady on a loaded CI machine."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1):
+        yield

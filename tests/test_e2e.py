@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
+from sklearn.metrics import roc_auc_score
 
 from tests.e2e_helpers import copy_project, git_status, run
 
@@ -81,3 +84,50 @@ def test_lock_records_raw_data_hash(repo: Path) -> None:
     lock = yaml.safe_load((repo / "dvc.lock").read_text())
     deps = {d["path"]: d["md5"] for d in lock["stages"]["preprocess"]["deps"]}
     assert deps[RAW] == hashlib.md5((repo / RAW).read_bytes()).hexdigest()
+
+
+def test_cluster_metrics(repo: Path) -> None:
+    cluster = json.loads((repo / "metrics/cluster.json").read_text())
+    assert {"k", "silhouette", "stability_ari", "clusters"} <= cluster.keys()
+    rates = [c["churn_rate"] for c in cluster["clusters"]]
+    assert len(rates) == cluster["k"]
+    assert rates == sorted(rates)  # id 0 = lowest churn
+    assert [c["id"] for c in cluster["clusters"]] == list(range(cluster["k"]))
+    assert sum(c["size"] for c in cluster["clusters"]) == 4000
+
+
+def test_profile_metrics_and_scored_members(repo: Path) -> None:
+    profile = json.loads((repo / "metrics/profile.json").read_text())
+    for flag in ("Partner", "Promo_friends", "Group_visits"):
+        assert {
+            "share",
+            "churn_rate_with",
+            "churn_rate_without",
+            "churn_ratio_without_vs_with",
+        } <= (profile["drivers"][flag].keys())
+    assert {"mean_churned", "mean_retained"} <= profile["drivers"]["Age"].keys()
+    assert 0 < profile["churned_visit_drop"] < 1
+    assert profile["importance"]
+    scored = pd.read_csv(repo / "data/scored/members_scored.csv")
+    raw = pd.read_csv(repo / RAW)
+    assert len(scored) == len(raw)
+    assert scored["member_row"].tolist() == list(range(1, len(raw) + 1))
+    assert scored["risk_decile"].between(1, 10).all()
+    names = {s["id"]: s["name"] for s in profile["segments"]}
+    assert (scored["segment"].map(names) == scored["segment_name"]).all()
+    auc = roc_auc_score(raw["Churn"], scored["churn_probability"])
+    evaluate = json.loads((repo / "metrics/evaluate.json").read_text())
+    assert abs(auc - evaluate["cv_roc_auc_mean"]) < 0.01
+
+
+def test_report_generated_with_existing_figures(repo: Path) -> None:
+    report = (repo / "reports/report.md").read_text()
+    profile = json.loads((repo / "metrics/profile.json").read_text())
+    for seg in profile["segments"]:
+        assert seg["name"] in report
+        assert f"{seg['churn_rate']:.1%}" in report
+    images = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", report)
+    assert len(images) >= 8
+    for image in images:
+        assert (repo / "reports" / image).resolve().is_file(), image
+    assert "nan" not in report.lower()

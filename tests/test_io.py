@@ -59,14 +59,22 @@ def test_csv_round_trip(tmp_path, table):
     assert path.read_bytes().count(b"\r") == 0  # "\n" line endings on every OS
 
 
-def test_csv_round_trip_of_floats_keeps_six_significant_digits(tmp_path):
-    frame = pd.DataFrame({"x": [0.123456789, 113.20293765105819, 2.0 / 3.0]})
+def test_csv_round_trip_of_data_floats_is_exact(tmp_path):
+    frame = pd.DataFrame({"x": [0.123456789, 113.20293765105819, 2.0 / 3.0, 1234567.8]})
     path = tmp_path / "floats.csv"
 
     gio.write_table(frame, path)
 
-    assert path.read_text().splitlines() == ["x", "0.123457", "113.203", "0.666667"]
-    np.testing.assert_allclose(gio.read_table(path)["x"], frame["x"], rtol=5e-6)
+    assert gio.read_table(path)["x"].tolist() == frame["x"].tolist()
+
+
+def test_plot_data_is_rounded_to_six_decimals(tmp_path):
+    frame = pd.DataFrame({"x": [0.123456789, 2.0 / 3.0]})
+    path = tmp_path / "plot.csv"
+
+    gio.write_plot_data(frame, path)
+
+    assert path.read_text().splitlines() == ["x", "0.123457", "0.666667"]
 
 
 def test_parquet_round_trip(tmp_path, table):
@@ -121,7 +129,7 @@ def test_binary_file_is_refused_naming_the_file(tmp_path):
     path = tmp_path / "export.csv"
     path.write_bytes(b"a,b\n\xff\xfe\x00\x81,2\n")
 
-    with pytest.raises(DataValidationError) as info:
+    with pytest.raises(DataValidationError, match="not a readable CSV") as info:
         gio.read_table(path)
 
     assert str(path) in str(info.value)

@@ -223,11 +223,6 @@ def test_cumulative_gain_hand_example():
     assert gain["lift"].tolist() == pytest.approx([2.0, 1.0, 4 / 3, 1.0])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="src bug: cumulative_gain computes ceil(share * n) in floating point; "
-    "0.7000000000000001 * 10 rounds up to 8 members instead of 7",
-)
 def test_cumulative_gain_contacts_exactly_the_share():
     y = np.zeros(10, dtype=int)
     y[7] = 1  # the 8th-ranked member is the only churner

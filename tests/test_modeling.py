@@ -19,11 +19,13 @@ from gym_churn.modeling import (
     confusion_at_thresholds,
     cross_validate_oof,
     fit_with_cv,
+    member_oof_scores,
     permutation_drivers,
     split_xy,
     threshold_objective,
 )
 from gym_churn.params import MODEL_FAMILIES, Threshold, Train
+from gym_churn.schema import ID_COLUMN
 
 FAMILY_CLASS = {
     "logreg": LogisticRegression,
@@ -62,6 +64,11 @@ def xy() -> tuple[pd.DataFrame, pd.Series]:
         n_samples=200, n_features=6, n_informative=3, weights=[0.7], random_state=0
     )
     return pd.DataFrame(X, columns=[f"x{i}" for i in range(6)]), pd.Series(y, name="Churn")
+
+
+def _frame(X: pd.DataFrame, y: pd.Series) -> pd.DataFrame:
+    """A processed-members-like frame: member id first, features, target last."""
+    return X.assign(Churn=y).assign(**{ID_COLUMN: np.arange(1, len(X) + 1)})
 
 
 def _tiny_train(params, **update) -> Train:
@@ -286,19 +293,18 @@ def test_cross_validate_oof_is_reproducible(params, xy):
 # ---------------------------------------------------------------- fit_with_cv
 
 
-def test_split_xy(xy):
+def test_split_xy_drops_target_and_member_id(xy):
     X, y = xy
-    frame = X.assign(Churn=y)
 
-    features, target = split_xy(frame, "Churn")
+    features, target = split_xy(_frame(X, y), "Churn")
 
-    assert list(features.columns) == list(X.columns)
+    pd.testing.assert_frame_equal(features, X)
     pd.testing.assert_series_equal(target, y)
 
 
 def test_fit_with_cv_summary(params, xy):
     X, y = xy
-    frame = X.assign(Churn=y)
+    frame = _frame(X, y)
     cfg = _tiny_train(params, model="logreg", calibration="none")
 
     fitted, summary = fit_with_cv(frame, cfg, "Churn", seed=11)
@@ -333,13 +339,27 @@ def test_fit_with_cv_threshold_comes_from_out_of_fold_predictions(params, xy):
     X, y = xy
     cfg = _tiny_train(params, model="logreg", calibration="none")
 
-    _, summary = fit_with_cv(X.assign(Churn=y), cfg, "Churn", seed=11)
+    _, summary = fit_with_cv(_frame(X, y), cfg, "Churn", seed=11)
 
     oof = cross_validate_oof(build_model(cfg, 11), X, y, cfg.cv_folds, 11).oof_proba
     choice = choose_threshold(y.to_numpy(), oof, cfg.threshold)
     assert summary["threshold"] == choice.threshold
     assert summary["threshold_objective_oof_value"] == pytest.approx(choice.value)
     assert summary["threshold"] in set(oof)
+
+
+def test_member_oof_scores_score_every_member_out_of_fold(params, xy):
+    X, y = xy
+    cfg = _tiny_train(params, model="logreg", calibration="none")
+    members = _frame(X, y).sample(frac=1.0, random_state=0)  # ids no longer in order
+
+    scores, cv = member_oof_scores(members, cfg, "Churn", seed=11)
+
+    assert list(scores.columns) == [ID_COLUMN, "churn_probability"]
+    assert scores[ID_COLUMN].tolist() == members[ID_COLUMN].tolist()
+    assert not scores["churn_probability"].isna().any()
+    np.testing.assert_array_equal(scores["churn_probability"], cv.oof_proba)
+    assert len(cv.fold_roc_auc) == cfg.cv_folds
 
 
 # ---------------------------------------------------------------- drivers

@@ -19,7 +19,7 @@ def _table_rows(metrics_file: str) -> list[tuple[str, float]]:
     return [(key, float(value)) for key, value in rows if key in metrics]
 
 
-@pytest.mark.parametrize("metrics_file", ["metrics/evaluate.json"])
+@pytest.mark.parametrize("metrics_file", ["metrics/evaluate.json", "metrics/cluster.json"])
 def test_results_table_matches_committed_metrics(metrics_file: str) -> None:
     metrics = json.loads((ROOT / metrics_file).read_text())
     rows = _table_rows(metrics_file)

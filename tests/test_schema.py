@@ -12,7 +12,13 @@ import pytest
 
 from gym_churn.errors import DataValidationError
 from gym_churn.io import read_table, write_table
-from gym_churn.schema import FEATURES, INTEGER_COLUMNS, MAX_ROWS_SHOWN, validate_members
+from gym_churn.schema import (
+    FEATURES,
+    ID_COLUMN,
+    INTEGER_COLUMNS,
+    MAX_ROWS_SHOWN,
+    validate_members,
+)
 
 SOURCE = "exports/members.csv"
 
@@ -77,13 +83,20 @@ ROW_RULE_CASES = [
 def test_valid_members_pass_and_are_typed(valid_members, schema_kwargs):
     out = validate_members(valid_members, **schema_kwargs)
 
-    assert list(out.columns) == [*FEATURES, "Churn"]
+    assert list(out.columns) == [ID_COLUMN, *FEATURES, "Churn"]
     assert len(out) == len(valid_members)
     for col in [*INTEGER_COLUMNS, "Churn"]:
         assert out[col].dtype == np.int64, col
     for col in set(FEATURES) - set(INTEGER_COLUMNS):
         assert out[col].dtype == np.float64, col
-    pd.testing.assert_frame_equal(out, valid_members, check_dtype=False)
+    pd.testing.assert_frame_equal(out.drop(columns=[ID_COLUMN]), valid_members, check_dtype=False)
+
+
+def test_member_row_is_the_1_based_position_in_the_export(valid_members, schema_kwargs):
+    out = validate_members(valid_members, **schema_kwargs)
+
+    assert out[ID_COLUMN].tolist() == list(range(1, len(valid_members) + 1))
+    assert out.index.tolist() == list(range(len(valid_members)))
 
 
 def test_column_order_does_not_matter(valid_members, schema_kwargs):
@@ -91,7 +104,7 @@ def test_column_order_does_not_matter(valid_members, schema_kwargs):
 
     out = validate_members(shuffled, **schema_kwargs)
 
-    assert list(out.columns) == [*FEATURES, "Churn"]
+    assert list(out.columns) == [ID_COLUMN, *FEATURES, "Churn"]
     pd.testing.assert_frame_equal(out, validate_members(valid_members, **schema_kwargs))
 
 
@@ -124,7 +137,7 @@ def test_extra_columns_are_dropped_with_a_warning(valid_members, schema_kwargs, 
 
     assert "member_id" not in out.columns
     assert "notes" not in out.columns
-    assert list(out.columns) == [*FEATURES, "Churn"]
+    assert list(out.columns) == [ID_COLUMN, *FEATURES, "Churn"]
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1
     text = warnings[0].getMessage()
@@ -183,11 +196,6 @@ def test_broken_rule_names_file_column_rule_and_lines(
     assert f"fails in {len(rows)} row(s)" in line
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="src bug: the frame-wide Month_to_end_contract <= Contract_period check is reported "
-    "once per column (14 lines blaming gender, Age, Churn, ...) instead of once",
-)
 def test_month_beyond_contract_blames_only_the_month_column(valid_members, schema_kwargs):
     _month_beyond_contract(valid_members)
 
@@ -240,6 +248,19 @@ def test_line_numbers_point_at_the_lines_of_the_csv_file(valid_members, schema_k
     assert file_lines[number - 1].split(",")[header.index("Age")] == "7"
 
 
+def test_member_row_plus_one_is_the_line_in_the_csv_file(valid_members, schema_kwargs, tmp_path):
+    valid_members.loc[17, "Age"] = 77
+    path = tmp_path / "members.csv"
+    write_table(valid_members, path)
+
+    out = validate_members(read_table(path), **schema_kwargs)
+
+    (member_row,) = out.loc[out["Age"] == 77, ID_COLUMN]
+    line = path.read_text().splitlines()[member_row]  # 0-based list index = line - 1
+    header = path.read_text().splitlines()[0].split(",")
+    assert line.split(",")[header.index("Age")] == "77"
+
+
 @pytest.mark.parametrize("column", ["Age", "Month_to_end_contract", "Churn"])
 def test_missing_column_is_named(valid_members, schema_kwargs, column):
     with pytest.raises(DataValidationError) as info:
@@ -286,7 +307,7 @@ def test_scoring_mode_needs_no_target(valid_members, schema_kwargs):
 
     out = validate_members(unlabelled, **{**schema_kwargs, "target": None})
 
-    assert list(out.columns) == list(FEATURES)
+    assert list(out.columns) == [ID_COLUMN, *FEATURES]
     assert len(out) == len(valid_members)
 
 

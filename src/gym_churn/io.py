@@ -88,8 +88,7 @@ def write_table(frame: pd.DataFrame, path: str | Path) -> None:
         frame.to_parquet(buffer, index=False)
         write_bytes(buffer.getvalue(), target)
     else:
-        text = frame.to_csv(index=False, lineterminator="\n", float_format=f"%.{FLOAT_DIGITS}g")
-        write_bytes(text.encode(), target)
+        write_bytes(frame.to_csv(index=False, lineterminator="\n").encode(), target)
 
 
 def write_plot_data(frame: pd.DataFrame, path: str | Path) -> None:

@@ -92,8 +92,10 @@ def cumulative_gain(y: np.ndarray, proba: np.ndarray, points: int = 100) -> pd.D
     y = np.asarray(y, dtype=float)
     order = np.argsort(-np.asarray(proba, dtype=float), kind="stable")
     caught = np.cumsum(y[order]) / y.sum()
-    shares = np.linspace(1 / points, 1.0, points)
-    idx = np.ceil(shares * len(y)).astype(int) - 1
+    steps = np.arange(1, points + 1)
+    shares = steps / points
+    # Integer ceil(step * n / points): float shares would overshoot by one member.
+    idx = -(-steps * len(y) // points) - 1
     gain = caught[idx]
     return pd.DataFrame(
         {"contacted_share": shares, "churners_caught_share": gain, "lift": gain / shares}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 
+import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 from pandera.errors import SchemaErrors
@@ -53,6 +54,8 @@ FEATURES: tuple[str, ...] = (
 # that a scored row can be traced back to its line in the file (line = member_row + 1).
 ID_COLUMN = "member_row"
 MAX_ROWS_SHOWN = 5
+MONTHS_WITHIN_CONTRACT = "Month_to_end_contract <= Contract_period"
+FRAME_CHECK_COLUMN = {MONTHS_WITHIN_CONTRACT: "Month_to_end_contract"}
 
 
 def _whole_number() -> pa.Check:
@@ -70,7 +73,8 @@ def _parse_schema(columns: list[str]) -> pa.DataFrameSchema:
 def _rules_schema(
     target: str | None, contract_periods: list[int], age_min: int, age_max: int
 ) -> pa.DataFrameSchema:
-    checks: dict[str, list[pa.Check]] = {col: [] for col in FEATURES}
+    finite = pa.Check(np.isfinite, element_wise=False, name="finite")
+    checks: dict[str, list[pa.Check]] = {col: [finite] for col in FEATURES}
     for col in BINARY_FLAGS:
         checks[col].append(pa.Check.isin([0, 1]))
     for col in INTEGER_COLUMNS:
@@ -83,7 +87,7 @@ def _rules_schema(
         checks[target] = [pa.Check.isin([0, 1])]
     months_within_contract = pa.Check(
         lambda df: df["Month_to_end_contract"] <= df["Contract_period"],
-        name="Month_to_end_contract <= Contract_period",
+        name=MONTHS_WITHIN_CONTRACT,
     )
     return pa.DataFrameSchema(
         {col: pa.Column(float, col_checks) for col, col_checks in checks.items()},
@@ -100,13 +104,15 @@ def _line_numbers(index: pd.Series) -> list[int]:
 
 def _describe_failures(errors: SchemaErrors, source: str) -> str:
     cases = errors.failure_cases
+    # pandera reports a frame-wide check once per column; keep the column the rule is about.
+    frame_wide = cases["schema_context"] == "DataFrameSchema"
+    blamed = cases["check"].map(FRAME_CHECK_COLUMN)
+    cases = cases[~frame_wide | (cases["column"] == blamed)]
     lines = [f"{source}: data contract violated"]
     for (column, check), group in cases.groupby(
         [cases["column"].fillna("<rows>"), cases["check"]], sort=False, dropna=False
     ):
         numbers = _line_numbers(group["index"])
-        if column == "<rows>" and "Month_to_end_contract" in str(check):
-            column = "Month_to_end_contract"
         shown = ", ".join(str(n) for n in numbers[:MAX_ROWS_SHOWN])
         more = " ..." if len(numbers) > MAX_ROWS_SHOWN else ""
         examples = ", ".join(repr(v) for v in group["failure_case"].head(3).tolist())

@@ -1,0 +1,174 @@
+"""Every figure function returns a matplotlib Figure drawn from the data it is given."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.figure import Figure
+
+from gym_churn import metrics, plots
+
+Y = np.array([1, 0, 1, 0, 0, 1, 0, 0, 0, 1])
+P = np.array([0.9, 0.8, 0.7, 0.4, 0.3, 0.6, 0.2, 0.1, 0.15, 0.35])
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plots._pyplot().close("all")
+
+
+def _legend_texts(fig: Figure) -> list[str]:
+    return [t.get_text() for ax in fig.axes if ax.get_legend() for t in ax.get_legend().texts]
+
+
+def test_roc_figure():
+    points = metrics.roc_points(Y, P)
+
+    fig = plots.roc_figure(points, roc_auc=0.8123)
+
+    assert isinstance(fig, Figure)
+    assert "model (ROC-AUC 0.812)" in _legend_texts(fig)
+    model_line = fig.axes[0].lines[0]
+    np.testing.assert_array_equal(model_line.get_xdata(), points["fpr"])
+    np.testing.assert_array_equal(model_line.get_ydata(), points["tpr"])
+
+
+def test_pr_figure():
+    fig = plots.pr_figure(metrics.pr_points(Y, P), pr_auc=0.7, base_rate=0.4)
+
+    assert isinstance(fig, Figure)
+    texts = _legend_texts(fig)
+    assert "model (AP 0.700)" in texts
+    assert "churn rate 40.0%" in texts
+    assert fig.axes[0].get_ylim() == pytest.approx((0, 1.02))
+
+
+def test_confusion_figure_counts():
+    rows = metrics.confusion_rows(Y, P, threshold=0.5)
+    # flagged (p >= 0.5): rows 0, 1, 2, 5 -> tp 3, fp 1; fn 1 (row 9); tn 5
+
+    fig = plots.confusion_figure(rows)
+
+    assert isinstance(fig, Figure)
+    annotations = [t.get_text() for t in fig.axes[0].texts]
+    # heatmap cells row by row: actual retained (tn, fp), actual churned (fn, tp)
+    assert annotations == ["5", "1", "1", "3"]
+
+
+def test_confusion_figure_with_an_empty_class():
+    rows = metrics.confusion_rows(Y, P, threshold=0.95)  # nobody flagged
+
+    fig = plots.confusion_figure(rows)
+
+    assert [t.get_text() for t in fig.axes[0].texts] == ["6", "0", "4", "0"]
+
+
+def test_calibration_figure():
+    points = metrics.calibration_points(Y, P, n_bins=5)
+
+    fig = plots.calibration_figure(points, ece=0.0456)
+
+    assert isinstance(fig, Figure)
+    assert "model (ECE 0.046)" in _legend_texts(fig)
+    np.testing.assert_array_equal(fig.axes[0].lines[1].get_xdata(), points["mean_predicted"])
+
+
+def test_gain_figure_starts_at_the_origin():
+    points = metrics.cumulative_gain(Y, P, points=20)
+
+    fig = plots.gain_figure(points, top_decile_lift=2.5)
+
+    assert isinstance(fig, Figure)
+    assert "model (top-decile lift 2.50)" in _legend_texts(fig)
+    line = fig.axes[0].lines[0]
+    assert line.get_xdata()[0] == 0
+    assert line.get_ydata()[0] == 0
+    assert len(line.get_xdata()) == len(points) + 1
+
+
+def test_importance_figure_has_one_bar_per_feature():
+    table = pd.DataFrame(
+        {
+            "feature": ["Lifetime", "Age", "Phone"],
+            "importance": [0.2, 0.05, -0.01],
+            "importance_std": [0.01, 0.02, 0.005],
+        }
+    )
+
+    fig = plots.importance_figure(table)
+
+    assert isinstance(fig, Figure)
+    ax = fig.axes[0]
+    assert len(ax.patches) == 3
+    # sorted ascending so that the most important feature is drawn at the top
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["Phone", "Age", "Lifetime"]
+
+
+def test_k_scan_figure():
+    scan = pd.DataFrame(
+        {
+            "k": [2, 3, 4, 5],
+            "silhouette": [0.3, 0.35, 0.28, 0.25],
+            "inertia": [100.0, 80.0, 70.0, 65.0],
+            "stability_ari": [0.9, 0.85, 0.6, 0.5],
+        }
+    )
+
+    fig = plots.k_scan_figure(scan, chosen_k=3)
+
+    assert isinstance(fig, Figure)
+    assert len(fig.axes) == 3
+    assert "k = 3" in fig.get_suptitle()
+    for ax in fig.axes:
+        assert list(ax.lines[0].get_xdata()) == [2, 3, 4, 5]
+
+
+def test_dendrogram_figure():
+    from scipy.cluster.hierarchy import linkage
+
+    points = np.random.default_rng(0).normal(size=(30, 3))
+
+    fig = plots.dendrogram_figure(linkage(points, method="ward"), chosen_k=3, rows=30)
+
+    assert isinstance(fig, Figure)
+    assert "cut at k = 3" in _legend_texts(fig)
+    assert "30 members" in fig.axes[0].get_title()
+
+
+def test_segment_heatmap_labels_every_segment():
+    z = pd.DataFrame([[0.5, -1.2, 0.0], [-0.3, 0.8, 1.1]], columns=["Age", "Lifetime", "Partner"])
+
+    fig = plots.segment_heatmap(z, ["loyal", "at risk"])
+
+    assert isinstance(fig, Figure)
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["loyal", "at risk"]
+    assert [t.get_text() for t in ax.texts] == ["0.5", "-1.2", "0.0", "-0.3", "0.8", "1.1"]
+
+
+@pytest.mark.parametrize(
+    "columns",
+    [
+        ["Age"],
+        ["Partner", "Contract_period", "Lifetime", "Avg_class_frequency_total", "Age"],
+    ],
+)
+def test_distributions_by_churn_draws_one_visible_panel_per_column(valid_members, columns):
+    fig = plots.distributions_by_churn(valid_members, columns, "Churn")
+
+    assert isinstance(fig, Figure)
+    visible = [ax for ax in fig.axes if ax.get_visible()]
+    assert [ax.get_title() for ax in visible] == columns
+
+
+def test_correlation_heatmap_annotates_the_lower_triangle(valid_members):
+    columns = ["Age", "Lifetime", "Avg_class_frequency_total", "Contract_period"]
+
+    fig = plots.correlation_heatmap(valid_members, columns)
+
+    assert isinstance(fig, Figure)
+    annotations = fig.axes[0].texts
+    assert len(annotations) == len(columns) * (len(columns) + 1) // 2
+    assert sum(t.get_text() == "1.00" for t in annotations) >= len(columns)
