@@ -135,17 +135,6 @@ def test_binary_file_is_refused_naming_the_file(tmp_path):
     assert str(path) in str(info.value)
 
 
-def test_write_plot_data_rounds(tmp_path):
-    path = tmp_path / "plot.csv"
-
-    gio.write_plot_data(pd.DataFrame({"x": [0.1234567891], "y": [1e-9]}), path)
-
-    assert path.read_text().splitlines() == ["x,y", "0.123457,0"]
-
-
-# ---------------------------------------------------------------- JSON
-
-
 def test_write_json_rounds_floats_to_six_digits(tmp_path):
     path = tmp_path / "metrics.json"
     obj = {
