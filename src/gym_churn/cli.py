@@ -15,7 +15,7 @@ log = logging.getLogger("gym_churn")
 
 def configure_logging() -> None:
     level = os.environ.get("GYM_CHURN_LOG_LEVEL", "INFO").upper()
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", force=True)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
 
 
 def stage_main(body: Callable[[list[str] | None], None]) -> Callable[[list[str] | None], int]:

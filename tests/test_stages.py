@@ -1,0 +1,75 @@
+"""Stage entry points: a bad input or bad params gives one clear error, exit 1, no output."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from gym_churn.stages import preprocess
+
+ROOT = Path(__file__).resolve().parents[1]
+RAW = ROOT / "data/raw/gym_churn.csv"
+
+
+@pytest.fixture
+def raw_head() -> pd.DataFrame:
+    return pd.read_csv(RAW, nrows=60)
+
+
+def _run(tmp_path: Path, frame: pd.DataFrame, params: Path = ROOT / "params.yaml") -> tuple:
+    raw, out = tmp_path / "export.csv", tmp_path / "out" / "members.csv"
+    frame.to_csv(raw, index=False)
+    code = preprocess.main(["--params", str(params), "--raw", str(raw), "--output", str(out)])
+    return code, raw, out
+
+
+def test_preprocess_writes_validated_members(tmp_path: Path, raw_head: pd.DataFrame) -> None:
+    code, _, out = _run(tmp_path, raw_head)
+    assert code == 0
+    members = pd.read_csv(out)
+    assert len(members) == len(raw_head)
+    assert {"freq_change", "contract_months_used"} <= set(members.columns)
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "rule"),
+    [
+        ("Partner", 2, "isin([0, 1])"),
+        ("Age", 300, "in_range(14, 100)"),
+        ("Lifetime", "many", "coerce_dtype('float64')"),
+        ("Month_to_end_contract", 13.0, "Month_to_end_contract <= Contract_period"),
+    ],
+)
+def test_preprocess_rejects_bad_rows_cleanly(
+    tmp_path: Path, raw_head: pd.DataFrame, caplog: pytest.LogCaptureFixture, column, value, rule
+) -> None:
+    bad = raw_head.astype({column: object})
+    bad.loc[[3, 7], column] = value
+    with caplog.at_level(logging.ERROR):
+        code, raw, out = _run(tmp_path, bad)
+    assert code == 1
+    assert not out.exists()
+    assert not out.parent.exists() or not any(out.parent.iterdir())
+    message = caplog.text
+    assert str(raw) in message
+    assert f"'{column}'" in message
+    assert rule in message
+    assert "first lines 5, 9" in message
+    assert "Traceback" not in message
+
+
+def test_preprocess_rejects_bad_params(tmp_path: Path, raw_head: pd.DataFrame, caplog) -> None:
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    params["split"]["tets_size"] = params["split"].pop("test_size")
+    bad = tmp_path / "params.yaml"
+    bad.write_text(yaml.safe_dump(params))
+    with caplog.at_level(logging.ERROR):
+        code, _, out = _run(tmp_path, raw_head, params=bad)
+    assert code == 1
+    assert not out.exists()
+    assert "split.tets_size: unknown key" in caplog.text
+    assert "split.test_size: required key is missing" in caplog.text
