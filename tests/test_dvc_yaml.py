@@ -1,0 +1,89 @@
+"""dvc.yaml and params.yaml agree: every param is read by a stage that lists it, and every
+listed key exists, so `dvc exp run -S key=value` re-runs what depends on the key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+PARAMS = yaml.safe_load((ROOT / "params.yaml").read_text())
+DVC = yaml.safe_load((ROOT / "dvc.yaml").read_text())
+
+
+PATHS = DVC["vars"][0]["paths"]
+
+
+def _resolve(text: str) -> str:
+    for key, value in PATHS.items():
+        text = text.replace(f"${{paths.{key}}}", value)
+    return text
+
+
+def _leaves(tree: dict[str, Any], prefix: str = "") -> list[str]:
+    out = []
+    for key, value in tree.items():
+        path = f"{prefix}{key}"
+        out += _leaves(value, f"{path}.") if isinstance(value, dict) else [path]
+    return out
+
+
+def _listed() -> dict[str, list[str]]:
+    return {name: stage.get("params", []) for name, stage in DVC["stages"].items()}
+
+
+def _covers(entry: str, leaf: str) -> bool:
+    return leaf == entry or leaf.startswith(f"{entry}.")
+
+
+@pytest.mark.parametrize("leaf", _leaves(PARAMS))
+def test_every_param_is_listed_by_a_stage(leaf: str) -> None:
+    assert any(_covers(e, leaf) for entries in _listed().values() for e in entries), leaf
+
+
+@pytest.mark.parametrize(
+    ("stage", "entry"), [(s, e) for s, entries in _listed().items() for e in entries]
+)
+def test_every_listed_param_exists(stage: str, entry: str) -> None:
+    assert any(_covers(entry, leaf) for leaf in _leaves(PARAMS)), f"{stage}: {entry}"
+
+
+@pytest.mark.parametrize(
+    ("section", "stages"),
+    [
+        ("preprocess", {"preprocess"}),
+        ("split", {"split"}),
+        ("evaluate", {"evaluate"}),
+        ("cluster", {"cluster"}),
+        ("profile", {"profile"}),
+    ],
+)
+def test_stage_sections_are_read_by_their_stage_only(section: str, stages: set[str]) -> None:
+    readers = {
+        name for name, entries in _listed().items() for e in entries if e.split(".")[0] == section
+    }
+    assert readers == stages
+
+
+def test_threshold_params_rerun_train_but_not_oof_scores() -> None:
+    # The threshold is chosen in train; oof_scores only needs the model spec.
+    listed = _listed()
+    assert any(_covers(e, "train.threshold.offer_cost") for e in listed["train"])
+    assert not any(_covers(e, "train.threshold.offer_cost") for e in listed["oof_scores"])
+
+
+def test_metrics_and_plot_data_are_not_cached() -> None:
+    checked = []
+    for name, stage in DVC["stages"].items():
+        for out in stage.get("metrics", []):
+            assert next(iter(out.values()))["cache"] is False, name
+        for out in stage.get("outs", []):
+            if isinstance(out, dict):
+                path = next(iter(out))
+                if _resolve(path).startswith(("plots/", "metrics/", "reports/")):
+                    assert out[path]["cache"] is False, path
+                    checked.append(path)
+    assert len(checked) >= 10
