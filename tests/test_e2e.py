@@ -131,3 +131,74 @@ def test_report_generated_with_existing_figures(repo: Path) -> None:
     for image in images:
         assert (repo / "reports" / image).resolve().is_file(), image
     assert "nan" not in report.lower()
+
+
+# ---------------------------------------------------------------- experiments
+
+STAGE_RAN = re.compile(r"Running stage '(\w+)'")
+
+
+@pytest.fixture(scope="module")
+def temp_experiment(repo: Path) -> str:
+    """A cluster experiment run with --temp; returns dvc's output."""
+    return run(["dvc", "exp", "run", "--temp", "-S", "cluster.k=4"], repo).stdout
+
+
+def test_cluster_param_reruns_exactly_cluster_profile_report(
+    repo: Path, temp_experiment: str
+) -> None:
+    assert set(STAGE_RAN.findall(temp_experiment)) == {"cluster", "profile", "report"}
+    assert git_status(repo) == ""  # --temp leaves the workspace alone
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("train.modle=logreg", "train.modle"),  # dvc refuses keys that do not exist
+        ("+train.modle=logreg", "train.modle: unknown key (misspelled?)"),
+        ("train.model=xgboost", "'logreg', 'random_forest' or 'hist_gradient_boosting'"),
+        ("split.test_size=1.5", "split.test_size: Input should be less than 1"),
+    ],
+)
+def test_bad_param_fails_with_clear_message(repo: Path, override: str, message: str) -> None:
+    out = run(["dvc", "exp", "run", "--temp", "-S", override], repo, check=False)
+    assert out.returncode != 0
+    assert message in out.stdout + out.stderr
+    assert "Traceback" not in out.stdout + out.stderr
+
+
+def _experiments(repo: Path) -> list[dict]:
+    """Experiments as `dvc exp show --json` reports them: name, params and metrics."""
+    shown = json.loads(run(["dvc", "exp", "show", "--json"], repo).stdout)
+    out = []
+    for baseline in shown:
+        for exp in baseline.get("experiments") or []:
+            for rev in exp.get("revs", []):
+                data = rev.get("data") or {}
+                out.append(
+                    {
+                        "name": rev.get("name"),
+                        "params": data.get("params", {}).get("params.yaml", {}).get("data", {}),
+                        "metrics": {
+                            path: m.get("data") for path, m in data.get("metrics", {}).items()
+                        },
+                    }
+                )
+    return out
+
+
+def test_parallel_queue_matches_sequential_run(repo: Path, temp_experiment: str) -> None:
+    run(["dvc", "exp", "run", "--queue", "-S", "cluster.k=4,6"], repo)
+    run(["dvc", "exp", "run", "--run-all", "-j", "2"], repo)
+    exps = _experiments(repo)
+    by_k: dict[int, list[dict]] = {}
+    for exp in exps:
+        by_k.setdefault(exp["params"]["cluster"]["k"], []).append(exp["metrics"])
+    assert sorted(by_k) == [4, 6], exps
+    # k=4 ran twice: once alone with --temp, once in parallel with k=6; same numbers.
+    assert len(by_k[4]) == 2, exps
+    assert by_k[4][0] == by_k[4][1]
+    assert by_k[4][0]["metrics/cluster.json"] != by_k[6][0]["metrics/cluster.json"]
+    table = run(["dvc", "exp", "show", "--only-changed", "--csv"], repo).stdout
+    assert "cluster.k" in table
+    assert git_status(repo) == ""

@@ -129,7 +129,7 @@ def test_binary_file_is_refused_naming_the_file(tmp_path):
     path = tmp_path / "export.csv"
     path.write_bytes(b"a,b\n\xff\xfe\x00\x81,2\n")
 
-    with pytest.raises(DataValidationError, match="not a readable CSV") as info:
+    with pytest.raises(DataValidationError, match="binary data") as info:
         gio.read_table(path)
 
     assert str(path) in str(info.value)

@@ -23,7 +23,19 @@ def raw_head() -> pd.DataFrame:
 def _run(tmp_path: Path, frame: pd.DataFrame, params: Path = ROOT / "params.yaml") -> tuple:
     raw, out = tmp_path / "export.csv", tmp_path / "out" / "members.csv"
     frame.to_csv(raw, index=False)
-    code = preprocess.main(["--params", str(params), "--raw", str(raw), "--output", str(out)])
+    metrics = tmp_path / "out" / "preprocess.json"
+    code = preprocess.main(
+        [
+            "--params",
+            str(params),
+            "--raw",
+            str(raw),
+            "--output",
+            str(out),
+            "--metrics",
+            str(metrics),
+        ]
+    )
     return code, raw, out
 
 

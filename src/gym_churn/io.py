@@ -64,8 +64,41 @@ def write_bytes(data: bytes, path: str | Path) -> None:
 # ---------------------------------------------------------------- tables
 
 
+SNIFF_BYTES = 64 * 1024
+DELIMITERS = ",;\t|"
+
+
+def _sniff_csv(source: Path) -> str:
+    """Look at the start of a CSV: refuse binary data, note a BOM or CRLF, find the delimiter."""
+    with source.open("rb") as handle:
+        head = handle.read(SNIFF_BYTES)
+    if b"\x00" in head:
+        raise DataValidationError(f"{source}: binary data (NUL bytes), not a CSV text file")
+    try:
+        text = head.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        # A cut through a multi-byte character at the end of the sample is not an error.
+        if exc.start < len(head) - 4:
+            raise DataValidationError(
+                f"{source}: not UTF-8 text at byte {exc.start}; export the file as UTF-8 CSV"
+            ) from None
+        text = head[: exc.start].decode("utf-8-sig")
+    if head.startswith(b"\xef\xbb\xbf"):
+        log.info("%s: UTF-8 byte-order mark found and ignored", source)
+    if b"\r\n" in head:
+        log.info("%s: Windows (CRLF) line endings", source)
+    header = text.splitlines()[0] if text.strip() else ""
+    counts = {d: header.count(d) for d in DELIMITERS}
+    delimiter = max(counts, key=lambda d: (counts[d], d == ","))
+    if delimiter != "," and counts[delimiter] > counts[","]:
+        log.info("%s: read as %r-separated values", source, delimiter)
+        return delimiter
+    return ","
+
+
 def read_table(path: str | Path) -> pd.DataFrame:
-    """Read a CSV (any line ending, optional UTF-8 BOM) or parquet file."""
+    """Read a CSV (any of , ; tab | as delimiter, any line ending, optional UTF-8 BOM) or
+    parquet file. Binary or non-UTF-8 data and malformed rows raise DataValidationError."""
     source = Path(path)
     if not source.is_file():
         raise DataValidationError(f"{source}: file not found")
@@ -73,12 +106,17 @@ def read_table(path: str | Path) -> pd.DataFrame:
         return pd.read_parquet(source)
     if source.stat().st_size == 0:
         raise DataValidationError(f"{source}: the file is empty")
+    delimiter = _sniff_csv(source)
     try:
-        return pd.read_csv(source, encoding="utf-8-sig")
+        frame = pd.read_csv(source, sep=delimiter, encoding="utf-8-sig", low_memory=False)
     except pd.errors.EmptyDataError:
         raise DataValidationError(f"{source}: the file is empty") from None
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
         raise DataValidationError(f"{source}: not a readable CSV file ({exc})") from None
+    unnamed = [c for c in frame.columns if not str(c).strip() or str(c).startswith("Unnamed: ")]
+    if len(unnamed) == len(frame.columns):
+        raise DataValidationError(f"{source}: no header row with column names")
+    return frame
 
 
 def write_table(frame: pd.DataFrame, path: str | Path) -> None:

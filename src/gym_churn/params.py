@@ -35,6 +35,10 @@ class Preprocess(_Section):
     contract_periods: Annotated[list[Annotated[int, Field(gt=0)]], Field(min_length=1)]
     age_min: Annotated[int, Field(ge=0)]
     age_max: Annotated[int, Field(gt=0)]
+    max_visits_per_week: Annotated[float, Field(gt=0)]
+    max_lifetime_months: Annotated[int, Field(gt=0)]
+    missing: Literal["error", "drop"]
+    duplicates: Literal["error", "drop", "keep"]
     features: Features
 
     @model_validator(mode="after")

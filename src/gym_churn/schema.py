@@ -71,7 +71,12 @@ def _parse_schema(columns: list[str]) -> pa.DataFrameSchema:
 
 
 def _rules_schema(
-    target: str | None, contract_periods: list[int], age_min: int, age_max: int
+    target: str | None,
+    contract_periods: list[int],
+    age_min: int,
+    age_max: int,
+    max_visits_per_week: float | None,
+    max_lifetime_months: int | None,
 ) -> pa.DataFrameSchema:
     finite = pa.Check(np.isfinite, element_wise=False, name="finite")
     checks: dict[str, list[pa.Check]] = {col: [finite] for col in FEATURES}
@@ -83,6 +88,11 @@ def _rules_schema(
         checks[col].append(pa.Check.ge(0))
     checks["Contract_period"].append(pa.Check.isin(sorted(contract_periods)))
     checks["Age"].append(pa.Check.in_range(age_min, age_max))
+    if max_visits_per_week is not None:
+        for col in ("Avg_class_frequency_total", "Avg_class_frequency_current_month"):
+            checks[col].append(pa.Check.le(max_visits_per_week))
+    if max_lifetime_months is not None:
+        checks["Lifetime"].append(pa.Check.le(max_lifetime_months))
     if target is not None:
         checks[target] = [pa.Check.isin([0, 1])]
     months_within_contract = pa.Check(
@@ -131,8 +141,13 @@ def validate_members(
     age_min: int,
     age_max: int,
     source: str,
+    max_visits_per_week: float | None = None,
+    max_lifetime_months: int | None = None,
 ) -> pd.DataFrame:
     """Check `raw` against the contract and return a new, typed frame of the contract's columns.
+
+    Upper bounds are optional (None: no bound) so that scoring and preprocessing share one
+    contract while a club may loosen what it considers absurd.
 
     The result starts with ID_COLUMN, the member's 1-based row in the export (from the index
     of `raw`, which read_table leaves as the row position).
@@ -141,7 +156,7 @@ def validate_members(
     with a warning; column order in the file does not matter. Integer columns may be written
     as `5.0` but not `5.5`. Raises DataValidationError describing every broken rule.
     """
-    required = [*FEATURES, *([target] if target is not None else [])]
+    required = required_columns(target)
     if raw.empty:
         raise DataValidationError(f"{source}: no data rows (the file is empty or only a header)")
     missing = [col for col in required if col not in raw.columns]
@@ -156,7 +171,9 @@ def validate_members(
     frame = raw.loc[:, required]
     try:
         parsed = _parse_schema(required).validate(frame, lazy=True)
-        _rules_schema(target, contract_periods, age_min, age_max).validate(parsed, lazy=True)
+        _rules_schema(
+            target, contract_periods, age_min, age_max, max_visits_per_week, max_lifetime_months
+        ).validate(parsed, lazy=True)
     except SchemaErrors as exc:
         raise DataValidationError(_describe_failures(exc, source)) from None
     if target is not None and parsed[target].nunique() < 2:
@@ -169,3 +186,52 @@ def validate_members(
     typed = parsed.astype(dict.fromkeys(integer, "int64"))
     typed.insert(0, ID_COLUMN, typed.index.to_numpy() + 1)
     return typed.reset_index(drop=True)
+
+
+def required_columns(target: str | None) -> list[str]:
+    return [*FEATURES, *([target] if target is not None else [])]
+
+
+def apply_row_policies(
+    raw: pd.DataFrame, columns: list[str], *, missing: str, duplicates: str, source: str
+) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Drop rows with gaps (`missing="drop"`) and repeated members (`duplicates="drop"`).
+
+    `missing="error"` leaves gaps for the contract to report row by row;
+    `duplicates="error"` raises here with the count and first lines; `"keep"` keeps them.
+    The index is kept, so line numbers and member_row still point into the file.
+    """
+    present = [col for col in columns if col in raw.columns]
+    frame = raw
+    dropped_missing = dropped_duplicates = 0
+    if missing == "drop":
+        gaps = frame[present].isna().any(axis=1)
+        dropped_missing = int(gaps.sum())
+        frame = frame[~gaps]
+        if dropped_missing:
+            log.warning(
+                "%s: dropped %d row(s) with missing values; first lines %s",
+                source,
+                dropped_missing,
+                ", ".join(map(str, _line_numbers(gaps[gaps].index.to_series())[:MAX_ROWS_SHOWN])),
+            )
+    repeated = frame.duplicated(subset=present, keep="first")
+    if repeated.any() and duplicates == "error":
+        lines = _line_numbers(repeated[repeated].index.to_series())
+        raise DataValidationError(
+            f"{source}: rule no_duplicate_members fails in {len(lines)} row(s): the same member "
+            f"appears more than once (all columns equal); first repeated lines "
+            f"{', '.join(map(str, lines[:MAX_ROWS_SHOWN]))}. Set preprocess.duplicates to "
+            "'drop' or 'keep' if that is expected."
+        )
+    if duplicates == "drop":
+        dropped_duplicates = int(repeated.sum())
+        frame = frame[~repeated]
+        if dropped_duplicates:
+            log.warning("%s: dropped %d repeated member row(s)", source, dropped_duplicates)
+    counts = {
+        "rows_read": len(raw),
+        "rows_dropped_missing": dropped_missing,
+        "rows_dropped_duplicates": dropped_duplicates,
+    }
+    return frame, counts
