@@ -11,10 +11,15 @@ from pathlib import Path
 PROJECT = Path(__file__).resolve().parents[1]
 
 
-def run(cmd: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
-    """Run a command with this interpreter's bin dir first on PATH (dvc stages call `python`)."""
+def command_env() -> dict[str, str]:
+    """This interpreter's bin dir first on PATH: dvc stages call `python`."""
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     env.pop("GIT_DIR", None)
+    return env
+
+
+def run(cmd: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
+    env = command_env()
     result = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, check=False)
     if check and result.returncode != 0:
         raise AssertionError(

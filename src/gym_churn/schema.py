@@ -201,9 +201,12 @@ def apply_row_policies(
     `duplicates="error"` raises here with the count and first lines; `"keep"` keeps them.
     The index is kept, so line numbers and member_row still point into the file.
     """
-    present = [col for col in columns if col in raw.columns]
     frame = raw
     dropped_missing = dropped_duplicates = 0
+    if any(col not in raw.columns for col in columns):
+        # validate_members names the missing columns; no row policy can apply without them.
+        return raw, {"rows_read": len(raw), "rows_dropped_missing": 0, "rows_dropped_duplicates": 0}
+    present = list(columns)
     if missing == "drop":
         gaps = frame[present].isna().any(axis=1)
         dropped_missing = int(gaps.sum())
