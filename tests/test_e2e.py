@@ -193,7 +193,8 @@ def _experiments(repo: Path) -> list[dict]:
 
 def test_parallel_queue_matches_sequential_run(repo: Path, temp_experiment: str) -> None:
     run(["dvc", "exp", "run", "--queue", "-S", "cluster.k=4,6"], repo)
-    run(["dvc", "exp", "run", "--run-all", "-j", "2"], repo)
+    # One OpenMP thread per experiment: two runs spinning on both cores crawl (README).
+    run(["dvc", "exp", "run", "--run-all", "-j", "2"], repo, extra_env={"OMP_NUM_THREADS": "1"})
     exps = _experiments(repo)
     by_k: dict[int, list[dict]] = {}
     for exp in exps:
