@@ -75,11 +75,11 @@ def test_evaluate_metrics_present_and_sane(repo: Path) -> None:
     assert metrics["roc_auc"] > metrics["baseline_logreg_roc_auc"]
 
 
-def test_dvc_plots_render(repo: Path) -> None:
+def test_dvc_plots_render(repo: Path, tmp_path: Path) -> None:
     dvc = yaml.safe_load((repo / "dvc.yaml").read_text())
     assert len(dvc["plots"]) >= 6
-    run(["dvc", "plots", "show", "-o", "plots_html"], repo)
-    html = (repo / "plots_html/index.html").read_text()
+    run(["dvc", "plots", "show", "-o", str(tmp_path / "html")], repo)
+    html = (tmp_path / "html/index.html").read_text()
     for plot in dvc["plots"]:
         assert next(iter(plot)) in html
 

@@ -14,7 +14,7 @@ import logging
 import os
 import tempfile
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -117,6 +117,69 @@ def read_table(path: str | Path) -> pd.DataFrame:
     if len(unnamed) == len(frame.columns):
         raise DataValidationError(f"{source}: no header row with column names")
     return frame
+
+
+def iter_table_chunks(path: str | Path, rows: int) -> Iterator[pd.DataFrame]:
+    """Stream a CSV or parquet file in chunks of `rows` rows. The index keeps counting across
+    chunks, so row numbers in errors still point into the file."""
+    source = Path(path)
+    if not source.is_file():
+        raise DataValidationError(f"{source}: file not found")
+    if source.suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        start = 0
+        for batch in pq.ParquetFile(source).iter_batches(batch_size=rows):
+            frame = batch.to_pandas()
+            frame.index = pd.RangeIndex(start, start + len(frame))
+            start += len(frame)
+            yield frame
+        return
+    if source.stat().st_size == 0:
+        raise DataValidationError(f"{source}: the file is empty")
+    delimiter = _sniff_csv(source)
+    try:
+        yield from pd.read_csv(source, sep=delimiter, encoding="utf-8-sig", chunksize=rows)
+    except pd.errors.EmptyDataError:
+        raise DataValidationError(f"{source}: the file is empty") from None
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
+        raise DataValidationError(f"{source}: not a readable CSV file ({exc})") from None
+
+
+@contextlib.contextmanager
+def table_writer(path: str | Path) -> Iterator[Callable[[pd.DataFrame], None]]:
+    """Append chunks to a CSV or parquet file that appears only when every chunk is written."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    os.close(fd)
+    state: dict[str, Any] = {}
+
+    def write(frame: pd.DataFrame) -> None:
+        if target.suffix == ".parquet":
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            table = pa.Table.from_pandas(frame, preserve_index=False)
+            if "parquet" not in state:
+                state["parquet"] = pq.ParquetWriter(tmp, table.schema)
+            state["parquet"].write_table(table)
+        else:
+            with open(tmp, "a", encoding="utf-8", newline="") as handle:
+                frame.to_csv(handle, index=False, header="csv" not in state, lineterminator="\n")
+            state["csv"] = True
+
+    try:
+        yield write
+        if "parquet" in state:
+            state.pop("parquet").close()
+        os.replace(tmp, target)
+    except BaseException:
+        if "parquet" in state:
+            state.pop("parquet").close()
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
 
 
 def write_table(frame: pd.DataFrame, path: str | Path) -> None:

@@ -19,7 +19,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from gym_churn.params import Threshold, Train
-from gym_churn.schema import ID_COLUMN
+from gym_churn.schema import BINARY_FLAGS, FEATURES, ID_COLUMN
 
 
 def build_model(train: Train, seed: int) -> ClassifierMixin:
@@ -191,8 +191,22 @@ def fit_with_cv(
         "threshold": choice.threshold,
         "threshold_objective": choice.objective,
         "threshold_objective_oof_value": choice.value,
+        # Scoring new exports: deciles relative to this base, reasons relative to its typical
+        # member, so both stay comparable from one monthly export to the next.
+        "risk_decile_edges": np.quantile(cv.oof_proba, np.linspace(0.1, 0.9, 9)).tolist(),
+        "typical_values": typical_values(train),
     }
     return fitted, summary
+
+
+def typical_values(members: pd.DataFrame) -> dict[str, float]:
+    """The member base's typical value of each raw feature: the mode of a 0/1 flag, the
+    median of anything else."""
+    out = {}
+    for col in FEATURES:
+        values = members[col]
+        out[col] = float(values.mode().iloc[0] if col in BINARY_FLAGS else values.median())
+    return out
 
 
 def baseline_roc_auc(

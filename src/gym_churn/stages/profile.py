@@ -8,6 +8,7 @@ Reads  --members      preprocessed members
 Writes --metrics      metrics/profile.json: drivers, study findings, importance, portraits
        --segments     plot data: one row per segment with every feature's mean or share
        --scored       per-member table: probability, risk decile, at-risk flag, segment
+       --segment-names  segment id -> generated name, for scoring new exports
        --figures      folder: segments.png, distributions.png, correlations.png
 Params base.target, profile.*
 """
@@ -41,7 +42,7 @@ log = logging.getLogger(__name__)
 def main(argv: list[str] | None = None) -> None:
     args = parser(
         __doc__, "members", "assignments", "oof", "importance", "summary", "metrics", "segments",
-        "scored", "figures",
+        "scored", "segment_names", "figures",
     ).parse_args(argv)  # fmt: skip
     params = load_params(args.params)
     target, cfg = params.base.target, params.profile
@@ -94,6 +95,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     write_plot_data(profiles.assign(name=[names[s] for s in profiles["segment"]]), args.segments)
     write_table(scored, args.scored)
+    write_json({str(k): v for k, v in names.items()}, args.segment_names)
     write_json(result, args.metrics)
     log.info(
         "%d members profiled; out-of-fold ROC-AUC %.4f; segments: %s",
