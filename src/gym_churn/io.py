@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import tempfile
+import warnings
 import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -108,7 +109,16 @@ def read_table(path: str | Path) -> pd.DataFrame:
         raise DataValidationError(f"{source}: the file is empty")
     delimiter = _sniff_csv(source)
     try:
-        frame = pd.read_csv(source, sep=delimiter, encoding="utf-8-sig", low_memory=False)
+        with warnings.catch_warnings():
+            # Rows longer than the header would be cut silently; refuse them instead.
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            frame = pd.read_csv(
+                source, sep=delimiter, encoding="utf-8-sig", low_memory=False, index_col=False
+            )
+    except pd.errors.ParserWarning:
+        raise DataValidationError(
+            f"{source}: some rows have more fields than the header has column names"
+        ) from None
     except pd.errors.EmptyDataError:
         raise DataValidationError(f"{source}: the file is empty") from None
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
@@ -139,7 +149,15 @@ def iter_table_chunks(path: str | Path, rows: int) -> Iterator[pd.DataFrame]:
         raise DataValidationError(f"{source}: the file is empty")
     delimiter = _sniff_csv(source)
     try:
-        yield from pd.read_csv(source, sep=delimiter, encoding="utf-8-sig", chunksize=rows)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            yield from pd.read_csv(
+                source, sep=delimiter, encoding="utf-8-sig", chunksize=rows, index_col=False
+            )
+    except pd.errors.ParserWarning:
+        raise DataValidationError(
+            f"{source}: some rows have more fields than the header has column names"
+        ) from None
     except pd.errors.EmptyDataError:
         raise DataValidationError(f"{source}: the file is empty") from None
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:

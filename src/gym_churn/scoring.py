@@ -70,6 +70,7 @@ def score(scorer: Scorer, members: pd.DataFrame, n_reasons: int = 3) -> pd.DataF
     proba = _proba(scorer, members)
     at_risk = proba >= scorer.threshold
     segment = scorer.assigner.predict(members[list(scorer.assigner.feature_names_in_)])
+    names = pd.Series(scorer.segment_names)
     out = pd.DataFrame(
         {
             ID_COLUMN: members[ID_COLUMN].to_numpy(),
@@ -77,19 +78,15 @@ def score(scorer: Scorer, members: pd.DataFrame, n_reasons: int = 3) -> pd.DataF
             "risk_decile": risk_decile(proba, scorer.decile_edges),
             "at_risk": at_risk.astype(int),
             "segment": segment.astype(int),
-            "segment_name": [scorer.segment_names[int(s)] for s in segment],
-        },
-        index=members.index,
+            "segment_name": names.reindex(segment).to_numpy(),
+        }
     )
-    reasons = pd.DataFrame(
-        {
-            **{f"reason_{k}": "" for k in range(1, n_reasons + 1)},
-            **{f"reason_{k}_risk_drop": np.nan for k in range(1, n_reasons + 1)},
-        },
-        index=members.index,
-    )
-    if at_risk.any():
-        flagged = members.loc[at_risk]
-        reasons.loc[at_risk] = top_reasons(scorer, flagged, proba[at_risk], n_reasons)
-    columns = [c for k in range(1, n_reasons + 1) for c in (f"reason_{k}", f"reason_{k}_risk_drop")]
-    return pd.concat([out, reasons[columns]], axis=1).reset_index(drop=True)
+    reasons = top_reasons(scorer, members.loc[at_risk], proba[at_risk], n_reasons)
+    for col in reasons.columns:
+        is_name = not col.endswith("_risk_drop")
+        values = np.full(
+            len(members), "" if is_name else np.nan, dtype=object if is_name else float
+        )
+        values[at_risk] = reasons[col].to_numpy()
+        out[col] = values
+    return out
