@@ -82,6 +82,12 @@ def stability(
     return float(np.mean(scores))
 
 
+def _sample_rows(n: int, max_rows: int | None, seed: int) -> np.ndarray:
+    if max_rows is None or n <= max_rows:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(seed).choice(n, size=max_rows, replace=False))
+
+
 @dataclass(frozen=True)
 class Segmentation:
     assigner: Pipeline  # scaler + nearest centroid: assigns new members to segments
@@ -99,6 +105,7 @@ def segment(
     resamples: int,
     fraction: float,
     silhouette_rows: int,
+    scan_rows: int | None = None,
 ) -> Segmentation:
     """Cluster `members` on `columns` after standardising, with churn-ordered ids.
 
@@ -109,12 +116,13 @@ def segment(
     X = scaler.transform(members[columns])
     raw = fit_labels(X, cfg)
     labels = order_by_churn(raw, churn)
+    rows = _sample_rows(len(X), scan_rows, cfg.seed)
     assigner = Pipeline([("scale", scaler), ("centroid", NearestCentroid().fit(X, labels))])
     return Segmentation(
         assigner=assigner,
         labels=labels,
         silhouette=sampled_silhouette(X, labels, silhouette_rows, cfg.seed),
-        stability_ari=stability(X, raw, cfg, resamples=resamples, fraction=fraction),
+        stability_ari=stability(X[rows], raw[rows], cfg, resamples=resamples, fraction=fraction),
     )
 
 
@@ -127,9 +135,14 @@ def k_scan(
     resamples: int,
     fraction: float,
     silhouette_rows: int,
+    scan_rows: int | None = None,
 ) -> pd.DataFrame:
-    """Silhouette, inertia and stability for each k, to argue for (or against) the chosen k."""
+    """Silhouette, inertia and stability for each k, to argue for (or against) the chosen k.
+
+    Runs on a seeded sample of at most `scan_rows` members: it refits k_max - k_min + 1
+    times `resamples + 1` models, which would dominate the run on a large base."""
     X = StandardScaler().fit_transform(members[columns])
+    X = X[_sample_rows(len(X), scan_rows, cfg.seed)]
     rows = []
     for k in ks:
         at_k = ClusterConfig(cfg.algorithm, k, cfg.n_init, cfg.seed)

@@ -110,6 +110,7 @@ class Cluster(_Section):
     stability_resamples: Annotated[int, Field(ge=1)]
     stability_fraction: Annotated[float, Field(gt=0, lt=1)]
     silhouette_max_rows: Annotated[int, Field(ge=10)]
+    scan_max_rows: Annotated[int, Field(ge=10)]
     dendrogram_rows: Annotated[int, Field(ge=10)]
 
     @model_validator(mode="after")

@@ -56,6 +56,7 @@ def main(argv: list[str] | None = None) -> None:
         "resamples": cfg.stability_resamples,
         "fraction": cfg.stability_fraction,
         "silhouette_rows": cfg.silhouette_max_rows,
+        "scan_rows": cfg.scan_max_rows,
     }
     seg = clustering.segment(members, cfg.columns, churn, base, **sampling)
     ks = list(range(cfg.k_min, cfg.k_max + 1))

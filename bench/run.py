@@ -1,0 +1,216 @@
+"""Benchmark the pipeline and the scoring command at sizes far beyond the bundled export.
+
+    python bench/run.py --sizes 10000 100000 1000000 --score-rows 1000000 10000000
+
+For each size it
+1. generates a synthetic member base by resampling the real export (seeded), with small
+   noise on the continuous columns so rows are not exact copies;
+2. copies the project's tracked files into a fresh git repository with that base as the raw
+   export and times a cold `dvc repro` (wall time, peak memory of the largest process);
+3. runs the same stages as one plain Python process (each stage's `main()` called in turn,
+   no dvc, no process start-up per stage), with the time of each stage, and reports the
+   ratio of the two;
+4. times a no-op `dvc repro`.
+Then it scores synthetic exports without `Churn` with `python -m gym_churn.score` and reports
+members per second and peak memory. Results are printed as a Markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+PROJECT = Path(__file__).resolve().parents[1]
+CONTINUOUS = {
+    "Avg_additional_charges_total": 0.05,
+    "Avg_class_frequency_total": 0.05,
+    "Avg_class_frequency_current_month": 0.05,
+}
+PLAIN = """
+import importlib, json, resource, shlex, sys, time
+stages = json.loads(sys.argv[1])
+timings = {}
+for name, cmd in stages:
+    argv = shlex.split(cmd)
+    module = importlib.import_module(argv[2])
+    start = time.perf_counter()
+    code = module.main(argv[3:])
+    timings[name] = time.perf_counter() - start
+    assert code == 0, (name, code)
+timings["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps(timings))
+"""
+
+
+def synthetic_base(size: int, seed: int, with_target: bool = True) -> pd.DataFrame:
+    """Resample the bundled export with multiplicative noise on the continuous columns."""
+    real = pd.read_csv(PROJECT / "data/raw/gym_churn.csv")
+    rng = np.random.default_rng(seed)
+    base = real.sample(size, replace=True, random_state=seed).reset_index(drop=True)
+    for col, scale in CONTINUOUS.items():
+        noise = rng.normal(1.0, scale, size)
+        base[col] = (base[col] * noise).clip(lower=0)
+    return base if with_target else base.drop(columns=["Churn"])
+
+
+def _env() -> dict[str, str]:
+    return {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+
+
+def measured(cmd: list[str], cwd: Path) -> tuple[float, float, str]:
+    """Wall seconds and peak MB (largest process of the tree) of one command."""
+    wrapper = (
+        "import resource, subprocess, sys;"
+        "r = subprocess.run(sys.argv[1:], capture_output=True, text=True);"
+        "sys.stderr.write(r.stdout + r.stderr);"
+        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024);"
+        "sys.exit(r.returncode)"
+    )
+    start = time.perf_counter()
+    out = subprocess.run(
+        [sys.executable, "-c", wrapper, *cmd], cwd=cwd, env=_env(), capture_output=True, text=True
+    )
+    seconds = time.perf_counter() - start
+    if out.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed:\n{out.stderr[-3000:]}")
+    return seconds, float(out.stdout.strip().splitlines()[-1]), out.stderr
+
+
+def project_copy(dest: Path, base: pd.DataFrame) -> Path:
+    files = subprocess.run(
+        ["git", "ls-files", "-z"], cwd=PROJECT, capture_output=True, text=True, check=True
+    ).stdout.split("\0")
+    for name in filter(None, files):
+        if (PROJECT / name).is_file():
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(PROJECT / name, dest / name)
+    base.to_csv(dest / "data/raw/gym_churn.csv", index=False)
+    for cmd in (["git", "init", "-q"], ["git", "add", "-A"]):
+        subprocess.run(cmd, cwd=dest, check=True)
+    subprocess.run(
+        ["git", "-c", "user.name=bench", "-c", "user.email=b@x", "commit", "-qm", "bench"],
+        cwd=dest,
+        check=True,
+    )
+    return dest
+
+
+def stage_commands(repo: Path) -> list[tuple[str, str]]:
+    """Stage names and resolved commands, in pipeline order (from `dvc stage list` order and
+    dvc.yaml vars)."""
+    dvc = yaml.safe_load((repo / "dvc.yaml").read_text())
+    paths = dvc["vars"][0]["paths"]
+    out = []
+    for name, stage in dvc["stages"].items():
+        cmd = " ".join(stage["cmd"].split())
+        for key, value in paths.items():
+            cmd = cmd.replace(f"${{paths.{key}}}", value)
+        out.append((name, cmd))
+    return out
+
+
+def bench_pipeline(size: int, seed: int, workdir: Path) -> dict:
+    base = synthetic_base(size, seed)
+    dvc_repo = project_copy(workdir / f"dvc_{size}", base)
+    stages = stage_commands(dvc_repo)
+    total, peak, _ = measured(["dvc", "repro"], dvc_repo)
+    noop, _, log = measured(["dvc", "repro"], dvc_repo)
+    assert "Running stage" not in log
+
+    plain_repo = project_copy(workdir / f"plain_{size}", base)
+    start = time.perf_counter()
+    out = subprocess.run(
+        [sys.executable, "-c", PLAIN, json.dumps(stages)],
+        cwd=plain_repo,
+        env=_env(),
+        capture_output=True,
+        text=True,
+    )
+    plain_total = time.perf_counter() - start
+    if out.returncode != 0:
+        raise RuntimeError(out.stderr[-3000:])
+    plain = json.loads(out.stdout.strip().splitlines()[-1])
+    return {
+        "size": size,
+        "dvc_total": total,
+        "dvc_peak_mb": peak,
+        "plain_total": plain_total,
+        "plain_stages": plain,
+        "ratio": total / plain_total,
+        "noop_seconds": noop,
+    }
+
+
+def bench_scoring(rows: int, seed: int, workdir: Path, models: Path) -> dict:
+    export = workdir / f"export_{rows}.parquet"
+    chunk, written, parts = 1_000_000, 0, []
+    while written < rows:  # build large exports in pieces to keep the generator small
+        n = min(chunk, rows - written)
+        parts.append(synthetic_base(n, seed + written, with_target=False))
+        written += n
+    pd.concat(parts, ignore_index=True).to_parquet(export, index=False)
+    del parts
+    output = workdir / f"scored_{rows}.parquet"
+    cmd = ["python", "-m", "gym_churn.score", "--model", str(models), "--input", str(export),
+           "--output", str(output), "--params", str(PROJECT / "params.yaml")]  # fmt: skip
+    seconds, peak, _ = measured(cmd, PROJECT)
+    return {"rows": rows, "seconds": seconds, "per_second": rows / seconds, "peak_mb": peak}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--sizes", type=int, nargs="*", default=[10_000, 100_000, 1_000_000])
+    parser.add_argument("--score-rows", type=int, nargs="*", default=[1_000_000, 10_000_000])
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--models", default=str(PROJECT / "models"))
+    parser.add_argument("--json", help="also write the raw results here")
+    args = parser.parse_args(argv)
+
+    results: dict = {"pipeline": [], "scoring": []}
+    with tempfile.TemporaryDirectory(prefix="gym-churn-bench-") as tmp:
+        work = Path(tmp)
+        for size in args.sizes:
+            results["pipeline"].append(bench_pipeline(size, args.seed, work))
+            sys.stderr.write(json.dumps(results["pipeline"][-1]) + "\n")
+        for rows in args.score_rows:
+            results["scoring"].append(bench_scoring(rows, args.seed, work, Path(args.models)))
+            sys.stderr.write(json.dumps(results["scoring"][-1]) + "\n")
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2))
+
+    lines = ["| members | dvc repro (s) | plain script (s) | ratio | peak MB | no-op repro (s) |"]
+    lines.append("|---|---|---|---|---|---|")
+    for r in results["pipeline"]:
+        lines.append(
+            f"| {r['size']:,} | {r['dvc_total']:.1f} | {r['plain_total']:.1f} | "
+            f"{r['ratio']:.2f} | {r['dvc_peak_mb']:.0f} | {r['noop_seconds']:.2f} |"
+        )
+    if results["pipeline"]:
+        names = [n for n in results["pipeline"][0]["plain_stages"] if n != "peak_mb"]
+        lines += ["", "Seconds per stage (plain run):", ""]
+        lines += ["| members | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
+        for r in results["pipeline"]:
+            cells = [f"{r['plain_stages'][n]:.1f}" for n in names]
+            lines.append(f"| {r['size']:,} | " + " | ".join(cells) + " |")
+    lines += ["", "| scored members | seconds | members/s | peak MB |", "|---|---|---|---|"]
+    for r in results["scoring"]:
+        lines.append(
+            f"| {r['rows']:,} | {r['seconds']:.1f} | {r['per_second']:,.0f} | {r['peak_mb']:.0f} |"
+        )
+    sys.stdout.write("\n".join(lines) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
