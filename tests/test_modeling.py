@@ -321,6 +321,8 @@ def test_fit_with_cv_summary(params, xy):
         "threshold",
         "threshold_objective",
         "threshold_objective_oof_value",
+        "risk_decile_edges",
+        "typical_values",
     }
     assert summary["model"] == "logreg"
     assert summary["calibration"] == "none"

@@ -97,6 +97,29 @@ def _sniff_csv(source: Path) -> str:
     return ","
 
 
+def _csv_options(source: Path) -> dict[str, Any]:
+    # index_col=False: never turn leading columns into an index when rows run long.
+    return {"sep": _sniff_csv(source), "encoding": "utf-8-sig", "index_col": False}
+
+
+@contextlib.contextmanager
+def _csv_errors(source: Path) -> Iterator[None]:
+    """Turn pandas' parse failures into one DataValidationError naming the file."""
+    try:
+        with warnings.catch_warnings():
+            # Rows longer than the header would be cut silently; refuse them instead.
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            yield
+    except pd.errors.ParserWarning:
+        raise DataValidationError(
+            f"{source}: some rows have more fields than the header has column names"
+        ) from None
+    except pd.errors.EmptyDataError:
+        raise DataValidationError(f"{source}: the file is empty") from None
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
+        raise DataValidationError(f"{source}: not a readable CSV file ({exc})") from None
+
+
 def read_table(path: str | Path) -> pd.DataFrame:
     """Read a CSV (any of , ; tab | as delimiter, any line ending, optional UTF-8 BOM) or
     parquet file. Binary or non-UTF-8 data and malformed rows raise DataValidationError."""
@@ -107,22 +130,8 @@ def read_table(path: str | Path) -> pd.DataFrame:
         return pd.read_parquet(source)
     if source.stat().st_size == 0:
         raise DataValidationError(f"{source}: the file is empty")
-    delimiter = _sniff_csv(source)
-    try:
-        with warnings.catch_warnings():
-            # Rows longer than the header would be cut silently; refuse them instead.
-            warnings.simplefilter("error", pd.errors.ParserWarning)
-            frame = pd.read_csv(
-                source, sep=delimiter, encoding="utf-8-sig", low_memory=False, index_col=False
-            )
-    except pd.errors.ParserWarning:
-        raise DataValidationError(
-            f"{source}: some rows have more fields than the header has column names"
-        ) from None
-    except pd.errors.EmptyDataError:
-        raise DataValidationError(f"{source}: the file is empty") from None
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
-        raise DataValidationError(f"{source}: not a readable CSV file ({exc})") from None
+    with _csv_errors(source):
+        frame = pd.read_csv(source, low_memory=False, **_csv_options(source))
     unnamed = [c for c in frame.columns if not str(c).strip() or str(c).startswith("Unnamed: ")]
     if len(unnamed) == len(frame.columns):
         raise DataValidationError(f"{source}: no header row with column names")
@@ -147,21 +156,8 @@ def iter_table_chunks(path: str | Path, rows: int) -> Iterator[pd.DataFrame]:
         return
     if source.stat().st_size == 0:
         raise DataValidationError(f"{source}: the file is empty")
-    delimiter = _sniff_csv(source)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", pd.errors.ParserWarning)
-            yield from pd.read_csv(
-                source, sep=delimiter, encoding="utf-8-sig", chunksize=rows, index_col=False
-            )
-    except pd.errors.ParserWarning:
-        raise DataValidationError(
-            f"{source}: some rows have more fields than the header has column names"
-        ) from None
-    except pd.errors.EmptyDataError:
-        raise DataValidationError(f"{source}: the file is empty") from None
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
-        raise DataValidationError(f"{source}: not a readable CSV file ({exc})") from None
+    with _csv_errors(source):
+        yield from pd.read_csv(source, chunksize=rows, **_csv_options(source))
 
 
 @contextlib.contextmanager

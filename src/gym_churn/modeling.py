@@ -203,7 +203,7 @@ def typical_values(members: pd.DataFrame) -> dict[str, float]:
     """The member base's typical value of each raw feature: the mode of a 0/1 flag, the
     median of anything else."""
     out = {}
-    for col in FEATURES:
+    for col in (c for c in FEATURES if c in members.columns):
         values = members[col]
         out[col] = float(values.mode().iloc[0] if col in BINARY_FLAGS else values.median())
     return out

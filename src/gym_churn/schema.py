@@ -16,6 +16,7 @@ import pandera.pandas as pa
 from pandera.errors import SchemaErrors
 
 from gym_churn.errors import DataValidationError
+from gym_churn.params import Preprocess
 
 log = logging.getLogger(__name__)
 
@@ -250,3 +251,24 @@ def apply_row_policies(
         "rows_dropped_duplicates": dropped_duplicates,
     }
     return frame, counts
+
+
+def check_export(
+    raw: pd.DataFrame, rules: Preprocess, *, target: str | None, duplicates: str, source: str
+) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Row policies, then the whole contract with the bounds from params: what preprocess
+    and scoring both run on an export. Returns the typed members and the row counts."""
+    rows, counts = apply_row_policies(
+        raw, required_columns(target), missing=rules.missing, duplicates=duplicates, source=source
+    )
+    members = validate_members(
+        rows,
+        target=target,
+        contract_periods=rules.contract_periods,
+        age_min=rules.age_min,
+        age_max=rules.age_max,
+        max_visits_per_week=rules.max_visits_per_week,
+        max_lifetime_months=rules.max_lifetime_months,
+        source=source,
+    )
+    return members, counts

@@ -26,7 +26,7 @@ import numpy as np
 from gym_churn.cli import stage_main
 from gym_churn.io import iter_table_chunks, load_model, load_params, read_json, table_writer
 from gym_churn.params import Params
-from gym_churn.schema import apply_row_policies, required_columns, validate_members
+from gym_churn.schema import check_export
 from gym_churn.scoring import Scorer, score
 
 log = logging.getLogger(__name__)
@@ -68,26 +68,15 @@ def load_scorer(model_path: str, params_path: str) -> tuple[Scorer, Params]:
 def main(argv: list[str] | None = None) -> None:
     args = _parser().parse_args(argv)
     scorer, params = load_scorer(args.model, args.params)
-    cfg = params.preprocess
     rows_per_chunk = max(1000, args.memory_mb * 2**20 // BYTES_PER_ROW)
     from tqdm import tqdm  # a bar on a terminal; disable=None keeps CI logs quiet
 
     start, total, flagged = time.perf_counter(), 0, 0
     with table_writer(args.output) as write, tqdm(unit=" members", disable=None) as bar:
         for chunk in iter_table_chunks(args.input, rows_per_chunk):
-            rows, _ = apply_row_policies(
-                chunk, required_columns(None), missing=cfg.missing, duplicates="keep",
-                source=args.input,
-            )  # fmt: skip
-            members = validate_members(
-                rows,
-                target=None,
-                contract_periods=cfg.contract_periods,
-                age_min=cfg.age_min,
-                age_max=cfg.age_max,
-                max_visits_per_week=cfg.max_visits_per_week,
-                max_lifetime_months=cfg.max_lifetime_months,
-                source=args.input,
+            # Repeated rows are kept: an export may list two members with identical data.
+            members, _ = check_export(
+                chunk, params.preprocess, target=None, duplicates="keep", source=args.input
             )
             scored = score(scorer, members, args.reasons)
             write(scored)

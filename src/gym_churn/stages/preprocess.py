@@ -14,7 +14,7 @@ import sys
 from gym_churn.cli import parser, stage_main
 from gym_churn.features import add_features
 from gym_churn.io import load_params, read_table, write_json, write_table
-from gym_churn.schema import apply_row_policies, required_columns, validate_members
+from gym_churn.schema import check_export
 
 log = logging.getLogger(__name__)
 
@@ -24,22 +24,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser(__doc__, "raw", "output", "metrics").parse_args(argv)
     params = load_params(args.params)
     cfg, target = params.preprocess, params.base.target
-    rows, counts = apply_row_policies(
-        read_table(args.raw),
-        required_columns(target),
-        missing=cfg.missing,
-        duplicates=cfg.duplicates,
-        source=args.raw,
-    )
-    members = validate_members(
-        rows,
-        target=target,
-        contract_periods=cfg.contract_periods,
-        age_min=cfg.age_min,
-        age_max=cfg.age_max,
-        max_visits_per_week=cfg.max_visits_per_week,
-        max_lifetime_months=cfg.max_lifetime_months,
-        source=args.raw,
+    members, counts = check_export(
+        read_table(args.raw), cfg, target=target, duplicates=cfg.duplicates, source=args.raw
     )
     processed = add_features(members, cfg.features)
     write_table(processed, args.output)
