@@ -85,3 +85,33 @@ def test_preprocess_rejects_bad_params(tmp_path: Path, raw_head: pd.DataFrame, c
     assert not out.exists()
     assert "split.tets_size: unknown key" in caplog.text
     assert "split.test_size: required key is missing" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ({"k": 1}, "cluster.k: Input should be greater than or equal to 2"),
+        ({"k": 80}, "cluster.k / cluster.k_max: must not exceed 60 members"),
+        ({"columns": ["Age", "Shoe_size"]}, "cluster.columns: unknown column(s) Shoe_size"),
+    ],
+)
+def test_cluster_rejects_impossible_k_and_unknown_columns(
+    tmp_path: Path, raw_head: pd.DataFrame, caplog: pytest.LogCaptureFixture, override, message
+) -> None:
+    from gym_churn.stages import cluster
+
+    code, _, members = _run(tmp_path, raw_head)
+    assert code == 0
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    params["cluster"].update(override)
+    params_file = tmp_path / "params-k.yaml"
+    params_file.write_text(yaml.safe_dump(params))
+    out = tmp_path / "cluster"
+    argv = ["--params", str(params_file), "--input", str(members)]
+    for name in ("model", "assignments", "metrics", "k-scan"):
+        argv += [f"--{name}", str(out / name)]
+    with caplog.at_level(logging.ERROR):
+        code = cluster.main([*argv, "--figures", str(out / "figures")])
+    assert code == 1
+    assert message in caplog.text
+    assert not out.exists()
