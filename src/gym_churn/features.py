@@ -23,8 +23,3 @@ def add_features(members: pd.DataFrame, switches: Features) -> pd.DataFrame:
     if switches.freq_ratio:
         out["freq_ratio"] = (current + RATIO_SMOOTHING) / (lifetime + RATIO_SMOOTHING)
     return out
-
-
-def engineered_columns(switches: Features) -> list[str]:
-    """Names of the columns `add_features` appends, in order."""
-    return [name for name, on in switches.model_dump().items() if on]
