@@ -115,23 +115,30 @@ def test_build_summary_with_changes() -> None:
         "origin/main",
         METRICS_MD,
         EMPTY_PARAMS_MD,
-        [("ROC curve (test)", "roc-curve-test.png"), ("Images [dir]", None)],
+        [
+            ("ROC curve (test)", "roc-curve-test.png", "```mermaid\nx\n```"),
+            ("Images [dir]", None, None),
+        ],
     )
     assert "## Pipeline changes against `origin/main`" in md
     assert "| metrics.json | acc      | 0.5      | 0.75" in md
     assert "No param changes." in md
     assert "No metric changes." not in md
     assert "![ROC curve (test)](roc-curve-test.png)" in md
+    assert "mermaid" not in md  # a local summary shows the exact image instead
     # brackets in a title would end the alt text early
-    assert "Images \\[dir\\]: image plot, not drawn here" in md
+    assert "#### Images \\[dir\\]\n\nImage plot, not drawn here." in md
     assert md.endswith("\n")
 
 
-def test_build_summary_for_a_step_summary_names_images() -> None:
-    md = build_summary("main", "", "", [("Loss", "loss.png")], embed_images=False)
+def test_build_summary_for_a_step_summary_shows_charts_and_names_images() -> None:
+    chart = "```mermaid\nxychart-beta\n```"
+    plots = [("Loss", "loss.png", chart), ("Odd", "odd.png", None)]
+    md = build_summary("main", "", "", plots, embed_images=False)
     assert "No metric changes." in md
     assert "![" not in md
-    assert "- Loss: `loss.png`" in md
+    assert f"#### Loss\n\n{chart}\n\nImage: `loss.png`." in md
+    assert "#### Odd\n\nImage: `odd.png`." in md  # no Markdown chart: the image is named
     assert "review output folder" in md
 
 
@@ -306,7 +313,12 @@ def test_review_appends_to_the_summary_file(
 ) -> None:
     text = (reviewed[1].parent / "step_summary.md").read_text()
     assert text.startswith("# earlier step\n## Pipeline changes against `HEAD~1`")
-    assert "- Loss curve: `loss-curve.png`" in text
+    assert "Image: `loss-curve.png`." in text
+    # the chart GitHub draws itself: both revisions' loss at the three shared steps
+    chart = re.search(r"```mermaid\n(.*?)```", text, flags=re.S)
+    assert chart is not None
+    assert '    x-axis "step" [1, 2, 3]' in chart.group(1)
+    assert "    line [1, 0.8, 0.7]\n    line [0.9, 0.6, 0.4]\n" in chart.group(1)
     assert "![" not in text  # a relative image would be broken in a CI step summary
 
 
@@ -466,3 +478,123 @@ def test_drawn_charts_needs_a_data_mark() -> None:
     assert _drawn_charts(chart.format(frame + line)) == 1
     assert _drawn_charts(chart.format(frame)) == 0
     assert _drawn_charts(f"<script>'{chart.format(line)}'</script>") == 0
+
+
+# --- the job summary's Mermaid charts, drawn by the Mermaid library GitHub uses ------------
+
+MERMAID_JS = Path(__file__).resolve().parents[1] / ".cache" / "mermaid" / "mermaid.min.js"
+
+
+def _mermaid_page(blocks: list[str]) -> str:
+    """A page that draws each Mermaid block with the inlined library, as GitHub would.
+
+    When done, <div id="result"> carries how many drew and how many failed, and each
+    failure's message is in <pre id="errors">.
+    """
+    if not MERMAID_JS.exists():
+        pytest.skip(f"{MERMAID_JS} missing: bash .ci/fetch-mermaid")
+    library = MERMAID_JS.read_text(encoding="utf-8").replace("</script", "<\\/script")
+    sources = json.dumps(blocks).replace("<", "\\u003c")
+    return f"""<!DOCTYPE html>
+<html><head><meta charset="utf-8"><script>{library}</script></head>
+<body><div id="charts"></div><pre id="errors"></pre>
+<script type="application/json" id="sources">{sources}</script>
+<script>
+(async function () {{
+  mermaid.initialize({{ startOnLoad: false, securityLevel: "strict" }});
+  const blocks = JSON.parse(document.getElementById("sources").textContent);
+  let drawn = 0, failed = 0;
+  for (let i = 0; i < blocks.length; i++) {{
+    try {{
+      const out = await mermaid.render("chart" + i, blocks[i]);
+      const box = document.createElement("div");
+      box.className = "chart";
+      box.innerHTML = out.svg;
+      document.getElementById("charts").appendChild(box);
+      drawn++;
+    }} catch (err) {{
+      failed++;
+      document.getElementById("errors").textContent += "chart " + i + ": " + err + "\\n";
+    }}
+  }}
+  const result = document.createElement("div");
+  result.id = "result";
+  result.dataset.drawn = drawn;
+  result.dataset.failed = failed;
+  document.body.appendChild(result);
+}})();
+</script></body></html>"""
+
+
+def _draw_mermaid(blocks: list[str], tmp_path: Path) -> tuple[int, int, str]:
+    """(drawn, failed, DOM without scripts) for the blocks, in offline headless Chromium."""
+    page = tmp_path / "mermaid.html"
+    page.write_text(_mermaid_page(blocks), encoding="utf-8")
+    dom = _without_scripts(_dump_dom(page, tmp_path))
+    result = re.search(r'<div id="result" data-drawn="(\d+)" data-failed="(\d+)">', dom)
+    assert result is not None, "the page never finished drawing"
+    return int(result.group(1)), int(result.group(2)), dom
+
+
+def test_job_summary_charts_draw_in_mermaid(
+    reviewed: tuple[subprocess.CompletedProcess[str], Path], tmp_path: Path
+) -> None:
+    from gym_churn.mermaid import category_chart, line_chart
+
+    summary = (reviewed[1].parent / "step_summary.md").read_text()
+    blocks = re.findall(r"```mermaid\n(.*?)```", summary, flags=re.S)
+    assert len(blocks) == 1  # the loss curve
+    # and the other two forms the project's plots take: a resampled curve, paired bars
+    curve = [
+        {"x": str(x), "y": str(y), "rev": rev}
+        for rev, x, y in [
+            ("main", 0, 0),
+            ("main", 0, 0.5),
+            ("main", 1, 1),
+            ("ws", 0, 0.4),
+            ("ws", 0.3, 0.9),
+            ("ws", 1, 1),
+        ]
+    ]
+    bars = [
+        {"v": str(v), "n": n, "rev": rev}
+        for rev, v, n in [
+            ("main", 0.2, "Partner"),
+            ("main", -0.01, "Age"),
+            ("ws", 0.3, "Partner"),
+            ("ws", 2.5e-05, "New"),
+        ]
+    ]
+    for md in (
+        line_chart("ROC", curve, "x", "y", "main", "ws"),
+        category_chart("Importance", bars, "n", "v", "main", "ws"),
+    ):
+        blocks += re.findall(r"```mermaid\n(.*?)```", md or "", flags=re.S)
+    assert len(blocks) == 3
+
+    drawn, failed, dom = _draw_mermaid(blocks, tmp_path)
+    errors = re.search(r'<pre id="errors">(.*?)</pre>', dom, flags=re.S)
+    assert (drawn, failed) == (3, 0), errors.group(1) if errors else dom[-2000:]
+    charts = dom.split('aria-roledescription="xychart"')[1:]
+    assert len(charts) == 3
+    for chart in charts[:2]:  # two curves each, drawn as paths through their points
+        lines = re.findall(r'<g class="line-plot-\d"><path d="M([^"]+)"', chart)
+        assert len(lines) == 2
+    widths = [
+        float(w)
+        for w in re.findall(r'<g class="bar-plot-\d">(.*?)</g>', charts[2], flags=re.S)
+        for w in re.findall(r'<rect[^>]* width="(-?[\d.]+)"', w)
+    ]
+    # six rows (3 names x 2 revisions), one bar of each series per row: only the four
+    # values that exist have a visible (positive) length, the rest are hidden
+    assert len(widths) == 12
+    assert sum(width > 0 for width in widths) == 4
+
+
+def test_mermaid_check_fails_for_a_chart_mermaid_cannot_read(tmp_path: Path) -> None:
+    # The same page reports a block Mermaid rejects (an exponent, as Python's repr writes
+    # small numbers), so the test above passing means the charts really parsed and drew.
+    bad = 'xychart-beta\n    x-axis "x" 0 --> 1\n    line [2.5e-05, 1]\n'
+    drawn, failed, dom = _draw_mermaid([bad], tmp_path)
+    assert (drawn, failed) == (0, 1)
+    assert "Parse error" in dom

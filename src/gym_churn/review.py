@@ -13,7 +13,8 @@ Writes --out/summary.md    Markdown: metric and param changes, then the changed 
        --out/plots.html    every changed plot, interactive, viewable offline (Vega, Vega-Lite
                            and Vega-Embed inlined, nothing loaded from a CDN)
        --summary-file      optional: the same Markdown appended (e.g. $GITHUB_STEP_SUMMARY),
-                           images named rather than embedded since they live in --out
+                           each plot drawn as a Mermaid chart or table GitHub renders (see
+                           gym_churn.mermaid) and its image named, since it lives in --out
 Exit   0 also when nothing changed (a message says so); 1 with one clear error line when
        --base is not a revision, this is not a DVC repository or dvc fails.
 
@@ -41,6 +42,7 @@ from typing import Any
 
 from gym_churn.cli import configure_logging
 from gym_churn.errors import GymChurnError
+from gym_churn.mermaid import summary_chart
 
 log = logging.getLogger(__name__)
 
@@ -53,11 +55,16 @@ class ReviewError(GymChurnError):
 
 @dataclass(frozen=True)
 class Chart:
-    """One changed plot: the title it shows, output file stem and Vega-Lite spec."""
+    """One changed plot: the title it shows, output file stem and Vega-Lite spec.
+
+    `text` is the same plot as Markdown GitHub draws itself (a Mermaid chart or a table, see
+    gym_churn.mermaid), for a job summary, which cannot show the PNG; None if there is none.
+    """
 
     title: str
     stem: str
     spec: dict[str, Any] | None  # None for an image plot, which dvc cannot overlay
+    text: str | None = None
 
 
 @dataclass
@@ -91,29 +98,57 @@ def md_table_is_empty(md: str) -> bool:
     return len(rows) <= 2
 
 
-def plot_sources(definitions: Mapping[str, Any]) -> dict[str, list[str]]:
-    """Map each plot id to its data files, from dvc's resolved plot definitions of one revision.
+def _resolved(definitions: Mapping[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    """(full id, id in its config file, properties) of every plot of one revision.
 
     `definitions` is `{config_file: {"data": {plot_id: props}}}` as `Repo.plots.show` returns
-    it (paths already relative to the repository root). Mirrors dvc's own rules so the ids
+    it (paths already relative to the repository root). Mirrors dvc's own rule so the ids
     match `dvc plots diff --json`: an id is prefixed with `config_file::` only when several
-    config files define it; a plot whose `y` is a `{file: field}` mapping reads those files
-    (plus the file of an `x` mapping), any other plot reads the file named by its id.
+    config files define it.
     """
     by_id: dict[str, dict[str, dict[str, Any]]] = {}
     for config_file, content in definitions.items():
         for plot_id, props in ((content or {}).get("data") or {}).items():
             by_id.setdefault(plot_id, {})[config_file] = props or {}
+    return [
+        (plot_id if len(configs) == 1 else f"{config_file}::{plot_id}", plot_id, props)
+        for plot_id, configs in by_id.items()
+        for config_file, props in configs.items()
+    ]
+
+
+def plot_props(definitions: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Map each plot id (as `dvc plots diff` names it) to its properties."""
+    return {full_id: props for full_id, _, props in _resolved(definitions)}
+
+
+def plot_sources(definitions: Mapping[str, Any]) -> dict[str, list[str]]:
+    """Map each plot id to its data files, by dvc's rules.
+
+    A plot whose `y` is a `{file: field}` mapping reads those files (plus the file of an `x`
+    mapping), any other plot reads the file named by its id.
+    """
     result: dict[str, list[str]] = {}
-    for plot_id, configs in by_id.items():
-        for config_file, props in configs.items():
-            full_id = plot_id if len(configs) == 1 else f"{config_file}::{plot_id}"
-            y, x = props.get("y"), props.get("x")
-            files = list(y) if isinstance(y, dict) else [plot_id]
-            if isinstance(x, dict) and x:
-                files.append(next(iter(x)))
-            result[full_id] = list(dict.fromkeys(files))
+    for full_id, plot_id, props in _resolved(definitions):
+        y, x = props.get("y"), props.get("x")
+        files = list(y) if isinstance(y, dict) else [plot_id]
+        if isinstance(x, dict) and x:
+            files.append(next(iter(x)))
+        result[full_id] = list(dict.fromkeys(files))
     return result
+
+
+def plot_fields(props: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    """The x and y field names of one plot definition (the first, where it lists several)."""
+
+    def first(value: Any) -> str | None:
+        if isinstance(value, Mapping):
+            value = next(iter(value.values()), None)
+        if isinstance(value, list):
+            value = value[0] if value else None
+        return value if isinstance(value, str) else None
+
+    return first(props.get("x")), first(props.get("y"))
 
 
 def merge_sources(*per_revision: Mapping[str, Sequence[str]]) -> dict[str, list[str]]:
@@ -163,14 +198,15 @@ def build_summary(
     base: str,
     metrics_md: str,
     params_md: str,
-    plots: Sequence[tuple[str, str | None]],
+    plots: Sequence[tuple[str, str | None, str | None]],
     embed_images: bool = True,
 ) -> str:
     """The review as Markdown.
 
     `metrics_md`/`params_md` are dvc's `--md` tables; `plots` is (title, png file or None for
-    a plot that could not be drawn) per changed plot. With `embed_images` False the images are
-    named instead of embedded: in a CI step summary a relative image path points nowhere.
+    a plot that could not be drawn, Markdown chart or None) per changed plot. With
+    `embed_images` the PNGs are embedded; without, for a CI step summary where a relative
+    image path points nowhere, each plot shows its Markdown chart and names its image.
     """
     lines = [f"## Pipeline changes against `{base}`", "", "### Metrics", ""]
     lines += [metrics_md.strip() if not md_table_is_empty(metrics_md) else "No metric changes."]
@@ -185,16 +221,18 @@ def build_summary(
         "in `plots.html`.",
         "",
     ]
-    for title, png in plots:
-        text = _md_text(title)
+    for title, png, text in plots:
+        name = _md_text(title)
+        lines += [f"#### {name}", ""]
         if png is None:
-            lines += [f"- {text}: image plot, not drawn here"]
+            lines += ["Image plot, not drawn here.", ""]
         elif embed_images:
-            lines += [f"#### {text}", "", f"![{text}]({png})", ""]
+            lines += [f"![{name}]({png})", ""]
         else:
-            lines += [f"- {text}: `{png}`"]
+            lines += [text, ""] if text else []
+            lines += [f"Image: `{png}`.", ""]
     if not embed_images:
-        lines += ["", "The images and `plots.html` are in the review output folder."]
+        lines += ["The images and `plots.html` are in the review output folder."]
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
@@ -265,6 +303,18 @@ Drawn in this page with the inlined Vega libraries, offline.</p>
 </body>
 </html>
 """
+
+
+def chart_text(
+    title: str, spec: Mapping[str, Any] | None, props: Mapping[str, Any] | None, base: str
+) -> str | None:
+    """The plot as Markdown GitHub draws (see gym_churn.mermaid), from the data in its spec."""
+    if spec is None or props is None:
+        return None
+    rows = (spec.get("data") or {}).get("values") or []
+    x, y = plot_fields(props)
+    labels = (props.get("x_label"), props.get("y_label"))
+    return summary_chart(title, rows, props.get("template"), x, y, base, WORKSPACE, labels)
 
 
 def chart_title(plot_id: str, spec: Mapping[str, Any] | None) -> str:
@@ -365,6 +415,7 @@ def collect(base: str, cwd: Path) -> Review:
         definitions = definitions_by_revision(base, cwd)
         review = Review(base=base, metrics_md=metrics.result(), params_md=params.result())
     sources = merge_sources(*(plot_sources(d) for d in definitions))
+    props = {k: v for d in definitions for k, v in plot_props(d).items()}  # workspace wins
     files = sorted({name for names in sources.values() for name in names})
     changed = changed_plots(
         sources,
@@ -384,7 +435,9 @@ def collect(base: str, cwd: Path) -> Review:
     drawn = [p for p in changed if p in specs]
     titles = [chart_title(plot_id, specs[plot_id]) for plot_id in drawn]
     review.charts = [
-        Chart(title, stem, specs[plot_id])
+        Chart(
+            title, stem, specs[plot_id], chart_text(title, specs[plot_id], props.get(plot_id), base)
+        )
         for plot_id, title, stem in zip(drawn, titles, file_stems(titles), strict=True)
     ]
     return review
@@ -415,7 +468,9 @@ def write_outputs(review: Review, out_dir: Path) -> Path:
 
 
 def _summary(review: Review, embed_images: bool) -> str:
-    plots = [(c.title, f"{c.stem}.png" if c.spec is not None else None) for c in review.charts]
+    plots = [
+        (c.title, f"{c.stem}.png" if c.spec is not None else None, c.text) for c in review.charts
+    ]
     return build_summary(review.base, review.metrics_md, review.params_md, plots, embed_images)
 
 
