@@ -175,6 +175,14 @@ def table_writer(path: str | Path) -> Iterator[Callable[[pd.DataFrame], None]]:
             import pyarrow.parquet as pq
 
             table = pa.Table.from_pandas(frame, preserve_index=False)
+            # Categorical columns are written as plain text, as in a CSV: the file's schema
+            # must not depend on which categories a chunk happened to hold.
+            table = table.cast(
+                pa.schema(
+                    f.with_type(f.type.value_type) if pa.types.is_dictionary(f.type) else f
+                    for f in table.schema
+                )
+            )
             if "parquet" not in state:
                 state["parquet"] = pq.ParquetWriter(tmp, table.schema)
             state["parquet"].write_table(table)

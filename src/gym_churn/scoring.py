@@ -20,6 +20,10 @@ from gym_churn.features import add_features
 from gym_churn.params import Features
 from gym_churn.schema import FEATURES, ID_COLUMN
 
+# A replacement must lower the probability by more than this to count as a reason: below it
+# the difference is floating-point rounding, not the model.
+MIN_DROP = 1e-9
+
 
 @dataclass(frozen=True)
 class Scorer:
@@ -55,14 +59,19 @@ def top_reasons(
         changed = members.loc[differs].assign(**{col: scorer.typical[col]})
         drops[differs, j] = proba[differs] - _proba(scorer, changed)
     order = np.argsort(-drops, axis=1, kind="stable")[:, :n_reasons]
-    names = np.array(FEATURES, dtype=object)
     out = {}
     for k in range(n_reasons):
         effect = np.take_along_axis(drops, order[:, k : k + 1], axis=1)[:, 0]
-        lowers = effect > 0
-        out[f"reason_{k + 1}"] = np.where(lowers, names[order[:, k]], "")
+        lowers = effect > MIN_DROP
+        out[f"reason_{k + 1}"] = _reason_names(np.where(lowers, order[:, k] + 1, 0))
         out[f"reason_{k + 1}_risk_drop"] = np.where(lowers, effect, np.nan)
     return pd.DataFrame(out, index=members.index)
+
+
+def _reason_names(codes: np.ndarray) -> pd.Categorical:
+    # Categorical: one small code per member instead of a Python string each, which would
+    # cost more than the scoring itself on a large export; written out as plain text.
+    return pd.Categorical.from_codes(codes, categories=["", *FEATURES])
 
 
 def score(scorer: Scorer, members: pd.DataFrame, n_reasons: int = 3) -> pd.DataFrame:
@@ -70,7 +79,8 @@ def score(scorer: Scorer, members: pd.DataFrame, n_reasons: int = 3) -> pd.DataF
     proba = _proba(scorer, members)
     at_risk = proba >= scorer.threshold
     segment = scorer.assigner.predict(members[list(scorer.assigner.feature_names_in_)])
-    names = pd.Series(scorer.segment_names)
+    names = list(dict.fromkeys(scorer.segment_names.values()))
+    name_code = {seg: names.index(name) for seg, name in scorer.segment_names.items()}
     out = pd.DataFrame(
         {
             ID_COLUMN: members[ID_COLUMN].to_numpy(),
@@ -78,15 +88,19 @@ def score(scorer: Scorer, members: pd.DataFrame, n_reasons: int = 3) -> pd.DataF
             "risk_decile": risk_decile(proba, scorer.decile_edges),
             "at_risk": at_risk.astype(int),
             "segment": segment.astype(int),
-            "segment_name": names.reindex(segment).to_numpy(),
+            "segment_name": pd.Categorical.from_codes(
+                pd.Series(segment).map(name_code).fillna(-1).astype(int), categories=names
+            ),
         }
     )
     reasons = top_reasons(scorer, members.loc[at_risk], proba[at_risk], n_reasons)
     for col in reasons.columns:
-        is_name = not col.endswith("_risk_drop")
-        values = np.full(
-            len(members), "" if is_name else np.nan, dtype=object if is_name else float
-        )
-        values[at_risk] = reasons[col].to_numpy()
-        out[col] = values
+        if col.endswith("_risk_drop"):
+            drops = np.full(len(members), np.nan)
+            drops[at_risk] = reasons[col].to_numpy()
+            out[col] = drops
+        else:
+            codes = np.zeros(len(members), dtype=np.int8)
+            codes[at_risk] = reasons[col].cat.codes.to_numpy()
+            out[col] = _reason_names(codes)
     return out
