@@ -68,11 +68,12 @@ def test_stage_sections_are_read_by_their_stage_only(section: str, stages: set[s
     assert readers == stages
 
 
-def test_threshold_params_rerun_train_but_not_oof_scores() -> None:
-    # The threshold is chosen in train; oof_scores only needs the model spec.
+def test_threshold_params_rerun_train_but_not_the_out_of_fold_scores() -> None:
+    # The threshold is chosen in train; profile's out-of-fold scores only need the model spec.
     listed = _listed()
     assert any(_covers(e, "train.threshold.offer_cost") for e in listed["train"])
-    assert not any(_covers(e, "train.threshold.offer_cost") for e in listed["oof_scores"])
+    assert any(_covers(e, "train.hist_gradient_boosting.max_iter") for e in listed["profile"])
+    assert not any(_covers(e, "train.threshold.offer_cost") for e in listed["profile"])
 
 
 def test_metrics_and_plot_data_are_not_cached() -> None:

@@ -84,6 +84,7 @@ def test_line_chart_of_a_new_plot_draws_the_workspace_alone() -> None:
     assert md is not None
     assert _series(md) == [[2, 3]]
     assert '"plotColorPalette": "#945dd6"' in md
+    assert md.endswith("Purple line: `ws`; the other revision has no data.")
 
 
 @pytest.mark.parametrize(

@@ -126,6 +126,9 @@ def line_chart(
         for rev, curve in present
     ]
     chart = _xychart(title, axis, _label(y_label), series)
+    if len(present) == 1:
+        (rev, _), colour = present[0], "grey" if present[0][0] == base else "purple"
+        return f"{chart}\n\n{colour.capitalize()} line: `{rev}`; the other revision has no data."
     return f"{chart}\n\n{_legend(base, workspace, 'line')}"
 
 

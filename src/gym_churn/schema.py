@@ -231,8 +231,9 @@ def apply_row_policies(
                 dropped_missing,
                 ", ".join(map(str, _line_numbers(gaps[gaps].index.to_series())[:MAX_ROWS_SHOWN])),
             )
-    repeated = frame.duplicated(subset=present, keep="first")
-    if repeated.any() and duplicates == "error":
+    # "keep" looks for nothing: finding repeats costs a hash of every row of a large export
+    repeated = None if duplicates == "keep" else frame.duplicated(subset=present, keep="first")
+    if repeated is not None and duplicates == "error" and repeated.any():
         lines = _line_numbers(repeated[repeated].index.to_series())
         raise DataValidationError(
             f"{source}: rule no_duplicate_members fails in {len(lines)} row(s): the same member "
@@ -240,7 +241,7 @@ def apply_row_policies(
             f"{', '.join(map(str, lines[:MAX_ROWS_SHOWN]))}. Set preprocess.duplicates to "
             "'drop' or 'keep' if that is expected."
         )
-    if duplicates == "drop":
+    if repeated is not None and duplicates == "drop":
         dropped_duplicates = int(repeated.sum())
         frame = frame[~repeated]
         if dropped_duplicates:

@@ -1,21 +1,28 @@
-"""profile: churn drivers, segment profiles, generated portraits and the per-member table.
+"""profile: churn drivers, segment portraits, every member scored, and the report.
+
+Every member gets an out-of-fold churn probability: the train stage's model spec is
+cross-validated over all members, so no member is scored by a model that saw its own label.
 
 Reads  --members      preprocessed members
        --assignments  segment id per member (cluster)
-       --oof          out-of-fold churn probability per member (oof_scores)
        --importance   permutation importance on the test split (evaluate)
        --summary      train summary (the decision threshold)
+       --evaluate-metrics, --cluster-metrics   for the report
+       --evaluate-figures, --cluster-figures   folders the report links to
 Writes --metrics      metrics/profile.json: drivers, study findings, importance, portraits
        --segments     plot data: one row per segment with every feature's mean or share
        --scored       per-member table: probability, risk decile, at-risk flag, segment
        --segment-names  segment id -> generated name, for scoring new exports
        --figures      folder: segments.png, distributions.png, correlations.png
-Params base.target, profile.*
+       --report       the Markdown report, from the metrics only (figures linked relative to it)
+Params base.seed, base.target, profile.*, and the train model spec (train.model,
+       cv_folds, calibration, calibration_folds and each family's hyperparameters)
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -29,28 +36,41 @@ from gym_churn.io import (
     read_json,
     read_table,
     save_figure,
+    write_bytes,
     write_json,
     write_plot_data,
     write_table,
 )
+from gym_churn.modeling import member_oof_scores
+from gym_churn.report import build_report
 from gym_churn.schema import FEATURES, ID_COLUMN
 
 log = logging.getLogger(__name__)
+
+# The figures the report shows, by the option naming their folder.
+REPORT_FIGURES = {
+    "evaluate_figures": ("roc", "gain", "calibration", "importance"),
+    "cluster_figures": ("k_scan", "dendrogram"),
+    "figures": ("segments", "distributions", "correlations"),
+}
 
 
 @stage_main
 def main(argv: list[str] | None = None) -> None:
     args = parser(
-        __doc__, "members", "assignments", "oof", "importance", "summary", "metrics", "segments",
-        "scored", "segment_names", "figures",
+        __doc__, "members", "assignments", "importance", "summary", "evaluate_metrics",
+        "cluster_metrics", "evaluate_figures", "cluster_figures", "metrics", "segments",
+        "scored", "segment_names", "figures", "report",
     ).parse_args(argv)  # fmt: skip
     params = load_params(args.params)
     target, cfg = params.base.target, params.profile
     members = read_table(args.members)
     labels = read_table(args.assignments)["segment"].to_numpy()
-    oof = read_table(args.oof)["churn_probability"].to_numpy()
     importance = read_table(args.importance)
     threshold = read_json(args.summary)["threshold"]
+    oof_scores, cv = member_oof_scores(members, params.train, target, params.base.seed)
+    oof = oof_scores["churn_probability"].to_numpy()
+    log.info("%d members scored out of fold; CV ROC-AUC %.4f", len(oof), cv.roc_auc_mean)
 
     columns = [c for c in members.columns if c not in (ID_COLUMN, target)]
     drivers = prof.churn_drivers(members, target)
@@ -97,6 +117,20 @@ def main(argv: list[str] | None = None) -> None:
     write_table(scored, args.scored)
     write_json({str(k): v for k, v in names.items()}, args.segment_names)
     write_json(result, args.metrics)
+    report_dir = Path(args.report).parent
+    figure_links = {
+        name: os.path.relpath(Path(getattr(args, folder)) / f"{name}.png", report_dir)
+        for folder, names in REPORT_FIGURES.items()
+        for name in names
+    }
+    # from the metrics as written (rounded), so the report shows what the files say
+    report = build_report(
+        read_json(args.evaluate_metrics),
+        read_json(args.cluster_metrics),
+        read_json(args.metrics),
+        figure_links,
+    )
+    write_bytes(report.encode(), args.report)
     log.info(
         "%d members profiled; out-of-fold ROC-AUC %.4f; segments: %s",
         len(members),
