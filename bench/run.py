@@ -192,8 +192,9 @@ def main(argv: list[str] | None = None) -> int:
     results: dict = {"pipeline": [], "scoring": []}
     with tempfile.TemporaryDirectory(prefix="gym-churn-bench-") as tmp:
         work = Path(tmp)
-        for size in args.sizes:
-            results["pipeline"].append(bench_pipeline(size, args.seed, work))
+        for i, size in enumerate(args.sizes):  # a size may repeat: each run its own folder
+            (work / f"run{i}").mkdir()
+            results["pipeline"].append(bench_pipeline(size, args.seed, work / f"run{i}"))
             sys.stderr.write(json.dumps(results["pipeline"][-1]) + "\n")
         for rows in args.score_rows:
             results["scoring"].append(bench_scoring(rows, args.seed, work, Path(args.models)))
