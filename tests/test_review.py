@@ -22,6 +22,7 @@ from gym_churn.review import (
     file_stems,
     md_table_is_empty,
     merge_sources,
+    plot_fields,
     plot_sources,
     specs_from_plots_json,
 )
@@ -95,6 +96,20 @@ def test_changed_plots() -> None:
     base = {"a.csv": b"x\n1\n", "b.csv": b"y\n1\n", "old.csv": b"z\n", "new.csv": None}
     work = {"a.csv": b"x\n1\n", "b.csv": b"y\n2\n", "new.csv": b"n\n"}
     assert changed_plots(sources, base, work) == ["edited", "new file", "deleted file"]
+
+
+@pytest.mark.parametrize(
+    ("props", "fields"),
+    [
+        ({"x": "step", "y": {"train.csv": "loss"}}, ("step", "loss")),
+        ({"x": {"c.csv": "x"}, "y": {"a.csv": ["y", "z"]}}, ("x", "y")),  # first of several
+        ({"x": "a", "y": "b"}, ("a", "b")),
+        ({}, (None, None)),  # dvc's defaults: nothing named to draw from
+        ({"x": "a", "y": {"a.csv": []}}, ("a", None)),
+    ],
+)
+def test_plot_fields(props: dict, fields: tuple) -> None:
+    assert plot_fields(props) == fields
 
 
 def test_file_stems_are_safe_and_distinct() -> None:
