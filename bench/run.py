@@ -8,8 +8,8 @@ For each size it
 2. copies the project's tracked files into a fresh git repository with that base as the raw
    export and times a cold `dvc repro` (wall time, peak memory of the largest process);
 3. runs the same stages as one plain Python process (each stage's `main()` called in turn,
-   no dvc, no process start-up per stage), with the time of each stage, and reports the
-   ratio of the two;
+   no dvc, no process start-up per stage), with the time and peak memory of each stage, and
+   reports the ratio of the two;
 4. times a no-op `dvc repro` (the median of five).
 Size 0 is the bundled export itself.
 Then it scores synthetic exports without `Churn` with `python -m gym_churn.score` and reports
@@ -41,17 +41,30 @@ CONTINUOUS = {
 }
 PLAIN = """
 import importlib, json, resource, shlex, sys, time
+from pathlib import Path
+
+def reset_peak():
+    # Linux: writing 5 resets this process's peak resident set size (VmHWM)
+    Path("/proc/self/clear_refs").write_text("5")
+
+def peak_mb():
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+
 stages = json.loads(sys.argv[1])
-timings = {}
+timings, peaks = {}, {}
 for name, cmd in stages:
     argv = shlex.split(cmd)
     module = importlib.import_module(argv[2])
+    reset_peak()
     start = time.perf_counter()
     code = module.main(argv[3:])
     timings[name] = time.perf_counter() - start
+    peaks[name] = peak_mb()
     assert code == 0, (name, code)
 timings["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-print(json.dumps(timings))
+print(json.dumps({"seconds": timings, "peaks": peaks}))
 """
 
 
@@ -149,13 +162,15 @@ def bench_pipeline(size: int, seed: int, workdir: Path) -> dict:
     plain_total = time.perf_counter() - start
     if out.returncode != 0:
         raise RuntimeError(out.stderr[-3000:])
-    plain = json.loads(out.stdout.strip().splitlines()[-1])
+    plain_run = json.loads(out.stdout.strip().splitlines()[-1])
+    plain, plain_peaks = plain_run["seconds"], plain_run["peaks"]
     return {
         "size": size,
         "dvc_total": total,
         "dvc_peak_mb": peak,
         "plain_total": plain_total,
         "plain_stages": plain,
+        "plain_stage_peak_mb": plain_peaks,
         "ratio": total / plain_total,
         "noop_seconds": noop,
     }
@@ -218,6 +233,11 @@ def main(argv: list[str] | None = None) -> int:
         lines += ["| members | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
         for r in results["pipeline"]:
             cells = [f"{r['plain_stages'][n]:.1f}" for n in names]
+            lines.append(f"| {label(r['size'])} | " + " | ".join(cells) + " |")
+        lines += ["", "Peak memory (MB) per stage (plain run; Linux VmHWM, reset before each):", ""]
+        lines += ["| members | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
+        for r in results["pipeline"]:
+            cells = [f"{r['plain_stage_peak_mb'][n]:.0f}" for n in names]
             lines.append(f"| {label(r['size'])} | " + " | ".join(cells) + " |")
     lines += ["", "| scored members | seconds | members/s | peak MB |", "|---|---|---|---|"]
     for r in results["scoring"]:
