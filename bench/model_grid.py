@@ -1,6 +1,6 @@
 """The grid behind the default gradient-boosting hyperparameters, on the training split only.
 
-    python bench/model_grid.py            # after `dvc repro` has written data/split/train.csv
+    python bench/model_grid.py            # after `dvc repro` has written the training split
 
 For each setting: the train stage's 5-fold CV ROC-AUC (same folds and seed, via
 gym_churn.modeling) and the time one `predict_proba` takes per million rows (on the training
@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from run import project_paths  # bench/run.py: the paths as dvc.yaml sets them
 
 from gym_churn.features import add_features
 from gym_churn.io import load_params
@@ -29,8 +30,9 @@ TIMING_ROWS = 1_000_000
 
 
 def main() -> int:
-    params = load_params(PROJECT / "params.yaml")
-    train = pd.read_csv(PROJECT / "data/split/train.csv")
+    paths = project_paths()
+    params = load_params(PROJECT / paths["params"])
+    train = pd.read_csv(PROJECT / paths["train"])
     X, y = split_xy(add_features(train, params.preprocess.features), params.base.target)
     big = X.iloc[np.resize(np.arange(len(X)), TIMING_ROWS)]
     rows = []

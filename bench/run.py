@@ -70,7 +70,7 @@ print(json.dumps({"seconds": timings, "peaks": peaks}))
 
 def synthetic_base(size: int, seed: int, with_target: bool = True) -> pd.DataFrame:
     """Resample the bundled export with multiplicative noise on the continuous columns."""
-    real = pd.read_csv(PROJECT / "data/raw/gym_churn.csv")
+    real = pd.read_csv(PROJECT / project_paths()["raw"])
     rng = np.random.default_rng(seed)
     base = real.sample(size, replace=True, random_state=seed).reset_index(drop=True)
     for col, scale in CONTINUOUS.items():
@@ -110,7 +110,7 @@ def project_copy(dest: Path, base: pd.DataFrame) -> Path:
         if (PROJECT / name).is_file():
             (dest / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(PROJECT / name, dest / name)
-    base.to_csv(dest / "data/raw/gym_churn.csv", index=False)
+    base.to_csv(dest / project_paths()["raw"], index=False)
     for cmd in (["git", "init", "-q"], ["git", "add", "-A"]):
         subprocess.run(cmd, cwd=dest, check=True)
     subprocess.run(
@@ -121,11 +121,16 @@ def project_copy(dest: Path, base: pd.DataFrame) -> Path:
     return dest
 
 
+def project_paths(repo: Path = PROJECT) -> dict[str, str]:
+    """The pipeline's paths, as dvc.yaml's `vars` names them (the one place they are set)."""
+    return yaml.safe_load((repo / "dvc.yaml").read_text())["vars"][0]["paths"]
+
+
 def stage_commands(repo: Path) -> list[tuple[str, str]]:
     """Stage names and resolved commands, in pipeline order (from `dvc stage list` order and
     dvc.yaml vars)."""
     dvc = yaml.safe_load((repo / "dvc.yaml").read_text())
-    paths = dvc["vars"][0]["paths"]
+    paths = project_paths(repo)
     out = []
     for name, stage in dvc["stages"].items():
         cmd = " ".join(stage["cmd"].split())
@@ -138,7 +143,7 @@ def stage_commands(repo: Path) -> list[tuple[str, str]]:
 def bench_pipeline(size: int, seed: int, workdir: Path) -> dict:
     """Size 0 means the bundled export itself, unchanged."""
     base = (
-        pd.read_csv(PROJECT / "data/raw/gym_churn.csv") if size == 0 else synthetic_base(size, seed)
+        pd.read_csv(PROJECT / project_paths()["raw"]) if size == 0 else synthetic_base(size, seed)
     )
     dvc_repo = project_copy(workdir / f"dvc_{size}", base)
     stages = stage_commands(dvc_repo)
@@ -186,8 +191,9 @@ def bench_scoring(rows: int, seed: int, workdir: Path, models: Path) -> dict:
     pd.concat(parts, ignore_index=True).to_parquet(export, index=False)
     del parts
     output = workdir / f"scored_{rows}.parquet"
+    params = PROJECT / project_paths()["params"]
     cmd = ["python", "-m", "gym_churn.score", "--model", str(models), "--input", str(export),
-           "--output", str(output), "--params", str(PROJECT / "params.yaml")]  # fmt: skip
+           "--output", str(output), "--params", str(params)]  # fmt: skip
     seconds, peak, _ = measured(cmd, PROJECT)
     return {"rows": rows, "seconds": seconds, "per_second": rows / seconds, "peak_mb": peak}
 
