@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 import functools
+import gc
 import logging
 import os
+import sys
 from collections.abc import Callable
+from typing import NoReturn
 
 from gym_churn.errors import GymChurnError
 
@@ -36,6 +39,18 @@ def stage_main(body: Callable[[list[str] | None], None]) -> Callable[[list[str] 
         return 0
 
     return main
+
+
+def exit_with(code: int) -> NoReturn:
+    """End a stage or command process with `code`, skipping the final garbage collection.
+
+    Interpreter shutdown garbage-collects the objects of the ~2,000 modules a stage imports,
+    0.1-0.3 s a process here, paid once per stage under `dvc repro`. Freezing them first
+    moves them out of the collector's reach; atexit handlers and file closing still run,
+    and every output was already written atomically.
+    """
+    gc.freeze()
+    sys.exit(code)
 
 
 def parser(

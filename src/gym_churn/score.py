@@ -17,13 +17,12 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-from gym_churn.cli import stage_main
+from gym_churn.cli import exit_with, stage_main
 from gym_churn.io import iter_table_chunks, load_model, load_params, read_json, table_writer
 from gym_churn.params import Params
 from gym_churn.schema import check_export
@@ -91,5 +90,10 @@ def main(argv: list[str] | None = None) -> None:
     )  # fmt: skip
 
 
+def run() -> None:
+    """The `gym-churn-score` console script."""
+    exit_with(main())
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

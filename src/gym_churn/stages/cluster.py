@@ -12,13 +12,12 @@ Params base.seed, base.target, cluster.*
 from __future__ import annotations
 
 import logging
-import sys
 from pathlib import Path
 
 import pandas as pd
 
 from gym_churn import clustering, plots
-from gym_churn.cli import parser, stage_main
+from gym_churn.cli import exit_with, parser, stage_main
 from gym_churn.errors import ParamsError
 from gym_churn.io import (
     load_params,
@@ -95,4 +94,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_with(main())

@@ -11,12 +11,11 @@ Params base.seed, base.target, evaluate.*
 from __future__ import annotations
 
 import logging
-import sys
 from pathlib import Path
 
 from gym_churn import metrics as m
 from gym_churn import plots
-from gym_churn.cli import parser, stage_main
+from gym_churn.cli import exit_with, parser, stage_main
 from gym_churn.io import (
     load_model,
     load_params,
@@ -99,4 +98,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_with(main())

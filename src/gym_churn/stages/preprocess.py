@@ -9,9 +9,8 @@ Params base.target, preprocess.*
 from __future__ import annotations
 
 import logging
-import sys
 
-from gym_churn.cli import parser, stage_main
+from gym_churn.cli import exit_with, parser, stage_main
 from gym_churn.features import add_features
 from gym_churn.io import load_params, read_table, write_json, write_table
 from gym_churn.schema import check_export
@@ -34,4 +33,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_with(main())

@@ -23,14 +23,13 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 from pathlib import Path
 
 from sklearn.metrics import roc_auc_score
 
 from gym_churn import plots
 from gym_churn import profiling as prof
-from gym_churn.cli import parser, stage_main
+from gym_churn.cli import exit_with, parser, stage_main
 from gym_churn.io import (
     load_params,
     read_json,
@@ -140,4 +139,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_with(main())

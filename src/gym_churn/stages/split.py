@@ -8,11 +8,10 @@ Params base.seed, base.target, split.test_size
 from __future__ import annotations
 
 import logging
-import sys
 
 from sklearn.model_selection import train_test_split
 
-from gym_churn.cli import parser, stage_main
+from gym_churn.cli import exit_with, parser, stage_main
 from gym_churn.io import load_params, read_table, write_table
 
 log = logging.getLogger(__name__)
@@ -35,4 +34,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_with(main())

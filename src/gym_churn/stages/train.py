@@ -9,9 +9,8 @@ Params base.seed, base.target, train.*
 from __future__ import annotations
 
 import logging
-import sys
 
-from gym_churn.cli import parser, stage_main
+from gym_churn.cli import exit_with, parser, stage_main
 from gym_churn.io import load_params, read_table, save_model, write_json
 from gym_churn.modeling import fit_with_cv
 
@@ -38,4 +37,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_with(main())
