@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from gym_churn.columns import FEATURES
 from gym_churn.io import load_params
 from gym_churn.params import Params
-from gym_churn.schema import FEATURES
 
 PARAMS_PATH = Path(__file__).parents[1] / "params.yaml"
 TARGET = "Churn"

@@ -3,6 +3,7 @@ listed key exists, so `dvc exp run -S key=value` re-runs what depends on the key
 
 from __future__ import annotations
 
+import ast
 from pathlib import Path
 from typing import Any
 
@@ -88,3 +89,47 @@ def test_metrics_and_plot_data_are_not_cached() -> None:
                     assert out[path]["cache"] is False, path
                     checked.append(path)
     assert len(checked) >= 10
+
+
+def _gym_churn_imports(path: Path) -> set[str]:
+    """gym_churn modules a source file imports, at the top or inside functions."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            base = node.module
+            names.add(base)
+            names.update(f"{base}.{alias.name}" for alias in node.names)
+        elif isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+    return {n for n in names if n.split(".")[0] == "gym_churn"}
+
+
+def _module_file(name: str) -> Path | None:
+    path = ROOT / "src" / Path(*name.split("."))
+    for candidate in (path.with_suffix(".py"), path / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None  # a name imported from a module, not a module
+
+
+def _code_closure(module: str) -> set[str]:
+    """Source files (relative to the repo) a stage module runs, following its imports."""
+    seen: set[Path] = set()
+    todo = [_module_file(module)]
+    while todo:
+        path = todo.pop()
+        if path is None or path in seen:
+            continue
+        seen.add(path)
+        todo += [_module_file(name) for name in _gym_churn_imports(path)]
+    # Package __init__ files hold a docstring and the version, nothing a stage runs.
+    return {p.relative_to(ROOT).as_posix() for p in seen if p.name != "__init__.py"}
+
+
+@pytest.mark.parametrize("stage", list(DVC["stages"]))
+def test_code_deps_are_exactly_the_modules_a_stage_runs(stage: str) -> None:
+    # Too few and an edit does not re-run the stage; too many and it re-runs for nothing.
+    spec = DVC["stages"][stage]
+    module = _resolve(spec["cmd"]).split()[2]
+    listed = {_resolve(d) for d in spec["deps"] if _resolve(d).startswith("src/")}
+    assert listed == _code_closure(module)

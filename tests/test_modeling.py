@@ -13,6 +13,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
+from gym_churn.columns import ID_COLUMN
 from gym_churn.modeling import (
     build_model,
     choose_threshold,
@@ -25,7 +26,6 @@ from gym_churn.modeling import (
     threshold_objective,
 )
 from gym_churn.params import MODEL_FAMILIES, Threshold, Train
-from gym_churn.schema import ID_COLUMN
 
 FAMILY_CLASS = {
     "logreg": LogisticRegression,

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from gym_churn import profiling as prof
-from gym_churn.schema import FEATURES
+from gym_churn.columns import FEATURES
 
 
 def test_binary_drivers_hand_computed() -> None:

@@ -18,9 +18,10 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from gym_churn.columns import INTEGER_COLUMNS
 from gym_churn.errors import DataValidationError
 from gym_churn.io import read_table
-from gym_churn.schema import INTEGER_COLUMNS, apply_row_policies, required_columns
+from gym_churn.schema import apply_row_policies, required_columns
 from gym_churn.schema import validate_members as validate
 from gym_churn.stages import preprocess
 

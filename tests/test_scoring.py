@@ -11,10 +11,11 @@ import pandas as pd
 import pytest
 
 from gym_churn import clustering
+from gym_churn.columns import FEATURES, ID_COLUMN
 from gym_churn.features import add_features
 from gym_churn.io import load_params, save_model
 from gym_churn.modeling import build_model, split_xy, typical_values
-from gym_churn.schema import FEATURES, ID_COLUMN, validate_members
+from gym_churn.schema import validate_members
 from gym_churn.score import main as score_main
 from gym_churn.scoring import Scorer, _proba, risk_decile, score, top_reasons
 

@@ -18,8 +18,8 @@ from sklearn.model_selection import StratifiedKFold, cross_validate
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
+from gym_churn.columns import BINARY_FLAGS, FEATURES, ID_COLUMN
 from gym_churn.params import Threshold, Train
-from gym_churn.schema import BINARY_FLAGS, FEATURES, ID_COLUMN
 
 
 def build_model(train: Train, seed: int) -> ClassifierMixin:

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from gym_churn.schema import BINARY_FLAGS, FEATURES
+from gym_churn.columns import BINARY_FLAGS, FEATURES
 
 
 @dataclass(frozen=True)

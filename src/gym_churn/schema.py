@@ -15,45 +15,12 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.errors import SchemaErrors
 
+from gym_churn.columns import BINARY_FLAGS, FEATURES, ID_COLUMN, INTEGER_COLUMNS, NON_NEGATIVE
 from gym_churn.errors import DataValidationError
 from gym_churn.params import Preprocess
 
 log = logging.getLogger(__name__)
 
-BINARY_FLAGS: tuple[str, ...] = (
-    "gender",
-    "Near_Location",
-    "Partner",
-    "Promo_friends",
-    "Phone",
-    "Group_visits",
-)
-INTEGER_COLUMNS: tuple[str, ...] = (*BINARY_FLAGS, "Contract_period", "Age", "Lifetime")
-NON_NEGATIVE: tuple[str, ...] = (
-    "Avg_additional_charges_total",
-    "Month_to_end_contract",
-    "Lifetime",
-    "Avg_class_frequency_total",
-    "Avg_class_frequency_current_month",
-)
-FEATURES: tuple[str, ...] = (
-    "gender",
-    "Near_Location",
-    "Partner",
-    "Promo_friends",
-    "Phone",
-    "Contract_period",
-    "Group_visits",
-    "Age",
-    "Avg_additional_charges_total",
-    "Month_to_end_contract",
-    "Lifetime",
-    "Avg_class_frequency_total",
-    "Avg_class_frequency_current_month",
-)
-# Position of the member in the export (1 = first data row), carried through every output so
-# that a scored row can be traced back to its line in the file (line = member_row + 1).
-ID_COLUMN = "member_row"
 MAX_ROWS_SHOWN = 5
 MONTHS_WITHIN_CONTRACT = "Month_to_end_contract <= Contract_period"
 FRAME_CHECK_COLUMN = {MONTHS_WITHIN_CONTRACT: "Month_to_end_contract"}

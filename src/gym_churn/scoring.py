@@ -16,9 +16,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from gym_churn.columns import FEATURES, ID_COLUMN
 from gym_churn.features import add_features
 from gym_churn.params import Features
-from gym_churn.schema import FEATURES, ID_COLUMN
 
 # A replacement must lower the probability by more than this to count as a reason: below it
 # the difference is floating-point rounding, not the model.

@@ -18,6 +18,7 @@ import pandas as pd
 
 from gym_churn import clustering, plots
 from gym_churn.cli import exit_with, parser, stage_main
+from gym_churn.columns import ID_COLUMN
 from gym_churn.errors import ParamsError
 from gym_churn.io import (
     load_params,
@@ -28,7 +29,6 @@ from gym_churn.io import (
     write_plot_data,
     write_table,
 )
-from gym_churn.schema import ID_COLUMN
 
 log = logging.getLogger(__name__)
 

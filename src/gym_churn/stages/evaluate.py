@@ -16,6 +16,7 @@ from pathlib import Path
 from gym_churn import metrics as m
 from gym_churn import plots
 from gym_churn.cli import exit_with, parser, stage_main
+from gym_churn.columns import FEATURES
 from gym_churn.io import (
     load_model,
     load_params,
@@ -26,7 +27,6 @@ from gym_churn.io import (
     write_plot_data,
 )
 from gym_churn.modeling import baseline_roc_auc, permutation_drivers, split_xy
-from gym_churn.schema import FEATURES
 
 log = logging.getLogger(__name__)
 

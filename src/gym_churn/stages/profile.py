@@ -30,6 +30,7 @@ from sklearn.metrics import roc_auc_score
 from gym_churn import plots
 from gym_churn import profiling as prof
 from gym_churn.cli import exit_with, parser, stage_main
+from gym_churn.columns import FEATURES, ID_COLUMN
 from gym_churn.io import (
     load_params,
     read_json,
@@ -42,7 +43,6 @@ from gym_churn.io import (
 )
 from gym_churn.modeling import member_oof_scores
 from gym_churn.report import build_report
-from gym_churn.schema import FEATURES, ID_COLUMN
 
 log = logging.getLogger(__name__)
 
