@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -115,3 +117,30 @@ def test_cluster_rejects_impossible_k_and_unknown_columns(
     assert code == 1
     assert message in caplog.text
     assert not out.exists()
+
+
+# Every stage is its own process under `dvc repro`, so a heavy library imported where it is
+# not used costs start-up time on every run (about 0.3 s each for skops and matplotlib).
+HEAVY = ("sklearn", "skops", "matplotlib", "seaborn", "pandera")
+
+
+@pytest.mark.parametrize(
+    ("stage", "allowed"),
+    [
+        ("preprocess", {"pandera"}),
+        ("split", {"sklearn"}),
+        ("train", {"sklearn"}),
+        ("evaluate", {"sklearn"}),
+        ("cluster", {"sklearn"}),
+        ("profile", {"sklearn"}),
+    ],
+)
+def test_stage_modules_import_only_the_libraries_they_need(stage: str, allowed: set) -> None:
+    script = (
+        "import sys\n"
+        f"import gym_churn.stages.{stage}\n"
+        f"print(' '.join(m for m in {HEAVY!r} if m in sys.modules))\n"
+    )
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert set(run.stdout.split()) <= allowed
