@@ -264,8 +264,36 @@ def main(argv: list[str] | None = None) -> int:
         lines.append(
             f"| {r['rows']:,} | {r['seconds']:.1f} | {r['per_second']:,.0f} | {r['peak_mb']:.0f} |"
         )
+    lines += ["", *target_lines(results)]
     sys.stdout.write("\n".join(lines) + "\n")
     return 0
+
+
+def target_lines(results: dict) -> list[str]:
+    """The issue's targets, checked against this run's figures (those it measured)."""
+    checks = []
+    for r in results["pipeline"]:
+        name = "bundled data" if r["size"] == 0 else f"{r['size']:,} members"
+        if r["size"] in (0, 1_000_000):
+            checks.append((f"{name}: cold `dvc repro` <= 1.5x the plain script",
+                           f"{r['ratio']:.2f}x", r["ratio"] <= 1.5))  # fmt: skip
+            checks.append((f"{name}: `dvc repro --force` (every stage) <= 1.5x the plain script",
+                           f"{r['forced_ratio']:.2f}x", r["forced_ratio"] <= 1.5))  # fmt: skip
+        if r["size"] == 0:
+            checks.append((f"{name}: no-op `dvc repro` <= 1.5 s",
+                           f"{r['noop_seconds']:.2f} s", r["noop_seconds"] <= 1.5))  # fmt: skip
+        if r["size"] == 1_000_000:
+            peak = max(r["dvc_peak_mb"], r["dvc_forced_peak_mb"])
+            checks.append((f"{name}: peak memory <= 2 GB", f"{peak:.0f} MB", peak <= 2048))
+    for r in results["scoring"]:
+        checks.append((f"scoring {r['rows']:,} members: >= 100,000 members/s",
+                       f"{r['per_second']:,.0f}/s", r["per_second"] >= 100_000))  # fmt: skip
+        if r["rows"] >= 10_000_000:
+            checks.append((f"scoring {r['rows']:,} members: peak memory <= 1 GB",
+                           f"{r['peak_mb']:.0f} MB", r["peak_mb"] <= 1024))  # fmt: skip
+    out = ["| target | measured | met |", "|---|---|---|"]
+    out += [f"| {what} | {value} | {'yes' if ok else 'NO'} |" for what, value, ok in checks]
+    return out if checks else []
 
 
 if __name__ == "__main__":
