@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -18,11 +20,17 @@ def command_env() -> dict[str, str]:
     return env
 
 
+# No single command of the suite takes a minute here; a hung one fails its test instead of CI.
+COMMAND_TIMEOUT = 600
+
+
 def run(
     cmd: list[str], cwd: Path, check: bool = True, extra_env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
     env = {**command_env(), **(extra_env or {})}
-    result = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        cmd, cwd=cwd, env=env, capture_output=True, text=True, check=False, timeout=COMMAND_TIMEOUT
+    )
     if check and result.returncode != 0:
         raise AssertionError(
             f"{' '.join(cmd)} exited {result.returncode}\n{result.stdout}\n{result.stderr}"
@@ -56,3 +64,40 @@ def copy_project(dest: Path) -> Path:
 
 def git_status(repo: Path) -> str:
     return run(["git", "status", "--porcelain"], repo).stdout
+
+
+def run_detaching(
+    cmd: list[str], cwd: Path, log: Path, extra_env: dict[str, str] | None = None
+) -> str:
+    """Run a command that leaves detached processes behind (dvc's queue workers), with its
+    output in a file: a detached process inherits the output, and one slow to exit would
+    hold a pipe open and the test waiting after the command itself has finished. Then kill
+    whatever still runs in `cwd`. Returns the output; raises if the command failed."""
+    env = {**command_env(), **(extra_env or {})}
+    try:
+        with log.open("w") as out:
+            code = subprocess.run(
+                cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT,
+                timeout=COMMAND_TIMEOUT, check=False,
+            ).returncode  # fmt: skip
+    finally:
+        kill_processes_in(cwd)
+    text = log.read_text()
+    if code != 0:
+        raise AssertionError(f"{' '.join(cmd)} exited {code}\n{text}")
+    return text
+
+
+def kill_processes_in(folder: Path) -> list[int]:
+    """SIGKILL every process whose working directory is inside `folder` (Linux /proc)."""
+    root, killed = folder.resolve(), []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            cwd = (proc / "cwd").resolve(strict=True)
+        except OSError:
+            continue  # gone, or not ours to inspect
+        if cwd == root or root in cwd.parents:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(proc.name), signal.SIGKILL)
+                killed.append(int(proc.name))
+    return killed

@@ -16,7 +16,7 @@ import pytest
 import yaml
 from sklearn.metrics import roc_auc_score
 
-from tests.e2e_helpers import command_env, copy_project, git_status, run
+from tests.e2e_helpers import command_env, copy_project, git_status, run, run_detaching
 
 pytestmark = pytest.mark.e2e
 
@@ -189,10 +189,19 @@ def _experiments(repo: Path) -> list[dict]:
     return out
 
 
-def test_parallel_queue_matches_sequential_run(repo: Path, temp_experiment: str) -> None:
+def test_parallel_queue_matches_sequential_run(
+    repo: Path, temp_experiment: str, tmp_path: Path
+) -> None:
     run(["dvc", "exp", "run", "--queue", "-S", "cluster.k=4,6"], repo)
     # One OpenMP thread per experiment: two runs spinning on both cores crawl (README).
-    run(["dvc", "exp", "run", "--run-all", "-j", "2"], repo, extra_env={"OMP_NUM_THREADS": "1"})
+    # The queue workers are detached; one was seen to hang in its shutdown after both
+    # experiments had finished (dvc-task), so the run must not wait on their output.
+    run_detaching(
+        ["dvc", "exp", "run", "--run-all", "-j", "2"],
+        repo,
+        tmp_path / "queue.log",
+        extra_env={"OMP_NUM_THREADS": "1"},
+    )
     exps = _experiments(repo)
     by_k: dict[int, list[dict]] = {}
     for exp in exps:
