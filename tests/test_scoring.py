@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import logging
+import os
+import pty
+import struct
+import subprocess
+import sys
+import termios
 from pathlib import Path
 
 import numpy as np
@@ -225,3 +233,34 @@ def test_params_file_is_read_safely(tmp_path: Path) -> None:
 
     with pytest.raises(ParamsError, match="not valid YAML"):
         load_params(bad)
+
+
+def _score_process(models: Path, export: Path, output: Path, stderr) -> int:
+    cmd = [sys.executable, "-m", "gym_churn.score", "--model", str(models), "--input",
+           str(export), "--output", str(output), "--params", str(ROOT / "params.yaml")]  # fmt: skip
+    return subprocess.run(cmd, stderr=stderr, stdout=subprocess.DEVNULL, timeout=120).returncode
+
+
+def test_progress_bar_on_a_terminal_quiet_in_a_pipe(tmp_path: Path, models_dir: Path) -> None:
+    export, _ = _export(tmp_path, rows=200)
+    leader, follower = pty.openpty()  # a terminal, as an analyst at a shell has
+    # 24 x 80: a new pseudo-terminal is 0 columns wide, and tqdm fits its bar to the width.
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+    try:
+        assert _score_process(models_dir, export, tmp_path / "a.csv", follower) == 0
+        os.close(follower)
+        screen = b""
+        with contextlib.suppress(OSError):  # EIO once the terminal's output is drained
+            while chunk := os.read(leader, 65536):
+                screen += chunk
+    finally:
+        os.close(leader)
+    assert b"200 members [" in screen
+    assert b" members/s]" in screen
+    logged = tmp_path / "ci.log"  # a file or pipe, as CI has
+    with logged.open("w") as log:
+        assert _score_process(models_dir, export, tmp_path / "b.csv", log) == 0
+    text = logged.read_text()
+    assert "200 members scored" in text  # the log line, without the bar
+    assert " members/s]" not in text
+    assert "\r" not in text
