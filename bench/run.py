@@ -10,7 +10,7 @@ For each size it
    user gets it on a fresh clone: dvc skips a stage whose inputs come out byte-identical to
    those recorded in dvc.lock and whose outputs are committed (on the bundled export:
    evaluate); then five no-op `dvc repro` (median), then `dvc repro --force`, which runs every
-   stage;
+   stage, timed per stage from dvc's output;
 3. runs the same stages as one plain Python process (each stage's `main()` called in turn,
    no dvc, no process start-up per stage), with the time and peak memory of each stage, and
    reports the ratio of each dvc run to it.
@@ -22,8 +22,10 @@ members per second and peak memory. Results are printed as a Markdown table.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -37,6 +39,7 @@ import yaml
 
 PROJECT = Path(__file__).resolve().parents[1]
 NOOP_RUNS = 5
+END = "<command ended>"
 CONTINUOUS = {
     "Avg_additional_charges_total": 0.05,
     "Avg_class_frequency_total": 0.05,
@@ -87,14 +90,19 @@ def _env() -> dict[str, str]:
 
 
 def measured(cmd: list[str], cwd: Path) -> tuple[float, float, str]:
-    """Wall seconds and peak MB (largest process of the tree) of one command."""
+    """Wall seconds and peak MB (largest process of the tree) of one command, and its output
+    with each line prefixed by the seconds since the start and a tab."""
     wrapper = (
-        "import resource, subprocess, sys;"
-        "r = subprocess.run(sys.argv[1:], capture_output=True, text=True);"
-        "sys.stderr.write(r.stdout + r.stderr);"
+        "import resource, subprocess, sys, time;"
+        "t0 = time.perf_counter();"
+        "p = subprocess.Popen(sys.argv[1:], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,"
+        " text=True);"
+        "[sys.stderr.write(f'{time.perf_counter() - t0:.3f}\\t{line}') for line in p.stdout];"
+        "code = p.wait();"
+        "sys.stderr.write(f'{time.perf_counter() - t0:.3f}\\t{END}\\n');"
         "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024);"
-        "sys.exit(r.returncode)"
-    )
+        "sys.exit(code)"
+    ).replace("{END}", END)
     start = time.perf_counter()
     out = subprocess.run(
         [sys.executable, "-c", wrapper, *cmd], cwd=cwd, env=_env(), capture_output=True, text=True
@@ -103,6 +111,18 @@ def measured(cmd: list[str], cwd: Path) -> tuple[float, float, str]:
     if out.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed:\n{out.stderr[-3000:]}")
     return seconds, float(out.stdout.strip().splitlines()[-1]), out.stderr
+
+
+def stage_seconds(log: str) -> dict[str, float]:
+    """Per stage that ran, from its "Running stage" line to the next one (or the end): the
+    stage's process plus dvc's bookkeeping after it."""
+    marks = []
+    for line in log.splitlines():
+        stamp, _, text = line.partition("\t")
+        match = re.match(r"Running stage '(\w+)'", text)
+        if match or text == END:
+            marks.append((match.group(1) if match else END, float(stamp)))
+    return {name: end - begin for (name, begin), (_, end) in itertools.pairwise(marks)}
 
 
 def project_copy(dest: Path, base: pd.DataFrame) -> Path:
@@ -158,7 +178,7 @@ def bench_pipeline(size: int, seed: int, workdir: Path) -> dict:
         assert "Running stage" not in log
         noops.append(seconds)
     noop = float(np.median(noops))
-    forced, forced_peak, _ = measured(["dvc", "repro", "--force"], dvc_repo)
+    forced, forced_peak, forced_log = measured(["dvc", "repro", "--force"], dvc_repo)
 
     plain_repo = project_copy(workdir / f"plain_{size}", base)
     start = time.perf_counter()
@@ -185,6 +205,7 @@ def bench_pipeline(size: int, seed: int, workdir: Path) -> dict:
         "stages_run": ran,
         "dvc_forced": forced,
         "dvc_forced_peak_mb": forced_peak,
+        "dvc_forced_stages": stage_seconds(forced_log),
         "forced_ratio": forced / plain_total,
         "noop_seconds": noop,
     }
@@ -249,10 +270,14 @@ def main(argv: list[str] | None = None) -> int:
         )
     if results["pipeline"]:
         names = [n for n in results["pipeline"][0]["plain_stages"] if n != "peak_mb"]
-        lines += ["", "Seconds per stage (plain run):", ""]
+        lines += ["", "Seconds per stage, plain run / `dvc repro --force` (the stage's process and "
+                  "dvc's bookkeeping after it):", ""]  # fmt: skip
         lines += ["| members | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
         for r in results["pipeline"]:
-            cells = [f"{r['plain_stages'][n]:.1f}" for n in names]
+            cells = [
+                f"{r['plain_stages'][n]:.1f} / {r['dvc_forced_stages'].get(n, float('nan')):.1f}"
+                for n in names
+            ]
             lines.append(f"| {label(r['size'])} | " + " | ".join(cells) + " |")
         lines += ["", "Peak memory (MB) per stage (plain run; Linux VmHWM, reset before each):", ""]
         lines += ["| members | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
