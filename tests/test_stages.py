@@ -128,7 +128,7 @@ HEAVY = ("sklearn", "skops", "matplotlib", "seaborn", "pandera")
     ("stage", "allowed"),
     [
         ("preprocess", {"pandera"}),
-        ("split", {"sklearn"}),
+        ("split", set()),
         ("train", {"sklearn"}),
         ("evaluate", {"sklearn"}),
         ("cluster", {"sklearn"}),

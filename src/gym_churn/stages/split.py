@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import logging
 
-from sklearn.model_selection import train_test_split
-
 from gym_churn.cli import exit_with, parser, stage_main
+from gym_churn.errors import DataValidationError
 from gym_churn.io import load_params, read_table, write_table
+from gym_churn.splitting import stratified_split
 
 log = logging.getLogger(__name__)
 
@@ -22,12 +22,12 @@ def main(argv: list[str] | None = None) -> None:
     args = parser(__doc__, "input", "train", "test").parse_args(argv)
     params = load_params(args.params)
     members = read_table(args.input)
-    train, test = train_test_split(
-        members,
-        test_size=params.split.test_size,
-        stratify=members[params.base.target],
-        random_state=params.base.seed,
-    )
+    try:
+        train, test = stratified_split(
+            members, params.base.target, params.split.test_size, params.base.seed
+        )
+    except DataValidationError as exc:
+        raise DataValidationError(f"{args.input}: {exc}") from None
     write_table(train, args.train)
     write_table(test, args.test)
     log.info("train %d rows, test %d rows", len(train), len(test))

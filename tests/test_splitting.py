@@ -1,0 +1,74 @@
+"""Stratified train/test split (gym_churn.splitting)."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from gym_churn.errors import DataValidationError
+from gym_churn.splitting import stratified_split
+
+
+def _members(churned: int, stayed: int) -> pd.DataFrame:
+    n = churned + stayed
+    return pd.DataFrame(
+        {
+            "member_row": range(1, n + 1),
+            "Age": range(20, 20 + n),
+            "Churn": [1] * churned + [0] * stayed,
+        }
+    ).sample(frac=1, random_state=0)  # classes interleaved, as in an export
+
+
+@pytest.mark.parametrize(
+    ("churned", "stayed", "test_size", "test_churned", "test_stayed"),
+    [
+        (1061, 2939, 0.2, 212, 588),  # the bundled export
+        (10, 90, 0.25, 2, 22),  # 2.5 rounds to 2 (half to even), 22.5 to 22
+        (3, 3, 0.5, 2, 2),  # 1.5 rounds to 2
+    ],
+)
+def test_each_class_keeps_its_share(
+    churned: int, stayed: int, test_size: float, test_churned: int, test_stayed: int
+) -> None:
+    members = _members(churned, stayed)
+    train, test = stratified_split(members, "Churn", test_size, seed=42)
+    assert (test["Churn"] == 1).sum() == test_churned
+    assert (test["Churn"] == 0).sum() == test_stayed
+    # disjoint and complete, every column kept
+    assert set(train["member_row"]).isdisjoint(test["member_row"])
+    assert len(train) + len(test) == len(members)
+    assert list(train.columns) == list(test.columns) == list(members.columns)
+
+
+def test_parts_keep_the_members_order() -> None:
+    members = _members(30, 70).sort_values("member_row")
+    train, test = stratified_split(members, "Churn", 0.3, seed=1)
+    assert train["member_row"].is_monotonic_increasing
+    assert test["member_row"].is_monotonic_increasing
+
+
+def test_seeded_and_input_untouched() -> None:
+    members = _members(30, 70)
+    before = members.copy()
+    first = stratified_split(members, "Churn", 0.3, seed=7)[1]
+    again = stratified_split(members, "Churn", 0.3, seed=7)[1]
+    other = stratified_split(members, "Churn", 0.3, seed=8)[1]
+    pd.testing.assert_frame_equal(first, again)
+    assert set(first["member_row"]) != set(other["member_row"])
+    pd.testing.assert_frame_equal(members, before)
+
+
+@pytest.mark.parametrize(
+    ("churned", "stayed", "test_size", "message"),
+    [
+        (2, 98, 0.1, "1: 2 train, 0 test"),  # too few churners to test on
+        (1, 99, 0.6, "1: 0 train, 1 test"),  # the only churner held out: nothing to learn
+    ],
+)
+def test_class_missing_on_one_side_is_refused(
+    churned: int, stayed: int, test_size: float, message: str
+) -> None:
+    with pytest.raises(DataValidationError, match="Churn: test_size") as err:
+        stratified_split(_members(churned, stayed), "Churn", test_size, seed=0)
+    assert message in str(err.value)
