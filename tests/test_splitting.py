@@ -8,6 +8,8 @@ import pytest
 from gym_churn.errors import DataValidationError
 from gym_churn.splitting import stratified_split
 
+SOURCE = "data/processed/members.csv"
+
 
 def _members(churned: int, stayed: int) -> pd.DataFrame:
     n = churned + stayed
@@ -32,7 +34,7 @@ def test_each_class_keeps_its_share(
     churned: int, stayed: int, test_size: float, test_churned: int, test_stayed: int
 ) -> None:
     members = _members(churned, stayed)
-    train, test = stratified_split(members, "Churn", test_size, seed=42)
+    train, test = stratified_split(members, "Churn", test_size, seed=42, source=SOURCE)
     assert (test["Churn"] == 1).sum() == test_churned
     assert (test["Churn"] == 0).sum() == test_stayed
     # disjoint and complete, every column kept
@@ -43,7 +45,7 @@ def test_each_class_keeps_its_share(
 
 def test_parts_keep_the_members_order() -> None:
     members = _members(30, 70).sort_values("member_row")
-    train, test = stratified_split(members, "Churn", 0.3, seed=1)
+    train, test = stratified_split(members, "Churn", 0.3, seed=1, source=SOURCE)
     assert train["member_row"].is_monotonic_increasing
     assert test["member_row"].is_monotonic_increasing
 
@@ -51,9 +53,9 @@ def test_parts_keep_the_members_order() -> None:
 def test_seeded_and_input_untouched() -> None:
     members = _members(30, 70)
     before = members.copy()
-    first = stratified_split(members, "Churn", 0.3, seed=7)[1]
-    again = stratified_split(members, "Churn", 0.3, seed=7)[1]
-    other = stratified_split(members, "Churn", 0.3, seed=8)[1]
+    first = stratified_split(members, "Churn", 0.3, seed=7, source=SOURCE)[1]
+    again = stratified_split(members, "Churn", 0.3, seed=7, source=SOURCE)[1]
+    other = stratified_split(members, "Churn", 0.3, seed=8, source=SOURCE)[1]
     pd.testing.assert_frame_equal(first, again)
     assert set(first["member_row"]) != set(other["member_row"])
     pd.testing.assert_frame_equal(members, before)
@@ -70,5 +72,5 @@ def test_class_missing_on_one_side_is_refused(
     churned: int, stayed: int, test_size: float, message: str
 ) -> None:
     with pytest.raises(DataValidationError, match="Churn: test_size") as err:
-        stratified_split(_members(churned, stayed), "Churn", test_size, seed=0)
+        stratified_split(_members(churned, stayed), "Churn", test_size, seed=0, source=SOURCE)
     assert message in str(err.value)

@@ -13,12 +13,12 @@ from gym_churn.errors import DataValidationError
 
 
 def stratified_split(
-    members: pd.DataFrame, target: str, test_size: float, seed: int
+    members: pd.DataFrame, target: str, test_size: float, seed: int, *, source: str
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """`test_size` of each class of `target` (rounded per class) held out at random, seeded.
 
     Both parts keep the members' order and every column. A class too small to have members on
-    both sides is refused: a model cannot learn or be tested on it.
+    both sides is refused, naming `source` (the file): a model cannot learn or be tested on it.
     """
     test = members.groupby(target, group_keys=False).sample(frac=test_size, random_state=seed)
     train = members.drop(index=test.index)
@@ -35,7 +35,7 @@ def stratified_split(
             for cls, row in empty.iterrows()
         )
         raise DataValidationError(
-            f"{target}: test_size {test_size} leaves a class without members on one side "
+            f"{source}: {target}: test_size {test_size} leaves a class without members on one side "
             f"({sizes}); each class needs members in both splits"
         )
     return train, test.sort_index()

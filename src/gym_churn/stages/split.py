@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 
 from gym_churn.cli import exit_with, parser, stage_main
-from gym_churn.errors import DataValidationError
 from gym_churn.io import load_params, read_table, write_table
 from gym_churn.splitting import stratified_split
 
@@ -22,12 +21,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parser(__doc__, "input", "train", "test").parse_args(argv)
     params = load_params(args.params)
     members = read_table(args.input)
-    try:
-        train, test = stratified_split(
-            members, params.base.target, params.split.test_size, params.base.seed
-        )
-    except DataValidationError as exc:
-        raise DataValidationError(f"{args.input}: {exc}") from None
+    train, test = stratified_split(
+        members, params.base.target, params.split.test_size, params.base.seed, source=args.input
+    )
     write_table(train, args.train)
     write_table(test, args.test)
     log.info("train %d rows, test %d rows", len(train), len(test))
