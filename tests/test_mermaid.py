@@ -1,4 +1,4 @@
-"""gym_churn.mermaid: changed plots as Markdown GitHub draws (Mermaid xychart, tables).
+"""gym_churn_review.mermaid: changed plots as Markdown GitHub draws (Mermaid xychart, tables).
 
 The charts are drawn by the real Mermaid library in tests/test_review.py; these check the
 text: the series values, the axes and the tables.
@@ -10,7 +10,7 @@ import re
 
 import pytest
 
-from gym_churn.mermaid import (
+from gym_churn_review.mermaid import (
     GRID_POINTS,
     category_chart,
     confusion_table,

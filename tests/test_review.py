@@ -1,4 +1,4 @@
-"""gym_churn.review: the pure helpers, the real CLI on a tiny git+dvc repository, and its
+"""gym_churn_review.review: the pure helpers, the real CLI on a tiny git+dvc repository, and its
 plots.html drawn by headless Chromium with the network cut off."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from gym_churn.review import (
+from gym_churn_review.review import (
     WORKSPACE,
     Chart,
     build_html,
@@ -233,7 +233,7 @@ def _commit(repo: Path, message: str) -> None:
 
 
 def _review(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return run([sys.executable, "-m", "gym_churn.review", *args], repo, check=False)
+    return run([sys.executable, "-m", "gym_churn_review", *args], repo, check=False)
 
 
 @pytest.fixture(scope="module")
@@ -379,6 +379,22 @@ def test_review_rejects_a_bad_revision(repo: Path, tmp_path: Path, base: str) ->
     assert f"--base {base!r} is not a git revision" in result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_review_does_not_import_the_pipeline_package() -> None:
+    # gym_churn_review stands alone: the pipeline's modules can change without breaking it.
+    code = (
+        "import sys, gym_churn_review.review, gym_churn_review.mermaid\n"
+        "print(sorted(n for n in sys.modules if n.split('.')[0] == 'gym_churn'))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert result.stdout.strip() == "[]"
 
 
 # --- plots.html in a real browser, offline -------------------------------------------------
@@ -554,7 +570,7 @@ def _draw_mermaid(blocks: list[str], tmp_path: Path) -> tuple[int, int, str]:
 def test_job_summary_charts_draw_in_mermaid(
     reviewed: tuple[subprocess.CompletedProcess[str], Path], tmp_path: Path
 ) -> None:
-    from gym_churn.mermaid import category_chart, line_chart
+    from gym_churn_review.mermaid import category_chart, line_chart
 
     summary = (reviewed[1].parent / "step_summary.md").read_text()
     blocks = re.findall(r"```mermaid\n(.*?)```", summary, flags=re.S)

@@ -105,10 +105,10 @@ def test_pr_workflow_steps(workflow: dict[Any, Any]) -> None:
     assert _uses(workflow, "actions/setup-python")["with"]["python-version"] == "3.11"
     runs = [step.get("run", "") for step in _steps(workflow)]
     order = [
-        'pip install -e ".[dev]"',
+        'pip install -e ".[review]"',
         "dvc repro",
         "git diff --exit-code",
-        "python -m gym_churn.review --base",
+        "python -m gym_churn_review --base",
     ]
     positions = [next(i for i, run in enumerate(runs) if text in run) for text in order]
     assert positions == sorted(positions), "install, repro, check outputs, then review"
@@ -117,7 +117,7 @@ def test_pr_workflow_steps(workflow: dict[Any, Any]) -> None:
     assert "outputs=(dvc.lock metrics plots reports)" in check
     assert "git status --porcelain" in check
 
-    (review,) = [s for s in _steps(workflow) if "gym_churn.review" in s.get("run", "")]
+    (review,) = [s for s in _steps(workflow) if "gym_churn_review" in s.get("run", "")]
     assert '--base "origin/$BASE_REF"' in review["run"]
     assert review["env"]["BASE_REF"] == "${{ github.base_ref }}"
     assert '--summary-file "$GITHUB_STEP_SUMMARY"' in review["run"]

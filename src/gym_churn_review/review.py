@@ -2,7 +2,7 @@
 
 Run inside a DVC repository (the current directory), locally or in CI:
 
-    python -m gym_churn.review --base origin/main --out review [--summary-file FILE]
+    python -m gym_churn_review --base origin/main --out review [--summary-file FILE]
 
 Reads  the git revision --base and the workspace: `dvc metrics diff`, `dvc params diff` and
        `dvc plots diff --json` (the real dvc CLI), the plot definitions of dvc.yaml at both
@@ -14,7 +14,7 @@ Writes --out/summary.md    Markdown: metric and param changes, then the changed 
                            and Vega-Embed inlined, nothing loaded from a CDN)
        --summary-file      optional: the same Markdown appended (e.g. $GITHUB_STEP_SUMMARY),
                            each plot drawn as a Mermaid chart or table GitHub renders (see
-                           gym_churn.mermaid) and its image named, since it lives in --out
+                           gym_churn_review.mermaid) and its image named, since it lives in --out
 Exit   0 also when nothing changed (a message says so); 1 with one clear error line when
        --base is not a revision, this is not a DVC repository or dvc fails.
 
@@ -40,17 +40,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gym_churn.cli import configure_logging
-from gym_churn.errors import GymChurnError
-from gym_churn.mermaid import summary_chart
+from gym_churn_review.mermaid import summary_chart
 
 log = logging.getLogger(__name__)
 
 WORKSPACE = "workspace"  # the name dvc gives the working tree in its diffs
 
 
-class ReviewError(GymChurnError):
+class ReviewError(Exception):
     """The review cannot be made: bad revision, not a DVC repository, dvc failed."""
+
+
+def configure_logging() -> None:
+    """One line per message on stderr; GYM_CHURN_LOG_LEVEL sets the level, as for the stages."""
+    level = os.environ.get("GYM_CHURN_LOG_LEVEL", "INFO").upper()
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
 
 
 @dataclass(frozen=True)
@@ -58,7 +62,7 @@ class Chart:
     """One changed plot: the title it shows, output file stem and Vega-Lite spec.
 
     `text` is the same plot as Markdown GitHub draws itself (a Mermaid chart or a table, see
-    gym_churn.mermaid), for a job summary, which cannot show the PNG; None if there is none.
+    gym_churn_review.mermaid), for a job summary, which cannot show the PNG; None if there is none.
     """
 
     title: str
@@ -308,7 +312,7 @@ Drawn in this page with the inlined Vega libraries, offline.</p>
 def chart_text(
     title: str, spec: Mapping[str, Any] | None, props: Mapping[str, Any] | None, base: str
 ) -> str | None:
-    """The plot as Markdown GitHub draws (see gym_churn.mermaid), from the data in its spec."""
+    """The plot as Markdown GitHub draws (see gym_churn_review.mermaid), from its spec's data."""
     if spec is None or props is None:
         return None
     rows = (spec.get("data") or {}).get("values") or []
@@ -445,7 +449,10 @@ def collect(base: str, cwd: Path) -> Review:
 
 def write_outputs(review: Review, out_dir: Path) -> Path:
     """Write the images, plots.html and summary.md into `out_dir`; return summary.md's path."""
-    import vl_convert as vlc  # imported here: it is large and only needed to draw
+    try:
+        import vl_convert as vlc  # imported here: it is large and only needed to draw
+    except ImportError as exc:  # it comes with the `review` extra, not with the pipeline
+        raise ReviewError('vl-convert is not installed: pip install -e ".[review]"') from exc
 
     out_dir.mkdir(parents=True, exist_ok=True)
     for chart in review.charts:
@@ -476,7 +483,7 @@ def _summary(review: Review, embed_images: bool) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     cli = argparse.ArgumentParser(
-        prog="python -m gym_churn.review",
+        prog="python -m gym_churn_review",
         description="Summarise metric, param and plot changes against a base git revision.",
     )
     cli.add_argument("--base", required=True, help="git revision to compare with, e.g. origin/main")
@@ -495,7 +502,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.summary_file is not None:
             with args.summary_file.open("a", encoding="utf-8") as handle:
                 handle.write(_summary(review, embed_images=False))
-    except (GymChurnError, OSError) as exc:
+    except (ReviewError, OSError) as exc:
         log.error("%s", exc)
         return 1
     if review.nothing_changed:
