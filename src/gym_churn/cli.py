@@ -21,18 +21,38 @@ def configure_logging() -> None:
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
 
 
+def native_threads() -> int:
+    """Threads for the native (OpenMP, BLAS) pools: GYM_CHURN_THREADS, else one.
+
+    One, because OpenMP workers spin-wait at every barrier: when the cores are shared (a
+    second `dvc repro`, `dvc exp run -j 2`, a test suite) two threads per process spun for
+    minutes on work that takes seconds (a CV run of 3 s took 79 s beside two busy
+    processes on the 2-core machine). The pipeline's work is small per call, so one thread
+    loses little when the machine is quiet. Set GYM_CHURN_THREADS to use more cores.
+    """
+    value = os.environ.get("GYM_CHURN_THREADS", "1")
+    try:
+        return max(1, int(value))
+    except ValueError:
+        raise GymChurnError(f"GYM_CHURN_THREADS={value!r}: expected a whole number") from None
+
+
 def stage_main(body: Callable[[list[str] | None], None]) -> Callable[[list[str] | None], int]:
     """Turn a stage body into `main(argv) -> exit code`.
 
     A GymChurnError (bad data, bad params, unsafe model file) becomes one clear error
-    message and exit code 1, with no traceback: the message is the whole story.
+    message and exit code 1, with no traceback: the message is the whole story. The body
+    runs with the native thread pools bounded (native_threads).
     """
 
     @functools.wraps(body)
     def main(argv: list[str] | None = None) -> int:
         configure_logging()
         try:
-            body(argv)
+            from threadpoolctl import threadpool_limits
+
+            with threadpool_limits(limits=native_threads()):
+                body(argv)
         except GymChurnError as exc:
             log.error("%s", exc)
             return 1

@@ -15,3 +15,7 @@ class ParamsError(GymChurnError):
 
 class ModelFileError(GymChurnError):
     """A model file cannot be loaded safely."""
+
+
+class ContractError(GymChurnError):
+    """The data contract file is malformed or contradicts itself."""

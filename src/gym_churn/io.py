@@ -22,7 +22,8 @@ from typing import IO, Any
 import pandas as pd
 import yaml
 
-from gym_churn.errors import DataValidationError, ModelFileError, ParamsError
+from gym_churn.contract.spec import Contract, parse_contract
+from gym_churn.errors import ContractError, DataValidationError, ModelFileError, ParamsError
 from gym_churn.params import Params, parse_params
 
 log = logging.getLogger(__name__)
@@ -243,13 +244,25 @@ def read_json(path: str | Path) -> Any:
 
 def load_params(path: str | Path) -> Params:
     source = Path(path)
+    return parse_params(_read_yaml(source, ParamsError, "params file"), source=str(source))
+
+
+def _read_yaml(source: Path, error: type[Exception], what: str) -> Any:
     try:
-        raw = yaml.safe_load(source.read_text(encoding="utf-8"))
+        return yaml.safe_load(source.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ParamsError(f"{source}: params file not found") from None
+        raise error(f"{source}: {what} not found") from None
     except yaml.YAMLError as exc:
-        raise ParamsError(f"{source}: not valid YAML ({exc})") from None
-    return parse_params(raw, source=str(source))
+        raise error(f"{source}: not valid YAML ({exc})") from None
+
+
+def load_contract(path: str | Path) -> Contract:
+    source = Path(path)
+    return parse_contract(_read_yaml(source, ContractError, "data contract"), source=str(source))
+
+
+def write_text(text: str, path: str | Path) -> None:
+    write_bytes(text.encode(), path)
 
 
 # ---------------------------------------------------------------- model files

@@ -14,6 +14,7 @@ from gym_churn.errors import ParamsError
 
 ModelFamily = Literal["logreg", "random_forest", "hist_gradient_boosting"]
 MODEL_FAMILIES: tuple[str, ...] = ModelFamily.__args__
+AUTO = "auto"
 
 
 class _Section(BaseModel):
@@ -22,30 +23,6 @@ class _Section(BaseModel):
 
 class Base(_Section):
     seed: Annotated[int, Field(ge=0)]
-    target: str
-
-
-class Features(_Section):
-    freq_change: bool
-    contract_months_used: bool
-    freq_ratio: bool
-
-
-class Preprocess(_Section):
-    contract_periods: Annotated[list[Annotated[int, Field(gt=0)]], Field(min_length=1)]
-    age_min: Annotated[int, Field(ge=0)]
-    age_max: Annotated[int, Field(gt=0)]
-    max_visits_per_week: Annotated[float, Field(gt=0)]
-    max_lifetime_months: Annotated[int, Field(gt=0)]
-    missing: Literal["error", "drop"]
-    duplicates: Literal["error", "drop", "keep"]
-    features: Features
-
-    @model_validator(mode="after")
-    def _age_range(self) -> Preprocess:
-        if self.age_min > self.age_max:
-            raise ValueError(f"age_min ({self.age_min}) must not exceed age_max ({self.age_max})")
-        return self
 
 
 class Split(_Section):
@@ -79,19 +56,62 @@ class HistGradientBoosting(_Section):
     l2_regularization: Annotated[float, Field(ge=0)]
 
 
-class Train(_Section):
+FAMILY_SECTIONS: dict[str, type[_Section]] = {
+    "logreg": LogReg,
+    "random_forest": RandomForest,
+    "hist_gradient_boosting": HistGradientBoosting,
+}
+
+
+class Candidate(BaseModel):
+    """One setting the auto choice tries: a family and hyperparameters over its defaults."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
     model: ModelFamily
+
+
+class Train(_Section):
+    model: Literal["auto", "logreg", "random_forest", "hist_gradient_boosting"]
     cv_folds: Annotated[int, Field(ge=2)]
     calibration: Literal["none", "sigmoid", "isotonic"]
     calibration_folds: Annotated[int, Field(ge=2)]
     threshold: Threshold
+    auto: Annotated[list[Candidate], Field(min_length=1)]
     logreg: LogReg
     random_forest: RandomForest
     hist_gradient_boosting: HistGradientBoosting
 
-    def hyperparameters(self) -> dict[str, Any]:
-        """Hyperparameters of the chosen model family."""
-        return getattr(self, self.model).model_dump()
+    @model_validator(mode="after")
+    def _candidates_are_valid_settings(self) -> Train:
+        for i, _ in enumerate(self.auto):
+            self.candidate(i)  # raises on an unknown or out-of-range hyperparameter
+        return self
+
+    def hyperparameters(self, family: str | None = None) -> dict[str, Any]:
+        """Hyperparameters of a model family as params.yaml sets them (default: `model`)."""
+        return getattr(self, family or self.model).model_dump()
+
+    def candidate(self, index: int) -> tuple[str, dict[str, Any]]:
+        """Family and full hyperparameters of auto candidate `index`."""
+        cand = self.auto[index]
+        overrides = dict(cand.model_extra or {})
+        merged = {**self.hyperparameters(cand.model), **overrides}
+        try:
+            FAMILY_SECTIONS[cand.model].model_validate(merged)
+        except ValidationError as exc:
+            detail = "; ".join(
+                f"{'.'.join(map(str, e['loc']))}: "
+                + ("unknown key (misspelled?)" if e["type"] == "extra_forbidden" else e["msg"])
+                for e in exc.errors()
+            )
+            raise ValueError(f"auto candidate {index} ({cand.model}): {detail}") from None
+        return cand.model, merged
+
+    def candidates(self) -> list[tuple[str, dict[str, Any]]]:
+        """The settings to compare: every auto candidate, or just the family asked for."""
+        if self.model == AUTO:
+            return [self.candidate(i) for i in range(len(self.auto))]
+        return [(self.model, self.hyperparameters())]
 
 
 class Evaluate(_Section):
@@ -104,7 +124,6 @@ class Cluster(_Section):
     algorithm: Literal["kmeans", "agglomerative"]
     k: Annotated[int, Field(ge=2)]
     n_init: Annotated[int, Field(ge=1)]
-    columns: Annotated[list[str], Field(min_length=1)]
     k_min: Annotated[int, Field(ge=2)]
     k_max: Annotated[int, Field(ge=2)]
     stability_resamples: Annotated[int, Field(ge=1)]
@@ -117,19 +136,16 @@ class Cluster(_Section):
     def _k_range(self) -> Cluster:
         if self.k_min > self.k_max:
             raise ValueError(f"k_min ({self.k_min}) must not exceed k_max ({self.k_max})")
-        if len(set(self.columns)) != len(self.columns):
-            raise ValueError("columns must not repeat")
         return self
 
 
 class Profile(_Section):
     portrait_traits: Annotated[int, Field(ge=1)]
-    common_age_band: Annotated[list[int], Field(min_length=2, max_length=2)]
+    bootstrap: Annotated[int, Field(ge=100)]  # resamples for the CIs that need one
 
 
 class Params(_Section):
     base: Base
-    preprocess: Preprocess
     split: Split
     train: Train
     evaluate: Evaluate
@@ -141,7 +157,10 @@ def _format_error(exc: ValidationError, source: str) -> str:
     lines = [f"{source}: invalid parameters"]
     for err in exc.errors():
         key = ".".join(str(p) for p in err["loc"])
-        if err["type"] == "extra_forbidden":
+        if err["type"] == "extra_forbidden" and len(err["loc"]) == 1:
+            sections = ", ".join(Params.model_fields)
+            msg = f"unknown section (misspelled?); the sections are {sections}"
+        elif err["type"] == "extra_forbidden":
             msg = "unknown key (misspelled?)"
         elif err["type"] == "missing":
             msg = "required key is missing"

@@ -164,7 +164,14 @@ def segment_heatmap(z: pd.DataFrame, labels: list[str]) -> Any:
     return fig
 
 
-def distributions_by_churn(members: pd.DataFrame, columns: list[str], target: str) -> Any:
+MAX_LEVELS_SHOWN = 12
+
+
+def distributions_by_churn(
+    members: pd.DataFrame, columns: list[str], target: str, titles: dict[str, str] | None = None
+) -> Any:
+    """One panel per column: shares per value for few values or text (the 12 most common
+    levels), densities for numbers."""
     import seaborn as sns
 
     n_cols = 4
@@ -173,7 +180,11 @@ def distributions_by_churn(members: pd.DataFrame, columns: list[str], target: st
     status = members[target].map({0: "retained", 1: "churned"})
     for ax, col in zip(axes.flat, columns, strict=False):
         data = members.assign(status=status)
-        if members[col].nunique() <= 12:
+        numeric = pd.api.types.is_numeric_dtype(members[col])
+        if members[col].nunique() <= MAX_LEVELS_SHOWN or not numeric:
+            if not numeric:
+                common = data[col].value_counts().index[:MAX_LEVELS_SHOWN]
+                data = data[data[col].isin(common)]
             rates = pd.crosstab(data[col], data["status"])
             shares = rates / rates.sum()
             shares.plot.bar(ax=ax, color=[PALETTE[c] for c in shares.columns], rot=0)
@@ -183,7 +194,7 @@ def distributions_by_churn(members: pd.DataFrame, columns: list[str], target: st
                 data, x=col, hue="status", stat="density", common_norm=False,
                 element="step", palette=PALETTE, ax=ax,
             )  # fmt: skip
-        ax.set(title=col)
+        ax.set(title=(titles or {}).get(col, col), xlabel="")
     for ax in axes.flat[len(columns) :]:
         ax.set_visible(False)
     fig.suptitle("Feature distributions, churned vs retained members")
@@ -194,7 +205,7 @@ def distributions_by_churn(members: pd.DataFrame, columns: list[str], target: st
 def correlation_heatmap(members: pd.DataFrame, columns: list[str]) -> Any:
     import seaborn as sns
 
-    corr = members[columns].corr()
+    corr = members[columns].corr()  # numeric columns only: the caller leaves out categories
     fig, ax = _figure(11, 9)
     mask = np.triu(np.ones_like(corr, dtype=bool), k=1)
     sns.heatmap(corr, mask=mask, annot=True, fmt=".2f", cmap="RdBu_r", center=0, ax=ax)

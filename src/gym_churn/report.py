@@ -1,15 +1,23 @@
-"""reports/report.md, built from the pipeline's metrics only: no number is typed by hand."""
+"""reports/report.md, built from the pipeline's metrics and the data contract's words only:
+no number is typed by hand and no dataset's wording is written here."""
 
 from __future__ import annotations
 
 from typing import Any
 
-# Binary traits whose absence raises churn by at least this factor are worth growing.
+from gym_churn.contract.spec import Contract
+
+# A lever whose absence goes with at least this much more churn (and whose CI excludes "no
+# difference") is named as worth testing.
 GROW_RATIO = 1.2
 
 
 def _pct(x: float) -> str:
     return f"{x:.1%}"
+
+
+def _ci(low: float, high: float, pct: bool = True) -> str:
+    return f"{_pct(low)} to {_pct(high)}" if pct else f"{low:.2f} to {high:.2f}"
 
 
 def _table(header: list[str], rows: list[list[str]]) -> str:
@@ -18,56 +26,133 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-def recommendations(profile: dict[str, Any]) -> list[str]:
-    """Actions derived from the numbers: which segments to target, which traits to grow."""
+def recommendations(profile: dict[str, Any], contract: Contract) -> list[str]:
+    """Actions from the numbers: risky segments, and levers whose absence goes with more churn.
+
+    Only features the contract calls levers are suggested, and only when the 95% CI of the
+    churn ratio excludes 1; the ratio is a marginal association, to be tested with a
+    hold-out group before anyone calls it an effect.
+    """
     base = profile["churn_rate"]
+    label = contract.target.label
     out = []
-    risky = [s for s in profile["segments"] if s["churn_rate"] > base]
+    risky = [s for s in profile["segments"] if s["churn_low"] > base]
     risky.sort(key=lambda s: s["size"] * s["churn_rate"], reverse=True)
     for seg in risky:
         expected = seg["size"] * seg["churn_rate"]
         out.append(
-            f"**Target segment {seg['id']} ({seg['name']})**: churn {_pct(seg['churn_rate'])} "
-            f"vs {_pct(base)} overall; about {expected:.0f} of its {seg['size']} members "
-            f"churned, {expected / (base * profile['members']):.0%} of all churners."
+            f"**Segment {seg['id']} ({seg['name']})** has {_pct(seg['churn_rate'])} {label} "
+            f"(95% CI {_ci(seg['churn_low'], seg['churn_high'])}) against {_pct(base)} overall: "
+            f"about {expected:.0f} of its {seg['size']} members, "
+            f"{expected / (base * profile['members']):.0%} of everyone who {label}."
         )
-    binary = [
+    levers = set(contract.with_role("lever"))
+    flags = [
         (col, d) for col, d in profile["drivers"].items()
-        if d["kind"] == "binary" and (d["churn_ratio_without_vs_with"] or 0) >= GROW_RATIO
+        if col in levers and d["kind"] == "binary" and d["ratio_low"] == d["ratio_low"]
+        and d["ratio_low"] > 1 and d["ratio_without_vs_with"] >= GROW_RATIO
     ]  # fmt: skip
-    binary.sort(key=lambda item: item[1]["churn_ratio_without_vs_with"], reverse=True)
-    for col, d in binary:
+    flags.sort(key=lambda item: item[1]["ratio_without_vs_with"], reverse=True)
+    for col, d in flags:
+        words = contract.words(col)
         out.append(
-            f"**Grow `{col}`**: members without it churn "
-            f"{d['churn_ratio_without_vs_with']:.1f}× as often ({_pct(d['churn_rate_without'])} "
-            f"vs {_pct(d['churn_rate_with'])}); today {_pct(d['share'])} of members have it."
-        )
-    contract = profile["drivers"].get("Contract_period")
-    if contract and contract["mean_retained"] > contract["mean_churned"]:
-        out.append(
-            f"**Sell longer contracts**: churners held {contract['mean_churned']:.1f}-month "
-            f"contracts on average, retained members {contract['mean_retained']:.1f}."
-        )
-    drop = profile["churned_visit_drop"]
-    if drop > 0:
-        out.append(
-            f"**Watch visit frequency**: in their last month churners visited {_pct(drop)} "
-            "less often than their lifetime average; a falling weekly count is the early warning."
+            f"**Test growing '{words.label}'**: members without it {label} "
+            f"{d['ratio_without_vs_with']:.2f}× as often (95% CI "
+            f"{_ci(d['ratio_low'], d['ratio_high'], pct=False)}; {_pct(d['without']['churn_rate'])}"
+            f" of {d['without']['n']} vs {_pct(d['with']['churn_rate'])} of {d['with']['n']}); "
+            f"today {_pct(d['share'])} of members have it. This compares members as they are, "
+            "not adjusted for anything else: offer it to a random part of the members and keep "
+            "a hold-out group to measure what it changes."
         )
     return out
+
+
+def _driver_tables(profile: dict[str, Any], contract: Contract) -> str:
+    label = contract.target.label
+    importance = profile["importance"]
+    flag_rows, number_rows, level_blocks = [], [], []
+    for col, d in profile["drivers"].items():
+        words = contract.words(col)
+        reliance = " + ".join(f"{importance[c]:.4f}" for c in contract.groups.get(col, [col])
+                              if c in importance) or "–"  # fmt: skip
+        name = f"{words.label} (`{col}`)"
+        if d["kind"] == "binary":
+            ratio = d["ratio_without_vs_with"]
+            flag_rows.append([
+                name, _pct(d["share"]),
+                f"{_pct(d['with']['churn_rate'])} ({_ci(d['with']['low'], d['with']['high'])})",
+                f"{_pct(d['without']['churn_rate'])} "
+                f"({_ci(d['without']['low'], d['without']['high'])})",
+                "–" if ratio != ratio
+                else f"{ratio:.2f} ({_ci(d['ratio_low'], d['ratio_high'], pct=False)})",
+                contract.role(col), reliance,
+            ])  # fmt: skip
+        elif d["kind"] == "levels":
+            rows = [
+                [str(lv["level"]), str(lv["n"]), _pct(lv["share"]), _pct(lv["churn_rate"]),
+                 _ci(lv["low"], lv["high"])]
+                for lv in d["levels"]
+            ]  # fmt: skip
+            level_blocks.append(
+                f"**{name}** ({contract.role(col)}; model reliance {reliance}):\n\n"
+                + _table(["value", "members", "share", label, "95% CI"], rows)
+            )
+        else:
+            unit = f" ({words.unit})" if words.unit else ""
+            number_rows.append([
+                f"{name}{unit}", f"{d['mean_churned']:.2f}", f"{d['mean_retained']:.2f}",
+                contract.role(col), reliance,
+            ])  # fmt: skip
+    parts = []
+    if flag_rows:
+        parts.append(
+            "Yes/no traits (ratio = churn without the trait / with it):\n\n"
+            + _table(
+                [
+                    "trait",
+                    "share with",
+                    f"{label}, with (95% CI)",
+                    f"{label}, without (95% CI)",
+                    "ratio (95% CI)",
+                    "role",
+                    "model reliance",
+                ],
+                flag_rows,
+            )
+        )
+    parts.extend(level_blocks)
+    if number_rows:
+        parts.append(
+            "Numbers (means):\n\n"
+            + _table(
+                [
+                    "feature",
+                    f"mean, {label}",
+                    f"mean, {contract.target.negative_label}",
+                    "role",
+                    "model reliance",
+                ],
+                number_rows,
+            )
+        )
+    return "\n\n".join(parts)
 
 
 def build_report(
     evaluate: dict[str, Any],
     cluster: dict[str, Any],
     profile: dict[str, Any],
+    summary: dict[str, Any],
+    contract: Contract,
     figures: dict[str, str],
 ) -> str:
     """The whole report as Markdown. `figures` maps a figure key to its path from the report."""
+    label = contract.target.label
     seg_rows = [
-        [str(s["id"]), s["name"], str(s["size"]), _pct(s["share"]), _pct(s["churn_rate"])]
+        [str(s["id"]), s["name"], str(s["size"]), _pct(s["share"]), _pct(s["churn_rate"]),
+         _ci(s["churn_low"], s["churn_high"])]
         for s in profile["segments"]
-    ]
+    ]  # fmt: skip
     metric_rows = [
         [f"`{k}`", f"{evaluate[k]:.4f}"]
         for k in (
@@ -77,95 +162,95 @@ def build_report(
         )
         if k in evaluate
     ]  # fmt: skip
-    binary_rows, numeric_rows = [], []
-    for col, d in profile["drivers"].items():
-        imp = profile["importance"].get(col)
-        imp_text = f"{imp:.4f}" if imp is not None else "–"
-        if d["kind"] == "binary":
-            ratio = d["churn_ratio_without_vs_with"]
-            binary_rows.append(
-                [f"`{col}`", _pct(d["share"]), _pct(d["churn_rate_with"]),
-                 _pct(d["churn_rate_without"]), f"{ratio:.2f}" if ratio else "–", imp_text]
-            )  # fmt: skip
-        else:
-            numeric_rows.append(
-                [f"`{col}`", f"{d['mean_churned']:.2f}", f"{d['mean_retained']:.2f}", imp_text]
-            )
-    f = profile["findings"]
-    findings_rows = [
-        ["Partner employees are just under half of members", _pct(f["partner_share"])],
-        ["…and churn about 1.7× less", f"{f['partner_churn_ratio']:.2f}×"],
-        ["'Bring a friend' members churn about 2× less", f"{f['promo_friends_churn_ratio']:.2f}×"],
-        ["Group-class members churn about 1.9× less", f"{f['group_visits_churn_ratio']:.2f}×"],
-        [
-            "Churners' visits last month are ~29% below their lifetime average",
-            _pct(f["churned_visit_drop"]),
-        ],
-        [
-            f"Most members are {f['age_band_low']}–{f['age_band_high']}",
-            f"{_pct(f['age_band_share'])} of members (median age {f['age_median']:.0f})",
-        ],
-    ]
+    candidate_rows = [
+        [c["model"], ", ".join(f"{k} {v}" for k, v in c["hyperparameters"].items()),
+         f"{c['cv_roc_auc_mean']:.4f} ± {c['cv_roc_auc_std']:.4f}"]
+        for c in summary["candidates"]
+    ]  # fmt: skip
+    findings = profile.get("findings", [])
+    finding_rows = [
+        [f["claim"],
+         (_pct(f["value"]) if f["measure"] == "share"
+          else f"{f['value']:+.1%}" if f["measure"] == "relative_change"
+          else f"{f['value']:.2f}"),
+         (_ci(f["low"], f["high"]) if f["measure"] in ("share", "relative_change")
+          else _ci(f["low"], f["high"], pct=False)),
+         str(f["n"])]
+        for f in findings
+    ]  # fmt: skip
+    findings_block = (
+        "Findings declared in the data contract, recomputed on this export:\n\n"
+        + _table(["claim", "computed", "95% CI", "n"], finding_rows)
+        if finding_rows
+        else ""
+    )
     portraits = "\n\n".join(
         f"**{s['id']}. {s['name']}** — {s['portrait']}" for s in profile["segments"]
     )
-    recs = "\n".join(f"{i}. {text}" for i, text in enumerate(recommendations(profile), 1))
+    recs = recommendations(profile, contract)
+    rec_text = (
+        "\n".join(f"{i}. {text}" for i, text in enumerate(recs, 1))
+        or "No segment or lever stands out beyond its uncertainty."
+    )
     img = {key: f"![{key}]({path})" for key, path in figures.items()}
+    rate_low, rate_high = profile["churn_rate_low"], profile["churn_rate_high"]
+    description = f"\n{contract.description}\n" if contract.description else ""
 
-    return f"""# Member churn report
+    return f"""# Member churn report: {contract.name}
 
-*Generated by `dvc repro` from `metrics/*.json`; do not edit by hand.*
-
+*Generated by `dvc repro` from `metrics/*.json` and the data contract; do not edit by hand.*
+{description}
 ## Summary
 
-- {profile["members"]} members, {_pct(profile["churn_rate"])} of whom churned.
-- The churn model ranks members with a test ROC-AUC of {evaluate["roc_auc"]:.3f}
-  (scaled logistic regression on the raw columns: {evaluate["baseline_logreg_roc_auc"]:.3f}).
-  At its threshold of {evaluate["threshold"]:.2f}, chosen on out-of-fold training predictions,
-  it catches {_pct(evaluate["recall"])} of churners with a precision of
-  {_pct(evaluate["precision"])}.
+- {profile["members"]} members, {_pct(profile["churn_rate"])} of whom {label}
+  (95% CI {_ci(rate_low, rate_high)}).
+- The churn model ({summary["model"]}, chosen by cross-validation on the training members)
+  ranks members with a test ROC-AUC of {evaluate["roc_auc"]:.3f} (1 = perfect ranking,
+  0.5 = a coin; plain logistic regression on the raw columns:
+  {evaluate["baseline_logreg_roc_auc"]:.3f}). At its threshold of {evaluate["threshold"]:.2f},
+  chosen on out-of-fold training predictions, it catches {_pct(evaluate["recall"])} of the
+  members who {label}, and {_pct(evaluate["precision"])} of those it flags did.
 - Contacting the riskiest 10% of members reaches {evaluate["top_decile_lift"]:.2f}× as many
-  churners as contacting 10% at random.
-- {cluster["k"]} member segments ({cluster["algorithm"]}, stability ARI
-  {cluster["stability_ari"]:.2f}), with churn rates from
+  of them as contacting 10% at random.
+- {cluster["k"]} member segments ({cluster["algorithm"]}), with churn rates from
   {_pct(min(s["churn_rate"] for s in profile["segments"]))} to
   {_pct(max(s["churn_rate"] for s in profile["segments"]))}.
 - Every member's out-of-fold churn probability, risk decile and segment are in the scored
-  member table (ROC-AUC {profile["scored_members_roc_auc"]:.3f} against actual churn);
-  {_pct(profile["at_risk_share"])} of members are flagged at risk.
+  member table, keyed by `{contract.key}` (ROC-AUC {profile["scored_members_roc_auc"]:.3f}
+  against actual churn); {_pct(profile["at_risk_share"])} of members are flagged at risk.
 
 ## Recommendations
 
-{recs}
+{rec_text}
 
 ## Member portraits
 
-{_table(["id", "name", "members", "share", "churn rate"], seg_rows)}
+{_table(["id", "name", "members", "share", "churn rate", "95% CI"], seg_rows)}
 
 {portraits}
 
 {img.get("segments", "")}
 
-## Churn drivers
+## Who churns
 
-Binary traits (ratio = churn rate without the trait / with it; importance = drop in test
-ROC-AUC when the column is shuffled):
+These compare members as they are ("marginal"): no comparison is adjusted for the others,
+and none shows a cause. Model reliance is the drop in test ROC-AUC when the column (and the
+features made from it) is shuffled.
 
-{_table(["trait", "share with", "churn with", "churn without", "ratio", "importance"], binary_rows)}
+{_driver_tables(profile, contract)}
 
-Numeric features:
-
-{_table(["feature", "mean, churned", "mean, retained", "importance"], numeric_rows)}
-
-The original study's findings, recomputed on this export:
-
-{_table(["claim", "computed"], findings_rows)}
+{findings_block}
 
 {img.get("distributions", "")}
 
 {img.get("correlations", "")}
 
 ## Model
+
+Candidates compared by {summary["cv_folds"]}-fold cross-validation on the training split
+(train.model: {summary["model_setting"]}):
+
+{_table(["family", "setting", "CV ROC-AUC"], candidate_rows)}
 
 {_table(["metric", "value"], metric_rows)}
 

@@ -1,12 +1,13 @@
 """cluster: segment the members, scan k, measure stability, order segments by churn.
 
 Reads  --input        preprocessed members
-Writes --model        segment assigner (standardise + nearest centroid), skops file
-       --assignments  member_row -> segment id (0 = lowest churn)
+       --contract     the data contract (which columns build the segments, their kinds)
+Writes --model        segment assigner (encode + nearest centroid), skops file
+       --assignments  member key -> segment id (0 = lowest churn)
        --metrics      metrics/cluster.json: k, silhouette, stability_ari, clusters
        --k-scan       plot data: silhouette, inertia and stability for k_min..k_max
        --figures      folder: k_scan.png, dendrogram.png
-Params base.seed, base.target, cluster.*
+Params base.seed, cluster.*
 """
 
 from __future__ import annotations
@@ -16,11 +17,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from gym_churn import clustering, plots
+from gym_churn import plots
 from gym_churn.cli import exit_with, parser, stage_main
-from gym_churn.columns import ID_COLUMN
-from gym_churn.errors import ParamsError
+from gym_churn.errors import ContractError, ParamsError
+from gym_churn.features import model_inputs
 from gym_churn.io import (
+    load_contract,
     load_params,
     read_table,
     save_figure,
@@ -29,41 +31,42 @@ from gym_churn.io import (
     write_plot_data,
     write_table,
 )
+from gym_churn.segments import clustering as segmentation
 
 log = logging.getLogger(__name__)
 
 
 @stage_main
 def main(argv: list[str] | None = None) -> None:
-    args = parser(__doc__, "input", "model", "assignments", "metrics", "k_scan", "figures")
-    args = args.parse_args(argv)
+    args = parser(
+        __doc__, "input", "contract", "model", "assignments", "metrics", "k_scan", "figures"
+    ).parse_args(argv)
     params = load_params(args.params)
-    cfg, target = params.cluster, params.base.target
+    contract = load_contract(args.contract)
+    cfg, target = params.cluster, contract.target.column
+    if not contract.segment_columns:
+        raise ContractError(f"{args.contract}: no feature has segment: true; segments need one")
     members = read_table(args.input)
-    unknown = [col for col in cfg.columns if col not in members.columns]
-    if unknown:
-        raise ParamsError(
-            f"cluster.columns: unknown column(s) {', '.join(unknown)}; "
-            f"allowed: {', '.join(c for c in members.columns if c not in (ID_COLUMN, target))}"
-        )
     if max(cfg.k, cfg.k_max) > len(members):
         raise ParamsError(f"cluster.k / cluster.k_max: must not exceed {len(members)} members")
 
-    base = clustering.ClusterConfig(cfg.algorithm, cfg.k, cfg.n_init, params.base.seed)
+    base = segmentation.ClusterConfig(cfg.algorithm, cfg.k, cfg.n_init, params.base.seed)
     churn = members[target].to_numpy()
+    inputs = model_inputs(members, contract)
+    encoder = segmentation.segment_encoder(contract)
     sampling = {
         "resamples": cfg.stability_resamples,
         "fraction": cfg.stability_fraction,
         "silhouette_rows": cfg.silhouette_max_rows,
         "scan_rows": cfg.scan_max_rows,
     }
-    seg = clustering.segment(members, cfg.columns, churn, base, **sampling)
+    seg = segmentation.segment(inputs, encoder, churn, base, **sampling)
     ks = list(range(cfg.k_min, cfg.k_max + 1))
-    scan = clustering.k_scan(members, cfg.columns, base, ks, **sampling)
-    link, sample_rows = clustering.dendrogram_linkage(
-        members, cfg.columns, cfg.dendrogram_rows, params.base.seed
+    scan = segmentation.k_scan(inputs, encoder, base, ks, **sampling)
+    link, sample_rows = segmentation.dendrogram_linkage(
+        inputs, encoder, cfg.dendrogram_rows, params.base.seed
     )
-    clusters = clustering.segment_summary(seg.labels, churn)
+    clusters = segmentation.segment_summary(seg.labels, churn)
     rates = [c["churn_rate"] for c in clusters]
     result = {
         "algorithm": cfg.algorithm,
@@ -76,7 +79,7 @@ def main(argv: list[str] | None = None) -> None:
 
     save_model(seg.assigner, args.model)
     write_table(
-        pd.DataFrame({ID_COLUMN: members[ID_COLUMN], "segment": seg.labels}), args.assignments
+        pd.DataFrame({contract.key: members[contract.key], "segment": seg.labels}), args.assignments
     )
     write_plot_data(scan, args.k_scan)
     figures = Path(args.figures)

@@ -1,11 +1,12 @@
 """evaluate: score the held-out test split and write metrics, plot data and figures.
 
 Reads  --train, --test      the splits (train only to fit the logistic-regression baseline)
+       --contract           the data contract
        --model, --summary   outputs of train
 Writes --metrics            metrics/evaluate.json (flat keys, tracked by dvc metrics)
        --roc --pr --confusion --calibration --gain --importance   plot data (dvc plots)
        --figures            folder of PNG figures for the README and report
-Params base.seed, base.target, evaluate.*
+Params base.seed, evaluate.*
 """
 
 from __future__ import annotations
@@ -13,11 +14,12 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from gym_churn import metrics as m
 from gym_churn import plots
 from gym_churn.cli import exit_with, parser, stage_main
-from gym_churn.columns import FEATURES
+from gym_churn.evaluation import metrics as m
+from gym_churn.evaluation.importance import permutation_drivers
 from gym_churn.io import (
+    load_contract,
     load_model,
     load_params,
     read_json,
@@ -26,7 +28,7 @@ from gym_churn.io import (
     write_json,
     write_plot_data,
 )
-from gym_churn.modeling import baseline_roc_auc, permutation_drivers, split_xy
+from gym_churn.models.selection import baseline_roc_auc, split_xy
 
 log = logging.getLogger(__name__)
 
@@ -35,18 +37,20 @@ CURVES = ("roc", "pr", "confusion", "calibration", "gain", "importance")
 
 @stage_main
 def main(argv: list[str] | None = None) -> None:
-    args = parser(__doc__, "train", "test", "model", "summary", "metrics", *CURVES, "figures")
-    args = args.parse_args(argv)
+    args = parser(
+        __doc__, "train", "test", "contract", "model", "summary", "metrics", *CURVES, "figures"
+    ).parse_args(argv)
     params = load_params(args.params)
-    cfg, target, seed = params.evaluate, params.base.target, params.base.seed
+    contract = load_contract(args.contract)
+    cfg, seed = params.evaluate, params.base.seed
     train, test = read_table(args.train), read_table(args.test)
     model, summary = load_model(args.model), read_json(args.summary)
 
-    X, y = split_xy(test, target)
+    X, y = split_xy(test, contract)
     proba = model.predict_proba(X)[:, 1]
     threshold = summary["threshold"]
     scores = m.classification_metrics(y, proba, threshold, cfg.calibration_bins)
-    baseline = baseline_roc_auc(train, test, list(FEATURES), target)
+    baseline = baseline_roc_auc(train, test, contract)
     results = {
         **scores,
         "threshold": threshold,

@@ -1,9 +1,11 @@
-"""preprocess: validate the raw export and add the engineered features.
+"""preprocess: check the raw export against the data contract, type it, add engineered features.
 
 Reads  --raw        the member export (CSV or parquet; never written to)
-Writes --output     validated, typed members with engineered columns
+       --contract   the data contract (target, columns, rules, engineered features)
+Writes --output     checked, typed members: the member key, the features, the engineered
+                    features, the target as 0/1
        --metrics    metrics/preprocess.json: rows read, dropped (by reason) and written
-Params base.target, preprocess.*
+Params none: every rule of the data is in the contract
 """
 
 from __future__ import annotations
@@ -11,24 +13,22 @@ from __future__ import annotations
 import logging
 
 from gym_churn.cli import exit_with, parser, stage_main
+from gym_churn.contract.checks import check_export
 from gym_churn.features import add_features
-from gym_churn.io import load_params, read_table, write_json, write_table
-from gym_churn.schema import check_export
+from gym_churn.io import load_contract, read_table, write_json, write_table
 
 log = logging.getLogger(__name__)
 
 
 @stage_main
 def main(argv: list[str] | None = None) -> None:
-    args = parser(__doc__, "raw", "output", "metrics").parse_args(argv)
-    params = load_params(args.params)
-    cfg, target = params.preprocess, params.base.target
-    members, counts = check_export(
-        read_table(args.raw), cfg, target=target, duplicates=cfg.duplicates, source=args.raw
-    )
-    processed = add_features(members, cfg.features)
+    args = parser(__doc__, "raw", "contract", "output", "metrics", with_params=False)
+    args = args.parse_args(argv)
+    contract = load_contract(args.contract)
+    checked = check_export(read_table(args.raw), contract, source=args.raw)
+    processed = add_features(checked.members, contract)
     write_table(processed, args.output)
-    write_json({**counts, "rows_written": len(processed)}, args.metrics)
+    write_json({**checked.counts, "rows_written": len(processed)}, args.metrics)
     log.info("%d members, %d columns -> %s", len(processed), processed.shape[1], args.output)
 
 

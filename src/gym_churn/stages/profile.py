@@ -1,22 +1,23 @@
-"""profile: churn drivers, segment portraits, every member scored, and the report.
+"""profile: who churns, segment portraits, declared findings, every member scored, the report.
 
-Every member gets an out-of-fold churn probability: the train stage's model spec is
+Every member gets an out-of-fold churn probability: the model spec train kept is
 cross-validated over all members, so no member is scored by a model that saw its own label.
 
 Reads  --members      preprocessed members
+       --contract     the data contract (roles, words, findings)
        --assignments  segment id per member (cluster)
        --importance   permutation importance on the test split (evaluate)
-       --summary      train summary (the decision threshold)
+       --summary      train summary (the model kept, the decision threshold)
        --evaluate-metrics, --cluster-metrics   for the report
        --evaluate-figures, --cluster-figures   folders the report links to
-Writes --metrics      metrics/profile.json: drivers, study findings, importance, portraits
+Writes --metrics      metrics/profile.json: churn rate, drivers, findings, portraits
        --segments     plot data: one row per segment with every feature's mean or share
-       --scored       per-member table: probability, risk decile, at-risk flag, segment
+       --scored       per-member table: member key, probability, risk decile, at-risk flag,
+                      segment, then the member's columns
        --segment-names  segment id -> generated name, for scoring new exports
        --figures      folder: segments.png, distributions.png, correlations.png
-       --report       the Markdown report, from the metrics only (figures linked relative to it)
-Params base.seed, base.target, profile.*, and the train model spec (train.model,
-       cv_folds, calibration, calibration_folds and each family's hyperparameters)
+       --report       the Markdown report (figures linked relative to it)
+Params base.seed, profile.*, train.cv_folds
 """
 
 from __future__ import annotations
@@ -28,21 +29,21 @@ from pathlib import Path
 from sklearn.metrics import roc_auc_score
 
 from gym_churn import plots
-from gym_churn import profiling as prof
 from gym_churn.cli import exit_with, parser, stage_main
-from gym_churn.columns import FEATURES, ID_COLUMN
 from gym_churn.io import (
+    load_contract,
     load_params,
     read_json,
     read_table,
     save_figure,
-    write_bytes,
     write_json,
     write_plot_data,
     write_table,
+    write_text,
 )
-from gym_churn.modeling import member_oof_scores
+from gym_churn.models.selection import member_oof_scores, model_from_summary
 from gym_churn.report import build_report
+from gym_churn.segments import profiles as prof
 
 log = logging.getLogger(__name__)
 
@@ -57,61 +58,71 @@ REPORT_FIGURES = {
 @stage_main
 def main(argv: list[str] | None = None) -> None:
     args = parser(
-        __doc__, "members", "assignments", "importance", "summary", "evaluate_metrics",
-        "cluster_metrics", "evaluate_figures", "cluster_figures", "metrics", "segments",
-        "scored", "segment_names", "figures", "report",
+        __doc__, "members", "contract", "assignments", "importance", "summary",
+        "evaluate_metrics", "cluster_metrics", "evaluate_figures", "cluster_figures", "metrics",
+        "segments", "scored", "segment_names", "figures", "report",
     ).parse_args(argv)  # fmt: skip
     params = load_params(args.params)
-    target, cfg = params.base.target, params.profile
+    contract = load_contract(args.contract)
+    target, key, cfg, seed = contract.target.column, contract.key, params.profile, params.base.seed
     members = read_table(args.members)
     labels = read_table(args.assignments)["segment"].to_numpy()
     importance = read_table(args.importance)
-    threshold = read_json(args.summary)["threshold"]
-    oof_scores, cv = member_oof_scores(members, params.train, target, params.base.seed)
+    summary = read_json(args.summary)
+    model = model_from_summary(summary, contract, seed)
+    oof_scores, cv = member_oof_scores(members, model, contract, params.train.cv_folds, seed)
     oof = oof_scores["churn_probability"].to_numpy()
     log.info("%d members scored out of fold; CV ROC-AUC %.4f", len(oof), cv.roc_auc_mean)
 
-    columns = [c for c in members.columns if c not in (ID_COLUMN, target)]
-    drivers = prof.churn_drivers(members, target)
-    visit_drop = prof.churned_visit_drop(members, target)
-    profiles = prof.segment_profiles(members, labels, columns, target)
-    portraits = prof.portraits(profiles, members, target, cfg.portrait_traits)
+    y = members[target]
+    matrix = prof.profile_matrix(members, contract)
+    drivers = prof.churn_drivers(members, contract)
+    profiles = prof.segment_profiles(matrix, labels, y)
+    portraits = prof.portraits(profiles, matrix, contract, cfg.portrait_traits)
     names = {p["id"]: p["name"] for p in portraits}
+    low, high = prof.wilson(int(y.sum()), len(y))
 
-    scored = members[[ID_COLUMN]].assign(
+    scored = members[[key]].assign(
         churn_probability=oof,
         risk_decile=prof.risk_deciles(oof),
-        at_risk=(oof >= threshold).astype(int),
+        at_risk=(oof >= summary["threshold"]).astype(int),
         segment=labels,
         segment_name=[names[s] for s in labels],
     )
-    scored = scored.join(members.drop(columns=[ID_COLUMN]))
+    scored = scored.join(members.drop(columns=[key]))
     result = {
-        "churn_rate": float(members[target].mean()),
+        "churn_rate": float(y.mean()),
+        "churn_rate_low": low,
+        "churn_rate_high": high,
         "members": len(members),
-        "scored_members_roc_auc": float(roc_auc_score(members[target], oof)),
+        "scored_members_roc_auc": float(roc_auc_score(y, oof)),
         "at_risk_share": float(scored["at_risk"].mean()),
-        "findings": prof.study_findings(drivers, members, visit_drop, cfg.common_age_band),
-        "churned_visit_drop": visit_drop,
+        "findings": prof.findings(members, contract, cfg.bootstrap, seed),
         "drivers": drivers,
         "importance": dict(zip(importance["feature"], importance["importance"], strict=True)),
         "segments": portraits,
     }
 
-    z = prof.standardised_differences(profiles, members, list(FEATURES))
+    # the heatmap shows the columns the segments were built on
+    used = set(contract.segment_columns)
+    shown = [c for c in matrix.columns if prof.parent_column(c, contract)[0] in used]
+    z = prof.standardised_differences(profiles, matrix, shown)
     figures = Path(args.figures)
     save_figure(
         plots.segment_heatmap(
-            z, [f"{p['id']}: {p['name']} ({p['churn_rate']:.0%})" for p in portraits]
+            z, [f"{p['id']}: {p['name']} ({p['churn_rate']:.0%} {contract.target.label})"
+                for p in portraits]
         ),
         figures / "segments.png",
-    )
+    )  # fmt: skip
+    titles = {c: contract.words(c).label for c in contract.raw_features}
     save_figure(
-        plots.distributions_by_churn(members, list(FEATURES), target), figures / "distributions.png"
+        plots.distributions_by_churn(members, contract.raw_features, target, titles),
+        figures / "distributions.png",
     )
-    save_figure(
-        plots.correlation_heatmap(members, [*FEATURES, target]), figures / "correlations.png"
-    )
+    numbers = [c for c in contract.raw_features if contract.kind(c) != "categorical"]
+    correlations = plots.correlation_heatmap(members, [*numbers, target])
+    save_figure(correlations, figures / "correlations.png")
     write_plot_data(profiles.assign(name=[names[s] for s in profiles["segment"]]), args.segments)
     write_table(scored, args.scored)
     write_json({str(k): v for k, v in names.items()}, args.segment_names)
@@ -127,9 +138,11 @@ def main(argv: list[str] | None = None) -> None:
         read_json(args.evaluate_metrics),
         read_json(args.cluster_metrics),
         read_json(args.metrics),
+        summary,
+        contract,
         figure_links,
     )
-    write_bytes(report.encode(), args.report)
+    write_text(report, args.report)
     log.info(
         "%d members profiled; out-of-fold ROC-AUC %.4f; segments: %s",
         len(members),

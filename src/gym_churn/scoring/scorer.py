@@ -2,7 +2,8 @@
 and the top reasons behind each flagged member's risk. Pure functions.
 
 Reasons are found by replacement: for each raw feature, set the member's value to the member
-base's typical value (the training split's median, or mode for a 0/1 flag), recompute the
+base's typical value (the training split's median, or most common value of a flag or a
+category), recompute the
 engineered features and re-score. The features whose replacement lowers the predicted risk
 most are the reasons. This works for every model family, and a reason always agrees with the
 model by construction: undoing it lowers the member's risk.
@@ -16,9 +17,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from gym_churn.columns import FEATURES, ID_COLUMN
-from gym_churn.features import add_features
-from gym_churn.params import Features
+from gym_churn.contract.spec import Contract
+from gym_churn.features import add_features, model_inputs
 
 # A replacement must lower the probability by more than this to count as a reason: below it
 # the difference is floating-point rounding, not the model.
@@ -30,15 +30,18 @@ class Scorer:
     model: Any  # fitted churn pipeline (predict_proba)
     threshold: float
     decile_edges: np.ndarray  # 9 cut points of the training base's probabilities
-    typical: dict[str, float]
+    typical: dict[str, Any]
     assigner: Any  # segment assigner (predict)
     segment_names: dict[int, str]
-    features: Features
+    contract: Contract
+
+
+def _inputs(scorer: Scorer, members: pd.DataFrame) -> pd.DataFrame:
+    return model_inputs(add_features(members, scorer.contract), scorer.contract)
 
 
 def _proba(scorer: Scorer, members: pd.DataFrame) -> np.ndarray:
-    X = add_features(members, scorer.features)[list(scorer.model.feature_names_in_)]
-    return scorer.model.predict_proba(X)[:, 1]
+    return scorer.model.predict_proba(_inputs(scorer, members))[:, 1]
 
 
 def risk_decile(proba: np.ndarray, edges: np.ndarray) -> np.ndarray:
@@ -51,8 +54,9 @@ def top_reasons(
 ) -> pd.DataFrame:
     """Per member: the `n_reasons` features whose typical value lowers the risk most, with the
     drop in probability. Fewer (empty) when fewer features lower it."""
-    drops = np.zeros((len(members), len(FEATURES)))
-    for j, col in enumerate(FEATURES):
+    features = scorer.contract.raw_features
+    drops = np.zeros((len(members), len(features)))
+    for j, col in enumerate(features):
         differs = (members[col] != scorer.typical[col]).to_numpy()
         if not differs.any():
             continue  # members already at the typical value: replacing changes nothing
@@ -63,27 +67,27 @@ def top_reasons(
     for k in range(n_reasons):
         effect = np.take_along_axis(drops, order[:, k : k + 1], axis=1)[:, 0]
         lowers = effect > MIN_DROP
-        out[f"reason_{k + 1}"] = _reason_names(np.where(lowers, order[:, k] + 1, 0))
+        out[f"reason_{k + 1}"] = _reason_names(np.where(lowers, order[:, k] + 1, 0), features)
         out[f"reason_{k + 1}_risk_drop"] = np.where(lowers, effect, np.nan)
     return pd.DataFrame(out, index=members.index)
 
 
-def _reason_names(codes: np.ndarray) -> pd.Categorical:
+def _reason_names(codes: np.ndarray, features: list[str]) -> pd.Categorical:
     # Categorical: one small code per member instead of a Python string each (turning
     # strings into a text column cost ~0.5 s per million members); written out as text.
-    return pd.Categorical.from_codes(codes, categories=["", *FEATURES])
+    return pd.Categorical.from_codes(codes, categories=["", *features])
 
 
 def score(scorer: Scorer, members: pd.DataFrame, n_reasons: int = 3) -> pd.DataFrame:
     """Score validated members (as validate_members returns them, target optional)."""
     proba = _proba(scorer, members)
     at_risk = proba >= scorer.threshold
-    segment = scorer.assigner.predict(members[list(scorer.assigner.feature_names_in_)])
+    segment = scorer.assigner.predict(_inputs(scorer, members))
     names = list(dict.fromkeys(scorer.segment_names.values()))
     name_code = {seg: names.index(name) for seg, name in scorer.segment_names.items()}
     out = pd.DataFrame(
         {
-            ID_COLUMN: members[ID_COLUMN].to_numpy(),
+            scorer.contract.key: members[scorer.contract.key].to_numpy(),
             "churn_probability": proba,
             "risk_decile": risk_decile(proba, scorer.decile_edges),
             "at_risk": at_risk.astype(int),
@@ -102,5 +106,5 @@ def score(scorer: Scorer, members: pd.DataFrame, n_reasons: int = 3) -> pd.DataF
         else:
             codes = np.zeros(len(members), dtype=np.int8)
             codes[at_risk] = reasons[col].cat.codes.to_numpy()
-            out[col] = _reason_names(codes)
+            out[col] = _reason_names(codes, scorer.contract.raw_features)
     return out

@@ -1,0 +1,141 @@
+"""The `gym-churn` command: `init` starts the template on a new export, `score` scores one.
+
+    gym-churn init --data data/raw/export.csv --target churn [--positive Yes] [--id member_id]
+    gym-churn score --model models --input new_month.csv --output scored.csv
+
+`init` drafts a data contract from the export (data/contracts/<file name>.yaml), checks the
+export against it, points dvc.yaml at both, and prints what to review. Then `dvc repro` runs
+the whole pipeline on the export.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import re
+import sys
+from pathlib import Path
+
+import yaml
+
+from gym_churn.cli import configure_logging, exit_with
+from gym_churn.contract.checks import check_export
+from gym_churn.contract.draft import draft_contract
+from gym_churn.contract.spec import parse_contract
+from gym_churn.errors import ContractError, GymChurnError
+from gym_churn.io import read_table, write_text
+
+log = logging.getLogger(__name__)
+
+HEADER = """\
+# Data contract drafted by `gym-churn init` from {data}.
+# Review it, then run `dvc repro`. Kinds, bounds and allowed values were inferred from the
+# data; meaning was not. What to set by hand (README "Your own export"):
+#   role:     lever (the club can act on it), attribute (fixed about the member), behaviour
+#             (what members do after joining), tenure (months since joining; one column)
+#   label, unit, high, low: the words the report, portraits and reasons use (default: name)
+#   segment:  false for columns the segments should not be built on
+#   engineered, relations, findings: features computed from columns, rules across columns,
+#             claims to re-check on every run (see data/contracts/gym_churn.yaml)
+"""
+
+
+def repoint_pipeline(dvc_yaml: str, data: str, contract: str) -> str:
+    """dvc.yaml's text with `vars.paths.raw` and `.contract` set; comments kept."""
+    out = dvc_yaml
+    for key, value in (("raw", data), ("contract", contract)):
+        out, count = re.subn(
+            rf"^(\s+{key}:[ \t]*)\S.*$", lambda m, v=value: m.group(1) + v, out, count=1,
+            flags=re.MULTILINE,
+        )  # fmt: skip
+        if count != 1:
+            raise ContractError(f"dvc.yaml: no `{key}:` entry under vars.paths to point at it")
+    return out
+
+
+def _init(args: argparse.Namespace) -> None:
+    data = Path(args.data)
+    raw = read_table(data)
+    draft = draft_contract(
+        raw, target=args.target, positive=args.positive, id_column=args.id, name=data.stem
+    )
+    contract = parse_contract(draft.contract, source="drafted contract")
+    checked = check_export(raw, contract, source=str(data))
+    target = Path(args.contract or f"data/contracts/{data.stem}.yaml")
+    if target.exists() and not args.force:
+        raise ContractError(f"{target}: exists; pass --force to replace it, or --contract PATH")
+    text = HEADER.format(data=data) + yaml.safe_dump(
+        draft.contract, sort_keys=False, allow_unicode=True, width=100
+    )
+    dvc_yaml = Path(args.dvc_yaml)
+    pipeline = repoint_pipeline(dvc_yaml.read_text(encoding="utf-8"), str(data), str(target))
+    write_text(text, target)
+    write_text(pipeline, dvc_yaml)
+
+    feats = contract.features
+    kinds = {k: [c for c, f in feats.items() if f.kind == k] for k in
+             ("binary", "integer", "numeric", "categorical")}  # fmt: skip
+    lines = [
+        f"Wrote {target} and pointed {dvc_yaml} at {data}.",
+        f"{checked.counts['rows_read']} rows; target {contract.target.column!r}: "
+        f"{contract.target.positive} = churned; "
+        f"member key: {contract.key}"
+        + ("" if contract.id else " (row number; pass --id COLUMN to key by an ID)"),
+    ]
+    lines += [f"  {k}: {', '.join(v)}" for k, v in kinds.items() if v]
+    lines += [f"  left out: {c} ({why})" for c, why in contract.ignore.items()]
+    left_out = tuple(f"{c}:" for c in contract.ignore)
+    lines += [f"  note: {n}" for n in draft.notes if not n.startswith(left_out)]
+    lines += [
+        "Review before trusting the report:",
+        "  - roles: every feature is an 'attribute' for now. Mark the levers the club can act "
+        "on (role: lever), what members do after joining (role: behaviour) and the months "
+        "since joining (role: tenure).",
+        "  - words: label/unit/high/low for each feature, so the report speaks your language.",
+        "  - rules: bounds (min/max) and allowed values only cover what this file holds.",
+        "Then: dvc repro",
+    ]
+    sys.stdout.write("\n".join(lines) + "\n")
+
+
+def _score(argv: list[str]) -> int:
+    from gym_churn.scoring.cli import main as score_main
+
+    return score_main(argv)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="gym-churn", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    sub = p.add_subparsers(dest="command", required=True)
+    init = sub.add_parser("init", help="draft a data contract for an export and point the "
+                          "pipeline at it")  # fmt: skip
+    init.add_argument("--data", required=True, help="the export (CSV or parquet)")
+    init.add_argument("--target", required=True, help="the column saying who churned")
+    init.add_argument("--positive", help="the target value that means churned (e.g. Yes)")
+    init.add_argument("--id", help="the column identifying members, carried into every output")
+    init.add_argument("--contract", help="where to write it (default data/contracts/<name>.yaml)")
+    init.add_argument("--dvc-yaml", default="dvc.yaml", help="the pipeline file to point")
+    init.add_argument("--force", action="store_true", help="replace an existing contract file")
+    sub.add_parser("score", help="score an export with a trained model (see gym-churn-score -h)",
+                   add_help=False)  # fmt: skip
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["score"]:
+        return _score(argv[1:])
+    args = _parser().parse_args(argv)
+    configure_logging()
+    try:
+        _init(args)
+    except GymChurnError as exc:
+        log.error("%s", exc)
+        return 1
+    return 0
+
+
+def run() -> None:
+    """The `gym-churn` console script."""
+    exit_with(main())

@@ -1,0 +1,1 @@
+"""The data contract: the declared meaning of a member export (spec) and its checks."""

@@ -1,0 +1,321 @@
+"""Checking an export against its data contract, and typing it.
+
+One pass finds every broken rule, so a user fixes a file in one round: values that do not
+parse (a word in a number column, a label that is neither positive nor negative), blanks
+where the contract forbids them, and value rules (bounds, allowed values, whole numbers,
+relations between columns, declared with pandera) on the values that did parse. Each broken
+rule is reported once with its column, rule, count of rows and the first line numbers in the
+file (line 1 is the header).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa
+from pandera.errors import SchemaErrors
+
+from gym_churn.contract.spec import ROW_KEY, Contract, Feature, label_key
+from gym_churn.errors import DataValidationError
+
+log = logging.getLogger(__name__)
+
+MAX_ROWS_SHOWN = 5
+MAX_VALUES_SHOWN = 3
+
+
+@dataclass
+class _Failures:
+    """Broken rules found so far: (column, rule) -> row positions and example values."""
+
+    found: dict[tuple[str, str], tuple[np.ndarray, list]] = field(default_factory=dict)
+
+    def add(self, column: str, rule: str, rows: np.ndarray, values: list) -> None:
+        if len(rows) == 0:
+            return
+        old_rows, old_values = self.found.get((column, rule), (np.array([], dtype=int), []))
+        self.found[(column, rule)] = (np.union1d(old_rows, rows), old_values + values)
+
+    def message(self, source: str, order: list[str]) -> str:
+        rank = {col: i for i, col in enumerate(order)}
+        lines = [f"{source}: data contract violated"]
+        for (column, rule), (rows, values) in sorted(
+            self.found.items(), key=lambda item: (rank.get(item[0][0], len(rank)), item[0][1])
+        ):
+            numbers = [int(r) + 2 for r in rows]  # 0-based row + 1, + 1 for the header line
+            shown = ", ".join(map(str, numbers[:MAX_ROWS_SHOWN]))
+            more = " ..." if len(numbers) > MAX_ROWS_SHOWN else ""
+            examples = ", ".join(repr(v) for v in values[:MAX_VALUES_SHOWN])
+            lines.append(
+                f"  column {column!r}: rule {rule} fails in {len(numbers)} row(s); "
+                f"first lines {shown}{more}; values {examples}"
+            )
+        return "\n".join(lines)
+
+
+def _blank(values: pd.Series) -> np.ndarray:
+    missing = values.isna().to_numpy()
+    if values.dtype == object or pd.api.types.is_string_dtype(values.dtype):
+        missing = missing | values.astype(str).str.strip().eq("").to_numpy()
+    return missing
+
+
+def _map_labels(values: pd.Series, mapping: dict[str, int]) -> pd.Series:
+    """Map cells onto declared labels by label_key; unknown cells become NaN."""
+    if pd.api.types.is_bool_dtype(values.dtype):
+        keys = values.map({True: "true", False: "false"})
+    elif pd.api.types.is_numeric_dtype(values.dtype):
+        unique = pd.unique(values.dropna())
+        keys = values.map({v: label_key(v) for v in unique})
+    else:
+        keys = values.astype(str).str.strip().str.lower().where(values.notna())
+    return keys.map(mapping)
+
+
+def _parse_column(
+    name: str, values: pd.Series, spec: Feature, failures: _Failures, *, lenient: bool
+) -> tuple[pd.Series, np.ndarray]:
+    """The column typed (float for numbers and 0/1 flags, text for categories, NaN for a
+    gap) and the mask of blank cells. Cells that do not parse are recorded as failures."""
+    blank = _blank(values)
+    if spec.kind == "binary":
+        declared = spec.allowed if spec.allowed is not None else [0, 1]
+        mapping = {label_key(declared[0]): 0, label_key(declared[1]): 1}
+        parsed = _map_labels(values, mapping).astype(float)
+        bad = np.flatnonzero(parsed.isna().to_numpy() & ~blank)
+        failures.add(name, f"one_of{declared}", bad, values.iloc[bad].tolist())
+    elif spec.kind == "categorical":
+        text = values.astype(str).str.strip().where(~blank)
+        unknown = ~text.isin(spec.levels).to_numpy() & ~blank
+        if unknown.any() and lenient:
+            # Scoring a new month: a level the model never saw is treated as missing.
+            log.warning(
+                "column %r: %d row(s) with level(s) the model never saw (%s); scored as missing",
+                name,
+                int(unknown.sum()),
+                ", ".join(repr(v) for v in pd.unique(text[unknown])[:MAX_VALUES_SHOWN]),
+            )
+        elif unknown.any():
+            bad = np.flatnonzero(unknown)
+            failures.add(name, f"one_of{spec.levels}", bad, values.iloc[bad].tolist())
+        parsed = text.where(~unknown).astype(object)
+    else:
+        if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(
+            values.dtype
+        ):
+            parsed = values.astype(float)
+        else:
+            parsed = pd.to_numeric(values, errors="coerce").astype(float)
+            bad = np.flatnonzero(parsed.isna().to_numpy() & ~blank)
+            failures.add(name, "number", bad, values.iloc[bad].tolist())
+    return parsed, blank
+
+
+def _rules_schema(contract: Contract, columns: list[str]) -> pa.DataFrameSchema:
+    """Value rules on parsed numbers, with pandera. Gaps pass (they have their own policy)."""
+    finite = pa.Check(lambda s: np.isfinite(s) | s.isna(), name="finite")
+    whole = pa.Check(lambda s: (s % 1 == 0) | s.isna(), name="whole_number")
+    schema_columns = {}
+    for col in columns:
+        spec = contract.features[col]
+        if spec.kind not in ("integer", "numeric"):
+            continue
+        checks = [finite]
+        if spec.kind == "integer":
+            checks.append(whole)
+        if spec.min is not None:
+            checks.append(pa.Check.ge(spec.min))
+        if spec.max is not None:
+            checks.append(pa.Check.le(spec.max))
+        if spec.allowed is not None:
+            checks.append(pa.Check.isin([float(v) for v in spec.allowed]))
+        schema_columns[col] = pa.Column(float, checks, nullable=True)
+    relations = []
+    for rel in contract.relations:
+        used = contract.names_in(rel.rule, contract.raw_features)
+
+        def holds(df: pd.DataFrame, rule: str = rel.rule, used: list[str] = used) -> pd.Series:
+            # Rows with a gap in any column of the rule are not judged by it.
+            gap = df[used].isna().any(axis=1)
+            return df.eval(rule, engine="python").astype(bool) | gap
+
+        relations.append(pa.Check(holds, name=rel.name or rel.rule))
+    return pa.DataFrameSchema(schema_columns, checks=relations, strict=False, ordered=False)
+
+
+def _blame(contract: Contract) -> dict[str, str]:
+    out = {}
+    for rel in contract.relations:
+        first = contract.names_in(rel.rule, contract.raw_features)[0]
+        out[rel.name or rel.rule] = rel.blame or first
+    return out
+
+
+def _rule_failures(
+    parsed: pd.DataFrame, contract: Contract, columns: list[str], failures: _Failures
+) -> None:
+    try:
+        _rules_schema(contract, columns).validate(parsed, lazy=True)
+    except SchemaErrors as exc:
+        cases = exc.failure_cases
+        blame = _blame(contract)
+        # pandera reports a frame-wide rule once per column; keep the column it blames.
+        frame_wide = cases["schema_context"] == "DataFrameSchema"
+        cases = cases[~frame_wide | (cases["column"] == cases["check"].map(blame))]
+        for (column, check), group in cases.groupby(["column", "check"], sort=False):
+            rows = np.unique(group["index"].dropna().astype(int).to_numpy())
+            positions = parsed.index.get_indexer(rows)
+            failures.add(str(column), str(check), positions, group["failure_case"].tolist())
+
+
+@dataclass(frozen=True)
+class Checked:
+    members: pd.DataFrame  # key column first, then the raw features, then the target (0/1)
+    counts: dict[str, int]  # rows read, dropped by reason, unseen levels
+
+
+def check_export(
+    raw: pd.DataFrame,
+    contract: Contract,
+    *,
+    source: str,
+    labelled: bool = True,
+    lenient_levels: bool = False,
+    duplicates: str | None = None,
+) -> Checked:
+    """Check `raw` against the contract and return the typed members.
+
+    `labelled=False` checks an export without the target (scoring); `lenient_levels=True`
+    scores a categorical level the contract does not list as missing, with a warning,
+    instead of refusing it. `duplicates` overrides the contract's policy (scoring keeps
+    repeats: an export may list two members with identical data). Columns the contract does
+    not name are dropped (with a warning; ignored columns quietly). Raises
+    DataValidationError describing every broken rule.
+    """
+    if raw.empty:
+        raise DataValidationError(f"{source}: no data rows (the file is empty or only a header)")
+    target = contract.target.column
+    features = contract.raw_features
+    required = [*([contract.id] if contract.id else []), *features]
+    required += [target] if labelled else []
+    missing = [col for col in required if col not in raw.columns]
+    if missing:
+        raise DataValidationError(
+            f"{source}: missing required column(s) {', '.join(missing)}; "
+            f"found {', '.join(map(str, raw.columns))}"
+        )
+    extra = [c for c in raw.columns if c not in required and c not in contract.ignore]
+    if labelled or target in extra:
+        extra = [c for c in extra if c != target]
+    if extra:
+        log.warning(
+            "%s: %d column(s) not in the data contract, left out: %s",
+            source,
+            len(extra),
+            ", ".join(map(str, extra)),
+        )
+
+    failures = _Failures()
+    frame = raw.reset_index(drop=True)  # positions; raw.index still numbers the file's rows
+    line_index = raw.index
+    parsed: dict[str, pd.Series] = {}
+    drop = np.zeros(len(frame), dtype=bool)
+    for col in features:
+        spec = contract.features[col]
+        parsed[col], blank = _parse_column(col, frame[col], spec, failures, lenient=lenient_levels)
+        if spec.missing == "error":
+            rows = np.flatnonzero(blank)
+            failures.add(col, "not_missing", rows, [None] * min(len(rows), MAX_VALUES_SHOWN))
+        elif spec.missing == "drop":
+            drop |= blank
+    if labelled:
+        tgt = contract.target
+        mapping = {label_key(v): 1 for v in tgt.positive} | {label_key(v): 0 for v in tgt.negative}
+        labels = _map_labels(frame[target], mapping)
+        blank = _blank(frame[target])
+        bad = np.flatnonzero(labels.isna().to_numpy() & ~blank)
+        failures.add(target, f"one_of{[*tgt.positive, *tgt.negative]}", bad,
+                     frame[target].iloc[bad].tolist())  # fmt: skip
+        failures.add(target, "not_missing", np.flatnonzero(blank), [None])
+        parsed[target] = labels
+    typed = pd.DataFrame(parsed)
+    typed.index = line_index
+    _rule_failures(typed, contract, features, failures)
+
+    key = contract.key
+    if contract.id:
+        ids = frame[contract.id]
+        failures.add(contract.id, "not_missing", np.flatnonzero(_blank(ids)), [None])
+    if failures.found:
+        order = [*([contract.id] if contract.id else []), *features, target]
+        raise DataValidationError(_with_lines(failures, line_index).message(source, order))
+
+    typed.insert(0, key, frame[contract.id].to_numpy() if contract.id else line_index + 1)
+    counts = {"rows_read": len(frame), "rows_dropped_missing": int(drop.sum())}
+    if drop.any():
+        first = ", ".join(str(int(i) + 2) for i in line_index[drop][:MAX_ROWS_SHOWN])
+        log.warning(
+            "%s: dropped %d row(s) with a gap where the contract says drop; first lines %s",
+            source,
+            int(drop.sum()),
+            first,
+        )
+        typed = typed[~drop]
+    typed, counts["rows_dropped_duplicates"] = _apply_duplicates(
+        typed, contract, duplicates or contract.duplicates, source
+    )
+    if labelled and typed[target].nunique() < 2:
+        raise DataValidationError(
+            f"{source}: column {target!r}: rule two_classes fails; every one of the "
+            f"{len(typed)} rows has the same label, so no model can be trained or evaluated"
+        )
+    return Checked(members=_final_types(typed, contract, labelled), counts=counts)
+
+
+def _with_lines(failures: _Failures, line_index: pd.Index) -> _Failures:
+    """Failures with file row numbers (0-based data rows) instead of positions."""
+    out = _Failures()
+    rows_of = np.asarray(line_index)
+    for (column, rule), (positions, values) in failures.found.items():
+        out.add(column, rule, rows_of[positions.astype(int)], values)
+    return out
+
+
+def _apply_duplicates(
+    members: pd.DataFrame, contract: Contract, policy: str, source: str
+) -> tuple[pd.DataFrame, int]:
+    """Repeated members: by ID when the contract names one, else rows equal in every column."""
+    if policy == "keep":
+        return members, 0  # finding repeats costs a hash of every row of a large export
+    if contract.id:
+        repeated = members[contract.id].duplicated(keep="first")
+        what = f"the same {contract.id} appears more than once"
+    else:
+        repeated = members.drop(columns=[contract.key]).duplicated(keep="first")
+        what = "the same member appears more than once (all columns equal)"
+    if not repeated.any():
+        return members, 0
+    if policy == "error":
+        lines = ", ".join(str(int(i) + 2) for i in repeated[repeated].index[:MAX_ROWS_SHOWN])
+        raise DataValidationError(
+            f"{source}: rule no_duplicate_members fails in {int(repeated.sum())} row(s): "
+            f"{what}; first repeated lines {lines}. Set duplicates to 'drop' or 'keep' in the "
+            "data contract if that is expected."
+        )
+    log.warning("%s: dropped %d repeated member row(s)", source, int(repeated.sum()))
+    return members[~repeated.to_numpy()], int(repeated.sum())
+
+
+def _final_types(members: pd.DataFrame, contract: Contract, labelled: bool) -> pd.DataFrame:
+    """Whole-number columns as int64 where they have no gap; the file's order kept."""
+    out = members.reset_index(drop=True)
+    whole = [c for c in contract.of_kind("binary", "integer") if not out[c].isna().any()]
+    if labelled:
+        whole.append(contract.target.column)
+    out = out.astype(dict.fromkeys(whole, "int64"))
+    if contract.key == ROW_KEY:
+        out[ROW_KEY] = out[ROW_KEY].astype("int64")
+    return out

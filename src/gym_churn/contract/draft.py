@@ -1,0 +1,186 @@
+"""Drafting a data contract from an export (`gym-churn init`). Pure functions.
+
+The draft infers what the data shows and nothing more: each column's kind, a lower bound
+of 0 for numbers that never go below it, the allowed values of a flag, a category or a
+short list of numbers, and a missing-value policy (gaps already present are kept as
+missing). Dates, free text, constant columns and unmarked IDs are left out with a note.
+Meaning cannot be inferred: roles (lever, attribute, behaviour, tenure) and words are left
+for the user, and the draft says so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from gym_churn.contract.spec import RESERVED, label_key
+from gym_churn.errors import ContractError
+
+# A text column with at most this many levels, and fewer levels than half its rows, is a
+# category; more is free text. Gradient boosting splits natively on up to 255 levels.
+MAX_LEVELS = 100
+# Integers with at most this many distinct values, not a run of consecutive numbers, are
+# taken as a fixed menu (contract lengths of 1, 6 and 12 months).
+MAX_MENU_VALUES = 3
+# Labels that read as "yes, this member churned" when --positive is not given.
+POSITIVE_WORDS = ("1", "true", "yes", "y", "churn", "churned", "left", "cancelled", "canceled")
+DATE_SHARE = 0.95  # share of cells that must parse as dates for a text column to be a date
+
+
+@dataclass(frozen=True)
+class Draft:
+    contract: dict[str, Any]  # ready for YAML (and for parse_contract)
+    notes: list[str]  # what the user should know and review
+
+
+def _target(values: pd.Series, column: str, positive: str | None) -> dict[str, Any]:
+    levels = list(pd.unique(values.dropna()))
+    if len(levels) != 2:
+        shown = ", ".join(repr(v) for v in levels[:6])
+        raise ContractError(
+            f"target {column!r} must have exactly two values, found {len(levels)}: {shown}"
+        )
+    keys = {label_key(v): v for v in levels}
+    if positive is not None:
+        if label_key(positive) not in keys:
+            raise ContractError(
+                f"--positive {positive!r} is not a value of {column!r} "
+                f"(values: {', '.join(repr(v) for v in levels)})"
+            )
+        pos = keys[label_key(positive)]
+    else:
+        guessed = [v for k, v in keys.items() if k in POSITIVE_WORDS]
+        if len(guessed) != 1:
+            raise ContractError(
+                f"cannot tell which value of {column!r} means churned "
+                f"({', '.join(repr(v) for v in levels)}); pass --positive VALUE"
+            )
+        pos = guessed[0]
+    neg = next(v for v in levels if v is not pos and label_key(v) != label_key(pos))
+    return {"column": column, "positive": [_plain(pos)], "negative": [_plain(neg)]}
+
+
+def _plain(value: Any) -> Any:
+    """A YAML-friendly scalar: numpy numbers as Python numbers, whole floats as ints."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _looks_like_dates(text: pd.Series) -> bool:
+    sample = text.dropna().astype(str).head(500)
+    if sample.empty or not sample.str.contains(r"\d[-/.]\d|\d{4}", regex=True).all():
+        return False
+    parsed = pd.to_datetime(sample, errors="coerce", format="mixed")
+    return bool(parsed.notna().mean() >= DATE_SHARE)
+
+
+def _blank(values: pd.Series) -> pd.Series:
+    blank = values.isna()
+    if not pd.api.types.is_numeric_dtype(values.dtype):
+        blank |= values.astype(str).str.strip().eq("")
+    return blank
+
+
+def draft_feature(name: str, values: pd.Series) -> tuple[dict[str, Any] | None, str | None]:
+    """(feature spec, note) for one column, or (None, why it is left out)."""
+    blank = _blank(values)
+    present = values[~blank]
+    distinct = pd.unique(present)
+    gaps = int(blank.sum())
+    spec: dict[str, Any]
+    if len(distinct) <= 1:
+        return None, "constant (one value): carries no information"
+    if pd.api.types.is_bool_dtype(values.dtype):
+        spec = {"kind": "binary", "values": [False, True]}
+    elif pd.api.types.is_numeric_dtype(values.dtype):
+        numbers = present.astype(float)
+        whole = bool((numbers % 1 == 0).all())
+        if set(numbers.unique()) <= {0.0, 1.0}:
+            spec = {"kind": "binary", "values": [0, 1]}
+        elif whole:
+            spec = {"kind": "integer"}
+            menu = np.sort(numbers.unique())
+            if len(menu) <= MAX_MENU_VALUES and np.any(np.diff(menu) > 1):
+                spec["values"] = [_plain(v) for v in menu]
+        else:
+            spec = {"kind": "numeric"}
+        if spec["kind"] != "binary" and "values" not in spec and numbers.min() >= 0:
+            spec["min"] = 0
+    else:
+        text = present.astype(str).str.strip()
+        levels = pd.unique(text)
+        if _looks_like_dates(text):
+            return None, (
+                "a date: left out (a model cannot use a raw date; derive a number such as "
+                "months since joining in the export, or as an engineered feature)"
+            )
+        if len(levels) == 2:
+            ordered = sorted(levels, key=lambda v: (label_key(v) in POSITIVE_WORDS, str(v)))
+            spec = {"kind": "binary", "values": ordered}
+        elif len(levels) <= MAX_LEVELS and len(levels) <= 0.5 * len(text):
+            spec = {"kind": "categorical", "values": sorted(str(v) for v in levels)}
+        else:
+            return None, f"free text ({len(levels)} different values): left out"
+    spec["missing"] = "keep" if gaps else "error"
+    spec["role"] = "attribute"
+    note = None
+    if gaps:
+        note = f"{gaps} blank cell(s) ({gaps / len(values):.1%}): kept as missing"
+    return spec, note
+
+
+def draft_contract(
+    raw: pd.DataFrame,
+    *,
+    target: str,
+    positive: str | None = None,
+    id_column: str | None = None,
+    name: str = "member export",
+) -> Draft:
+    """A contract for `raw`: every usable column a feature, the rest ignored with a note."""
+    missing = [c for c in (target, id_column) if c is not None and c not in raw.columns]
+    if missing:
+        raise ContractError(
+            f"column(s) {', '.join(missing)} not in the export; found {', '.join(raw.columns)}"
+        )
+    notes: list[str] = []
+    if id_column is not None and raw[id_column].duplicated().any():
+        raise ContractError(f"--id {id_column!r}: values repeat, so it does not identify members")
+    contract: dict[str, Any] = {
+        "name": name,
+        "target": _target(raw[target], target, positive),
+        "id": id_column,
+        "duplicates": "error",
+    }
+    features: dict[str, Any] = {}
+    ignore: dict[str, str] = {}
+    for col in raw.columns:
+        if col in (target, id_column):
+            continue
+        if col in RESERVED:
+            ignore[col] = "its name is reserved for a pipeline output; rename it to use it"
+            continue
+        spec, note = draft_feature(col, raw[col])
+        # Unique text or whole numbers on every row name members; they predict nothing.
+        id_like = spec is not None and spec["kind"] in ("categorical", "integer")
+        if id_like and raw[col].nunique() == len(raw):
+            spec, note = None, "unique on every row, like an ID: left out (pass --id to key by it)"
+        if spec is None:
+            ignore[str(col)] = str(note)
+            notes.append(f"{col}: {note}")
+            continue
+        if note:
+            spec["note"] = note
+            notes.append(f"{col}: {note}")
+        features[str(col)] = spec
+    if not features:
+        raise ContractError("no usable feature column: every column was left out")
+    contract["features"] = features
+    contract["ignore"] = ignore
+    return Draft(contract=contract, notes=notes)

@@ -1,0 +1,302 @@
+"""Who churns (marginal comparisons), segment profiles, generated portraits and declared
+findings, all in the data contract's words. Pure functions.
+
+Portraits are generated from the numbers: each segment is described by the columns whose
+segment mean (or share, for a flag or a category) differs most from the whole member base,
+in standard deviations. Every rate comes with its 95% confidence interval and its n.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from gym_churn.contract.spec import Contract
+
+Z95 = float(stats.norm.ppf(0.975))
+LEVEL_SEP = ": "  # "contract type: month-to-month" names one category's indicator column
+
+
+def wilson(successes: int, n: int) -> tuple[float, float]:
+    """95% Wilson interval of a proportion (NaN when n is 0)."""
+    if n == 0:
+        return float("nan"), float("nan")
+    ci = stats.binomtest(int(successes), int(n)).proportion_ci(0.95, method="wilson")
+    return float(ci.low), float(ci.high)
+
+
+def rate_ratio(a: int, n1: int, b: int, n2: int) -> tuple[float, float, float]:
+    """(a/n1) / (b/n2) with its 95% CI on the log scale (Katz). NaN when undefined."""
+    if min(a, b, n1, n2) <= 0:
+        return float("nan"), float("nan"), float("nan")
+    ratio = (a / n1) / (b / n2)
+    se = np.sqrt(1 / a - 1 / n1 + 1 / b - 1 / n2)
+    return float(ratio), float(ratio * np.exp(-Z95 * se)), float(ratio * np.exp(Z95 * se))
+
+
+def _rate(y: pd.Series) -> dict[str, float]:
+    churned, n = int(y.sum()), len(y)
+    low, high = wilson(churned, n)
+    return {"n": n, "churned": churned, "churn_rate": churned / n if n else float("nan"),
+            "low": low, "high": high}  # fmt: skip
+
+
+def level_view(contract: Contract, column: str) -> bool:
+    """Whether a column is described per value: flags, categories and integers with a few
+    declared values (contract lengths)."""
+    spec = contract.features.get(column)
+    return spec is not None and (
+        spec.kind in ("binary", "categorical") or (spec.kind == "integer" and bool(spec.allowed))
+    )
+
+
+def churn_by_level(members: pd.DataFrame, column: str, target: str) -> list[dict[str, Any]]:
+    """Share of members, churn rate and its Wilson 95% CI for every value of `column`
+    (a gap is its own level, named 'missing')."""
+    values = members[column].astype(object).where(members[column].notna(), "missing")
+    rows = []
+    for level, y in members[target].groupby(values, sort=True):
+        rows.append({"level": level, "share": len(y) / len(members), **_rate(y)})
+    return rows
+
+
+def churn_drivers(members: pd.DataFrame, contract: Contract) -> dict[str, Any]:
+    """Marginal comparisons ("who churns"), not adjusted for anything, per raw feature.
+
+    Flags: churn with and without the trait and their ratio (without / with) with 95% CIs.
+    Categories and declared values: churn per level. Numbers: mean among churned and
+    retained members.
+    """
+    target = contract.target.column
+    y = members[target]
+    out: dict[str, Any] = {}
+    for col in contract.raw_features:
+        kind = contract.kind(col)
+        if kind == "binary":
+            has = members[col] == 1
+            without = members[col] == 0
+            with_rate, without_rate = _rate(y[has]), _rate(y[without])
+            ratio, low, high = rate_ratio(
+                without_rate["churned"], without_rate["n"], with_rate["churned"], with_rate["n"]
+            )
+            out[col] = {
+                "kind": "binary",
+                "share": float(has.mean()),
+                "with": with_rate,
+                "without": without_rate,
+                "ratio_without_vs_with": ratio,
+                "ratio_low": low,
+                "ratio_high": high,
+            }
+        elif level_view(contract, col):
+            out[col] = {"kind": "levels", "levels": churn_by_level(members, col, target)}
+        else:
+            out[col] = {
+                "kind": "numeric",
+                "mean_churned": float(members.loc[y == 1, col].mean()),
+                "mean_retained": float(members.loc[y == 0, col].mean()),
+            }
+    return out
+
+
+def profile_matrix(members: pd.DataFrame, contract: Contract) -> pd.DataFrame:
+    """Every raw and engineered column as numbers: categories become one 0/1 column per
+    level ("column: level"), so a segment's mean of it is its share of that level."""
+    parts = {}
+    for col in contract.model_features:
+        if contract.kind(col) == "categorical":
+            for level in contract.features[col].levels:
+                parts[f"{col}{LEVEL_SEP}{level}"] = (
+                    members[col].astype(str).eq(level) & members[col].notna()
+                ).astype(float)
+        else:
+            parts[col] = members[col].astype(float)
+    return pd.DataFrame(parts, index=members.index)
+
+
+def segment_profiles(matrix: pd.DataFrame, labels: np.ndarray, churn: pd.Series) -> pd.DataFrame:
+    """One row per segment: size, share, churn rate with its 95% CI, and each column's mean
+    (a share, for flags and category levels)."""
+    frame = matrix.assign(segment=labels, _churn=churn.to_numpy())
+    grouped = frame.groupby("segment")
+    table = grouped[list(matrix.columns)].mean()
+    size = grouped.size()
+    churned = grouped["_churn"].sum()
+    ci = [wilson(int(c), int(n)) for c, n in zip(churned, size, strict=True)]
+    table.insert(0, "churn_high", [h for _, h in ci])
+    table.insert(0, "churn_low", [lo for lo, _ in ci])
+    table.insert(0, "churn_rate", churned / size)
+    table.insert(0, "share", size / len(frame))
+    table.insert(0, "size", size)
+    return table.reset_index()
+
+
+def standardised_differences(
+    profiles: pd.DataFrame, matrix: pd.DataFrame, columns: list[str]
+) -> pd.DataFrame:
+    """(segment mean - base mean) / base std for each segment and column."""
+    mean = matrix[columns].mean()
+    std = matrix[columns].std(ddof=0).replace(0, np.nan)
+    z = (profiles[columns] - mean) / std
+    return z.fillna(0.0).set_index(profiles["segment"])
+
+
+def parent_column(column: str, contract: Contract) -> tuple[str, str | None]:
+    """(contract column, category level or None) of a profile-matrix column."""
+    if column in contract.features or column in contract.engineered:
+        return column, None
+    parent, level = column.split(LEVEL_SEP, 1)
+    return parent, level
+
+
+def _is_share(column: str, contract: Contract) -> bool:
+    parent, level = parent_column(column, contract)
+    return level is not None or contract.kind(parent) == "binary"
+
+
+def trait_word(column: str, contract: Contract, high: bool) -> str:
+    """What a segment well above (or below) the base on `column` is called."""
+    parent, level = parent_column(column, contract)
+    words = contract.words(parent)
+    if level is not None:
+        return f"{'mostly' if high else 'few'} {words.label} {level}"
+    return str(words.high if high else words.low)
+
+
+def trait_phrase(column: str, contract: Contract, segment_value: float, base: float) -> str:
+    parent, level = parent_column(column, contract)
+    words = contract.words(parent)
+    if level is not None:
+        return f"{segment_value:.0%} {words.label} {level} (base {base:.0%})"
+    if _is_share(column, contract):
+        return f"{segment_value:.0%} {words.label} (base {base:.0%})"
+    unit = f" {words.unit}" if words.unit else ""
+    return f"{words.label} {segment_value:.1f}{unit} (base {base:.1f})"
+
+
+def portraits(
+    profiles: pd.DataFrame, matrix: pd.DataFrame, contract: Contract, n_traits: int
+) -> list[dict[str, Any]]:
+    """Name and describe every segment by its most distinctive traits.
+
+    Names use the two strongest traits (a third is added if two segments would share a name).
+    """
+    columns = [c for c in matrix.columns if c in profiles.columns]
+    z = standardised_differences(profiles, matrix, columns)
+    total = int(profiles["size"].sum())
+    base_rate = float((profiles["churn_rate"] * profiles["size"]).sum() / total)
+    ranked = {
+        seg: z.loc[seg].abs().sort_values(ascending=False, kind="stable").index.tolist()
+        for seg in z.index
+    }
+
+    def name_from(seg: int, n_words: int) -> str:
+        words = [trait_word(col, contract, z.loc[seg, col] > 0) for col in ranked[seg][:n_words]]
+        text = ", ".join(words)
+        return text[0].upper() + text[1:]
+
+    names = {seg: name_from(seg, 2) for seg in z.index}
+    for seg in z.index:
+        if list(names.values()).count(names[seg]) > 1:
+            names[seg] = name_from(seg, 3)
+
+    label = contract.target.label
+    result = []
+    for _, row in profiles.iterrows():
+        seg = int(row["segment"])
+        traits = [
+            {
+                "feature": col,
+                "segment_value": float(row[col]),
+                "base_value": float(matrix[col].mean()),
+                "standardised_difference": float(z.loc[seg, col]),
+            }
+            for col in ranked[seg][:n_traits]
+        ]
+        relative = row["churn_rate"] / base_rate if base_rate else float("nan")
+        phrases = "; ".join(
+            trait_phrase(t["feature"], contract, t["segment_value"], t["base_value"])
+            for t in traits
+        )
+        text = (
+            f"{int(row['size'])} members ({row['share']:.1%} of the base); "
+            f"{row['churn_rate']:.1%} {label} (95% CI {row['churn_low']:.1%} to "
+            f"{row['churn_high']:.1%}), {relative:.1f}× the base rate of {base_rate:.1%}. "
+            f"What sets them apart: {phrases}."
+        )
+        result.append(
+            {
+                "id": seg,
+                "name": names[seg],
+                "size": int(row["size"]),
+                "share": float(row["share"]),
+                "churn_rate": float(row["churn_rate"]),
+                "churn_low": float(row["churn_low"]),
+                "churn_high": float(row["churn_high"]),
+                "traits": traits,
+                "portrait": text,
+            }
+        )
+    return result
+
+
+def _bootstrap_ci(
+    values: pd.DataFrame, statistic: Any, resamples: int, seed: int
+) -> tuple[float, float]:
+    rng = np.random.default_rng(seed)
+    n = len(values)
+    draws = [statistic(values.iloc[rng.integers(0, n, n)]) for _ in range(resamples)]
+    low, high = np.nanpercentile(draws, [2.5, 97.5])
+    return float(low), float(high)
+
+
+def findings(
+    members: pd.DataFrame, contract: Contract, resamples: int, seed: int
+) -> list[dict[str, Any]]:
+    """The contract's declared findings, recomputed on this export with 95% CIs and n."""
+    target = contract.target.column
+    out = []
+    for f in contract.findings:
+        pool = members
+        if f.among != "all":
+            pool = members[members[target] == (1 if f.among == "positive" else 0)]
+        if f.measure == "share":
+            hit = pool.eval(f.where, engine="python").astype(bool)
+            n, k = len(hit), int(hit.sum())
+            value, (low, high) = k / n, wilson(k, n)
+        elif f.measure == "churn_ratio":
+            hit = pool.eval(f.where, engine="python").astype(bool)
+            y = pool[target]
+            n = len(y)
+            value, low, high = rate_ratio(
+                int(y[~hit].sum()), int((~hit).sum()), int(y[hit].sum()), int(hit.sum())
+            )
+        elif f.measure == "relative_change":
+            cols = pool[[f.from_, f.to]].dropna()
+            n = len(cols)
+
+            def change(df: pd.DataFrame, a: str = f.from_, b: str = f.to) -> float:
+                return float(df[b].mean() / df[a].mean() - 1)
+
+            value = change(cols)
+            low, high = _bootstrap_ci(cols, change, resamples, seed)
+        else:
+            col = pool[f.column].dropna()
+            n = len(col)
+            value = float(col.median())
+            low, high = _bootstrap_ci(col.to_frame(), lambda d: d.iloc[:, 0].median(),
+                                      resamples, seed)  # fmt: skip
+        out.append(
+            {"claim": f.claim, "measure": f.measure, "value": value, "low": low, "high": high,
+             "n": n}
+        )  # fmt: skip
+    return out
+
+
+def risk_deciles(proba: np.ndarray) -> np.ndarray:
+    """1..10 by churn probability, 10 = the riskiest tenth; ties split by row order."""
+    ranks = pd.Series(proba).rank(method="first").to_numpy()
+    return np.ceil(ranks * 10 / len(ranks)).astype(int)
