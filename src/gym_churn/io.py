@@ -37,6 +37,11 @@ FLOAT_DIGITS = 6
 TRUSTED_MODEL_TYPES: tuple[str, ...] = (
     "sklearn.calibration._CalibratedClassifier",
     "sklearn.calibration._SigmoidCalibration",
+    # Gradient boosting with native categories keeps an internal FunctionTransformer whose
+    # function is functools.partial(sklearn.utils.validation.check_array, ...): both trusted
+    # by name here, the partial only ever wraps that check.
+    "functools.partial",
+    "sklearn.utils.validation.check_array",
     "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
     "sklearn.model_selection._split.StratifiedKFold",
     "sklearn.tree._tree.Tree",
