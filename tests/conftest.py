@@ -9,12 +9,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gym_churn.columns import FEATURES
-from gym_churn.io import load_params
+from gym_churn.contract.spec import Contract, parse_contract
+from gym_churn.io import load_contract, load_params
 from gym_churn.params import Params
 
 PARAMS_PATH = Path(__file__).parents[1] / "params.yaml"
-TARGET = "Churn"
+# The bundled export's data contract: tests that use the gym column names take them from it.
+GYM_CONTRACT_PATH = Path(__file__).parents[1] / "data" / "contracts" / "gym_churn.yaml"
+GYM_CONTRACT = load_contract(GYM_CONTRACT_PATH)
+FEATURES = GYM_CONTRACT.raw_features
+TARGET = GYM_CONTRACT.target.column
 N_MEMBERS = 40
 
 
@@ -60,17 +64,61 @@ def valid_members() -> pd.DataFrame:
     return make_members()
 
 
-@pytest.fixture
-def schema_kwargs() -> dict[str, Any]:
-    """Keyword arguments of validate_members, fixed here so the tests do not move with
-    params.yaml (make_members stays inside these bounds)."""
-    return {
-        "target": TARGET,
-        "contract_periods": [1, 6, 12],
-        "age_min": 14,
-        "age_max": 100,
-        "source": "exports/members.csv",
-    }
+@pytest.fixture(scope="session")
+def gym_contract() -> Contract:
+    """The bundled export's data contract (data/contracts/gym_churn.yaml)."""
+    return GYM_CONTRACT
+
+
+# Another business's contract, in memory: text categories, Yes/No labels, an ID, gaps kept,
+# an engineered feature, a relation. Tests of generic behaviour use it with make_other().
+OTHER_CONTRACT: dict[str, Any] = {
+    "name": "other export",
+    "target": {"column": "left", "positive": ["Yes"], "negative": ["No"]},
+    "id": "customer_id",
+    "features": {
+        "plan": {"kind": "categorical", "values": ["basic", "plus", "premium"], "role": "lever",
+                 "label": "plan"},
+        "region": {"kind": "categorical", "values": [f"r{i:02d}" for i in range(12)]},
+        "senior": {"kind": "binary", "values": ["N", "Y"], "label": "seniors"},
+        "fee": {"kind": "numeric", "min": 0, "missing": "keep", "role": "behaviour"},
+        "tenure_months": {"kind": "integer", "min": 0, "role": "tenure"},
+        "calls": {"kind": "integer", "min": 0, "role": "behaviour"},
+    },
+    "engineered": {"fee_per_month": {"expr": "fee / (tenure_months + 1)"}},
+    "relations": [{"rule": "calls <= 100", "name": "calls_plausible"}],
+    "ignore": {"signup_date": "a date"},
+}  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def other_contract() -> Contract:
+    return parse_contract(OTHER_CONTRACT, source="other.yaml")
+
+
+def make_other(n: int = 60, seed: int = 0) -> pd.DataFrame:
+    """`n` rows of the other export, as a file would hold them (text labels, gaps, a date);
+    the target depends on plan, calls and fee so a model has something to learn."""
+    rng = np.random.default_rng(seed)
+    plan = rng.choice(["basic", "plus", "premium"], size=n)
+    calls = rng.integers(0, 10, size=n)
+    fee = rng.uniform(10, 90, size=n).round(2)
+    score = (plan == "basic") * 1.5 + calls * 0.3 - fee / 60 + rng.normal(0, 0.5, size=n)
+    left = np.where(score > np.median(score), "Yes", "No")
+    fee_with_gaps = np.where(np.arange(n) % 10 == 3, np.nan, fee)
+    return pd.DataFrame(
+        {
+            "customer_id": [f"C{i:04d}" for i in range(n)],
+            "signup_date": pd.date_range("2024-01-01", periods=n, freq="D").strftime("%Y-%m-%d"),
+            "plan": plan,
+            "region": rng.choice([f"r{i:02d}" for i in range(12)], size=n),
+            "senior": rng.choice(["N", "Y"], size=n),
+            "fee": fee_with_gaps,
+            "tenure_months": rng.integers(0, 48, size=n),
+            "calls": calls,
+            "left": left,
+        }
+    )
 
 
 @pytest.fixture(autouse=True, scope="session")
