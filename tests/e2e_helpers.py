@@ -67,13 +67,19 @@ def git_status(repo: Path) -> str:
 
 
 def run_detaching(
-    cmd: list[str], cwd: Path, log: Path, extra_env: dict[str, str] | None = None
+    cmd: list[str],
+    cwd: Path,
+    log: Path,
+    extra_env: dict[str, str] | None = None,
+    unset: tuple[str, ...] = (),
 ) -> str:
     """Run a command that leaves detached processes behind (dvc's queue workers), with its
     output in a file: a detached process inherits the output, and one slow to exit would
     hold a pipe open and the test waiting after the command itself has finished. Then kill
-    whatever still runs in `cwd`. Returns the output; raises if the command failed."""
+    whatever still runs in `cwd`. Returns the output; raises if the command failed.
+    Variables whose names start with one of `unset` are removed from its environment."""
     env = {**command_env(), **(extra_env or {})}
+    env = {k: v for k, v in env.items() if not (unset and k.startswith(unset))}
     try:
         with log.open("w") as out:
             code = subprocess.run(

@@ -55,7 +55,6 @@ def test_every_listed_param_exists(stage: str, entry: str) -> None:
 @pytest.mark.parametrize(
     ("section", "stages"),
     [
-        ("preprocess", {"preprocess"}),
         ("split", {"split"}),
         ("evaluate", {"evaluate"}),
         ("cluster", {"cluster"}),
@@ -69,12 +68,22 @@ def test_stage_sections_are_read_by_their_stage_only(section: str, stages: set[s
     assert readers == stages
 
 
-def test_threshold_params_rerun_train_but_not_the_out_of_fold_scores() -> None:
-    # The threshold is chosen in train; profile's out-of-fold scores only need the model spec.
+def test_profile_reads_the_model_spec_from_train_not_from_params() -> None:
+    # The model spec train kept reaches profile through the train summary (a dependency), so
+    # a threshold or grid change re-runs profile only when train's choice changes.
     listed = _listed()
     assert any(_covers(e, "train.threshold.offer_cost") for e in listed["train"])
-    assert any(_covers(e, "train.hist_gradient_boosting.max_iter") for e in listed["profile"])
     assert not any(_covers(e, "train.threshold.offer_cost") for e in listed["profile"])
+    assert not any(_covers(e, "train.hist_gradient_boosting.max_iter") for e in listed["profile"])
+    assert PATHS["train_summary"] in {_resolve(d) for d in DVC["stages"]["profile"]["deps"]}
+
+
+@pytest.mark.parametrize("stage", list(DVC["stages"]))
+def test_every_stage_that_reads_the_contract_depends_on_it(stage: str) -> None:
+    # Editing the contract must re-run exactly the stages that read it: every stage does.
+    spec = DVC["stages"][stage]
+    assert "--contract ${paths.contract}" in spec["cmd"]
+    assert "${paths.contract}" in spec["deps"]
 
 
 def test_metrics_and_plot_data_are_not_cached() -> None:

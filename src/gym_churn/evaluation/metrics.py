@@ -34,7 +34,7 @@ def expected_calibration_error(y: np.ndarray, proba: np.ndarray, n_bins: int) ->
 
 
 def top_share_lift(y: np.ndarray, proba: np.ndarray, share: float = 0.1) -> float:
-    """Churn rate among the `share` of members with the highest scores over the overall rate.
+    """The churn rate among the `share` of members with the highest scores over the overall rate.
 
     The top group has ceil(share * n) members; ties are broken by row order.
     """
