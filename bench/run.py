@@ -15,7 +15,7 @@ For each size it
    no dvc, no process start-up per stage), with the time and peak memory of each stage, and
    reports the ratio of each dvc run to it.
 Size 0 is the bundled export itself.
-Then it scores synthetic exports without `Churn` with `python -m gym_churn.score` and reports
+Then it scores synthetic exports without the target with `gym-churn-score` and reports
 members per second and peak memory. Results are printed as a Markdown table.
 """
 
@@ -221,9 +221,8 @@ def bench_scoring(rows: int, seed: int, workdir: Path, models: Path) -> dict:
     pd.concat(parts, ignore_index=True).to_parquet(export, index=False)
     del parts
     output = workdir / f"scored_{rows}.parquet"
-    params = PROJECT / project_paths()["params"]
-    cmd = ["python", "-m", "gym_churn.score", "--model", str(models), "--input", str(export),
-           "--output", str(output), "--params", str(params)]  # fmt: skip
+    cmd = ["python", "-m", "gym_churn.scoring.cli", "--model", str(models), "--input",
+           str(export), "--output", str(output)]  # fmt: skip
     seconds, peak, _ = measured(cmd, PROJECT)
     return {"rows": rows, "seconds": seconds, "per_second": rows / seconds, "peak_mb": peak}
 

@@ -139,3 +139,7 @@ def main(argv: list[str] | None = None) -> int:
 def run() -> None:
     """The `gym-churn` console script."""
     exit_with(main())
+
+
+if __name__ == "__main__":
+    run()

@@ -42,6 +42,8 @@ TRUSTED_MODEL_TYPES: tuple[str, ...] = (
     # by name here, the partial only ever wraps that check.
     "functools.partial",
     "sklearn.utils.validation.check_array",
+    # The dtype an imputer or encoder records of the data it was fitted on: a descriptor only.
+    "numpy.dtype",
     "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
     "sklearn.model_selection._split.StratifiedKFold",
     "sklearn.tree._tree.Tree",

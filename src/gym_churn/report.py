@@ -73,8 +73,7 @@ def _driver_tables(profile: dict[str, Any], contract: Contract) -> str:
     flag_rows, number_rows, level_blocks = [], [], []
     for col, d in profile["drivers"].items():
         words = contract.words(col)
-        reliance = " + ".join(f"{importance[c]:.4f}" for c in contract.groups.get(col, [col])
-                              if c in importance) or "–"  # fmt: skip
+        reliance = f"{importance[col]:.4f}" if col in importance else "–"
         name = f"{words.label} (`{col}`)"
         if d["kind"] == "binary":
             ratio = d["ratio_without_vs_with"]
@@ -234,8 +233,8 @@ def build_report(
 ## Who churns
 
 These compare members as they are ("marginal"): no comparison is adjusted for the others,
-and none shows a cause. Model reliance is the drop in test ROC-AUC when the column (and the
-features made from it) is shuffled.
+and none shows a cause. Model reliance is the drop in test ROC-AUC when the column alone is
+shuffled; features made from it are shuffled on their own (see the importance figure).
 
 {_driver_tables(profile, contract)}
 

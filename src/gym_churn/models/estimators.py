@@ -42,7 +42,6 @@ def _one_hot_inputs(contract: Contract, scale: bool) -> ColumnTransformer:
             categories=_categories(contract, cats),
             handle_unknown="ignore",
             sparse_output=False,
-            dtype=np.float64,
         )
         transformers.append(("categories", encoder, cats))
     return ColumnTransformer(transformers, verbose_feature_names_out=False)
@@ -60,7 +59,6 @@ def _native_inputs(contract: Contract) -> tuple[ColumnTransformer, list[bool]]:
             handle_unknown="use_encoded_value",
             unknown_value=np.nan,
             encoded_missing_value=np.nan,
-            dtype=np.float64,
         )
         transformers.append(("categories", encoder, cats))
     mask = [False] * len(numbers) + [True] * len(cats)
