@@ -32,8 +32,20 @@ def _leaves(tree: dict[str, Any], prefix: str = "") -> list[str]:
     return out
 
 
+WHOLE_FILE = "check_params"  # the stage that depends on every key of params.yaml
+
+
 def _listed() -> dict[str, list[str]]:
-    return {name: stage.get("params", []) for name, stage in DVC["stages"].items()}
+    """Params keys each stage lists (the whole-file check stage aside)."""
+    return {
+        name: stage.get("params", []) for name, stage in DVC["stages"].items() if name != WHOLE_FILE
+    }
+
+
+def test_the_check_stage_depends_on_the_whole_params_file() -> None:
+    # so that a section no stage reads (a misspelled `profil:`) still stops `dvc repro`
+    assert DVC["stages"][WHOLE_FILE]["params"] == [{"params.yaml": None}]
+    assert next(iter(DVC["stages"])) == WHOLE_FILE
 
 
 def _covers(entry: str, leaf: str) -> bool:
@@ -78,7 +90,7 @@ def test_profile_reads_the_model_spec_from_train_not_from_params() -> None:
     assert PATHS["train_summary"] in {_resolve(d) for d in DVC["stages"]["profile"]["deps"]}
 
 
-@pytest.mark.parametrize("stage", list(DVC["stages"]))
+@pytest.mark.parametrize("stage", [s for s in DVC["stages"] if s != WHOLE_FILE])
 def test_every_stage_that_reads_the_contract_depends_on_it(stage: str) -> None:
     # Editing the contract must re-run exactly the stages that read it: every stage does.
     spec = DVC["stages"][stage]

@@ -149,7 +149,8 @@ def temp_experiment(repo: Path) -> str:
 
 
 def test_cluster_param_reruns_exactly_cluster_and_profile(repo: Path, temp_experiment: str) -> None:
-    assert set(STAGE_RAN.findall(temp_experiment)) == {"cluster", "profile"}
+    # check_params validates the whole params.yaml after any edit of it; nothing else runs
+    assert set(STAGE_RAN.findall(temp_experiment)) == {"check_params", "cluster", "profile"}
     assert git_status(repo) == ""  # --temp leaves the workspace alone
 
 
@@ -165,8 +166,47 @@ def test_cluster_param_reruns_exactly_cluster_and_profile(repo: Path, temp_exper
 def test_bad_param_fails_with_clear_message(repo: Path, override: str, message: str) -> None:
     out = run(["dvc", "exp", "run", "--temp", "-S", override], repo, check=False)
     assert out.returncode != 0
-    assert message in out.stdout + out.stderr
+    assert (out.stdout + out.stderr).count(message) == 1  # printed once
     assert "Traceback" not in out.stdout + out.stderr
+
+
+def test_unknown_params_section_stops_the_run(repo: Path) -> None:
+    params = repo / "params.yaml"
+    before = params.read_text()
+    try:
+        params.write_text(before + "profil:\n  portrait_traits: 5\n")
+        out = run(["dvc", "repro"], repo, check=False)
+    finally:
+        params.write_text(before)
+    assert out.returncode != 0
+    text = out.stdout + out.stderr
+    assert text.count("profil: unknown section (misspelled?)") == 1
+    assert "the sections are base, split, train, evaluate, cluster, profile" in text
+    assert git_status(repo) == ""  # nothing deleted or changed by the failed run
+
+
+def test_failed_run_keeps_committed_outputs(repo: Path) -> None:
+    raw = repo / RAW
+    before = raw.read_bytes()
+    try:
+        lines = before.decode().splitlines()
+        header = lines[0].split(",")
+        row = lines[1].split(",")
+        row[header.index("Age")] = "abc"  # a text value in one column
+        row[header.index("Contract_period")] = "3"  # an out-of-range value in another
+        raw.write_text("\n".join([lines[0], ",".join(row), *lines[2:]]) + "\n")
+        out = run(["dvc", "repro"], repo, check=False)
+    finally:
+        raw.write_bytes(before)
+    assert out.returncode != 0
+    text = out.stdout + out.stderr
+    assert text.count("column 'Age': rule number fails in 1 row(s); first lines 2") == 1
+    assert text.count("column 'Contract_period': rule isin") == 1
+    # dvc removes a stage's outputs before running it; persist keeps the committed ones
+    deleted = [line for line in git_status(repo).splitlines() if "D" in line[:2]]
+    assert deleted == []
+    assert run(["dvc", "repro"], repo).returncode == 0
+    assert git_status(repo) == ""
 
 
 def _experiments(repo: Path) -> list[dict]:
