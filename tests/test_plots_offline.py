@@ -23,6 +23,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import pytest
 import yaml
@@ -74,7 +75,7 @@ def _dvc(repo: Path, *args: str) -> Path:
     result = _run([sys.executable, "-m", "dvc", "plots", *args], repo)
     uri = result.stdout.strip().splitlines()[-1]
     assert uri.startswith("file://"), result.stdout
-    page = Path(uri.removeprefix("file://"))
+    page = Path(unquote(uri.removeprefix("file://")))
     assert page.is_file()
     return page
 
