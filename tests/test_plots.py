@@ -7,7 +7,10 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
-from gym_churn import metrics, plots
+from gym_churn import plots
+from gym_churn.contract.checks import check_export
+from gym_churn.evaluation import metrics
+from tests.conftest import make_other
 
 Y = np.array([1, 0, 1, 0, 0, 1, 0, 0, 0, 1])
 P = np.array([0.9, 0.8, 0.7, 0.4, 0.3, 0.6, 0.2, 0.1, 0.15, 0.35])
@@ -161,6 +164,25 @@ def test_distributions_by_churn_draws_one_visible_panel_per_column(valid_members
     assert isinstance(fig, Figure)
     visible = [ax for ax in fig.axes if ax.get_visible()]
     assert [ax.get_title() for ax in visible] == columns
+
+
+def test_distributions_use_the_contract_words_and_draw_text_categories(other_contract):
+    members = check_export(make_other(80), other_contract, source="other.csv").members
+    columns = other_contract.raw_features
+    titles = {c: other_contract.words(c).label for c in columns}
+
+    fig = plots.distributions_by_churn(members, columns, other_contract.target.column, titles)
+
+    visible = [ax for ax in fig.axes if ax.get_visible()]
+    # words where the contract has them (plan, seniors), the column name otherwise
+    assert [ax.get_title() for ax in visible] == [
+        "plan", "region", "seniors", "fee", "tenure_months", "calls",
+    ]  # fmt: skip
+    plan, region = visible[0], visible[1]
+    assert sorted(t.get_text() for t in plan.get_xticklabels()) == ["basic", "plus", "premium"]
+    # a category with many levels shows its 12 most common at most, as bars per status
+    assert 0 < len(region.get_xticklabels()) <= plots.MAX_LEVELS_SHOWN
+    assert len(plan.patches) == 2 * 3
 
 
 def test_correlation_heatmap_annotates_the_lower_triangle(valid_members):

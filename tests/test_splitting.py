@@ -5,8 +5,10 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from gym_churn.contract.checks import check_export
 from gym_churn.errors import DataValidationError
 from gym_churn.splitting import stratified_split
+from tests.conftest import make_other
 
 SOURCE = "data/processed/members.csv"
 
@@ -74,3 +76,17 @@ def test_class_missing_on_one_side_is_refused(
     with pytest.raises(DataValidationError, match="Churn: test_size") as err:
         stratified_split(_members(churned, stayed), "Churn", test_size, seed=0, source=SOURCE)
     assert message in str(err.value)
+
+
+def test_another_export_splits_on_its_own_target_and_keeps_its_ids(other_contract) -> None:
+    members = check_export(make_other(60), other_contract, source="other.csv").members
+    target = other_contract.target.column
+
+    train, test = stratified_split(members, target, 0.2, seed=0, source="other.csv")
+
+    counts = members[target].value_counts()
+    assert test[target].value_counts().to_dict() == {c: round(0.2 * n) for c, n in counts.items()}
+    assert set(train[other_contract.key]).isdisjoint(test[other_contract.key])
+    assert set(train[other_contract.key]) | set(test[other_contract.key]) == set(
+        members[other_contract.key]
+    )

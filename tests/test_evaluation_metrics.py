@@ -1,13 +1,17 @@
-"""Test-set metrics and plot data (gym_churn.metrics)."""
+"""Test-set metrics, plot data (gym_churn.evaluation.metrics) and permutation importance
+(gym_churn.evaluation.importance)."""
 
 from __future__ import annotations
 
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
+from sklearn.linear_model import LogisticRegression
 
-from gym_churn.metrics import (
+from gym_churn.evaluation.importance import permutation_drivers
+from gym_churn.evaluation.metrics import (
     calibration_points,
     classification_metrics,
     confusion_rows,
@@ -266,3 +270,34 @@ def test_calibration_points_columns_and_values():
     assert list(points.columns) == ["mean_predicted", "observed_churn_rate"]
     assert points["mean_predicted"].tolist() == pytest.approx([0.2, 0.8])
     assert points["observed_churn_rate"].tolist() == pytest.approx([1 / 3, 2 / 3])
+
+
+# ---------------------------------------------------------------- permutation importance
+
+
+def test_permutation_drivers_rank_the_informative_column_first():
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"signal": rng.normal(size=300), "noise": rng.normal(size=300)})
+    y = pd.Series((X["signal"] + 0.3 * rng.normal(size=300) > 0).astype(int))
+    model = LogisticRegression().fit(X, y)
+
+    table = permutation_drivers(model, X, y, repeats=3, max_rows=100, seed=0)
+
+    assert list(table.columns) == ["feature", "importance", "importance_std"]
+    assert table["feature"].tolist() == ["signal", "noise"]
+    assert table.loc[0, "importance"] > 0.2
+    assert abs(table.loc[1, "importance"]) < 0.05
+
+
+def test_permutation_drivers_are_seeded_and_sample_at_most_max_rows():
+    rng = np.random.default_rng(1)
+    X = pd.DataFrame({"a": rng.normal(size=200), "b": rng.normal(size=200)})
+    y = pd.Series((X["a"] - X["b"] + rng.normal(size=200) > 0).astype(int))
+    model = LogisticRegression().fit(X, y)
+
+    first = permutation_drivers(model, X, y, repeats=2, max_rows=50, seed=3)
+    again = permutation_drivers(model, X, y, repeats=2, max_rows=50, seed=3)
+    whole = permutation_drivers(model, X, y, repeats=2, max_rows=1000, seed=3)
+
+    pd.testing.assert_frame_equal(first, again)
+    assert not np.allclose(first["importance"], whole["importance"])  # a sample of 50 rows
