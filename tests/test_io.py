@@ -17,9 +17,11 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.pipeline import Pipeline
 
 from gym_churn import io as gio
-from gym_churn.errors import DataValidationError, ModelFileError, ParamsError
+from gym_churn.contract.spec import contract_to_dict
+from gym_churn.errors import ContractError, DataValidationError, ModelFileError, ParamsError
 
 PARAMS_PATH = Path(__file__).parents[1] / "params.yaml"
+CONTRACT_PATH = Path(__file__).parents[1] / "data" / "contracts" / "gym_churn.yaml"
 
 
 class Untrusted:
@@ -217,7 +219,7 @@ def test_atomic_write_failure_creates_no_file(tmp_path):
 def test_load_params_real_file():
     params = gio.load_params(PARAMS_PATH)
 
-    assert params.base.target == yaml.safe_load(PARAMS_PATH.read_text())["base"]["target"]
+    assert params.base.seed == yaml.safe_load(PARAMS_PATH.read_text())["base"]["seed"]
 
 
 def test_load_params_misspelled_key_names_file_and_key(tmp_path):
@@ -251,6 +253,63 @@ def test_load_params_bad_file(tmp_path, content, match):
         gio.load_params(path)
 
     assert str(path) in str(info.value)
+
+
+# ---------------------------------------------------------------- data contracts
+
+
+def test_load_contract_real_file():
+    contract = gio.load_contract(CONTRACT_PATH)
+
+    raw = yaml.safe_load(CONTRACT_PATH.read_text(encoding="utf-8"))
+    assert contract.target.column == raw["target"]["column"]
+    assert contract.raw_features == list(raw["features"])
+
+
+def test_load_contract_round_trips_through_yaml(tmp_path):
+    contract = gio.load_contract(CONTRACT_PATH)
+    path = tmp_path / "copy.yaml"
+    path.write_text(yaml.safe_dump(contract_to_dict(contract), allow_unicode=True))
+
+    assert gio.load_contract(path) == contract
+
+
+@pytest.mark.parametrize(
+    ("content", "match"),
+    [
+        pytest.param(None, "data contract not found", id="missing-file"),
+        pytest.param("target: [unclosed\n", "not valid YAML", id="bad-yaml"),
+        pytest.param("", "expected a mapping", id="empty-file"),
+        pytest.param("- a\n- b\n", "expected a mapping, got list", id="a-list"),
+        pytest.param("target: {column: y, positive: [1], negative: [0]}\n"
+                     "features: {x: {kind: integer, mn: 0}}\n",
+                     "features.x.mn: unknown key", id="invalid-contract"),
+        pytest.param("target: {column: y, positive: [1], negative: [0]}\n"
+                     "features: {y: {kind: binary}}\n",
+                     "'y' is the target or ID column", id="contradicts-itself"),
+    ],
+)  # fmt: skip
+def test_load_contract_bad_file_names_the_file(tmp_path, content, match):
+    path = tmp_path / "contracts" / "mine.yaml"
+    if content is not None:
+        path.parent.mkdir()
+        path.write_text(content)
+
+    with pytest.raises(ContractError, match=match) as info:
+        gio.load_contract(path)
+
+    assert str(info.value).startswith(str(path))
+
+
+def test_iter_table_chunks_keeps_counting_rows(tmp_path, table):
+    path = tmp_path / "members.csv"
+    gio.write_table(pd.concat([table] * 3, ignore_index=True), path)
+
+    chunks = list(gio.iter_table_chunks(path, rows=4))
+
+    assert [len(c) for c in chunks] == [4, 4, 1]
+    assert [c.index[0] for c in chunks] == [0, 4, 8]
+    assert pd.concat(chunks)["name"].tolist() == table["name"].tolist() * 3
 
 
 # ---------------------------------------------------------------- model files

@@ -11,7 +11,7 @@ import yaml
 from pydantic import ValidationError
 
 from gym_churn.errors import ParamsError
-from gym_churn.params import MODEL_FAMILIES, Params, parse_params
+from gym_churn.params import AUTO, MODEL_FAMILIES, Params, parse_params
 
 PARAMS_PATH = Path(__file__).parents[1] / "params.yaml"
 
@@ -56,17 +56,96 @@ def test_real_params_yaml_parses(raw):
     params = parse_params(raw)
 
     assert isinstance(params, Params)
-    assert params.base.target == raw["base"]["target"]
+    assert params.base.seed == raw["base"]["seed"]
     assert params.train.model == raw["train"]["model"]
-    assert params.train.model in MODEL_FAMILIES
-    assert list(params.preprocess.contract_periods) == raw["preprocess"]["contract_periods"]
+    assert params.train.model in (AUTO, *MODEL_FAMILIES)
+    assert len(params.train.auto) == len(raw["train"]["auto"])
     assert params.split.test_size == raw["split"]["test_size"]
+    assert params.profile.bootstrap == raw["profile"]["bootstrap"]
 
 
-def test_hyperparameters_follow_the_chosen_family(raw):
-    for family in MODEL_FAMILIES:
-        params = parse_params(_replace(raw, "train.model", family))
-        assert params.train.hyperparameters() == raw["train"][family]
+def test_sections(raw):
+    assert list(Params.model_fields) == ["base", "split", "train", "evaluate", "cluster", "profile"]
+    assert set(raw) == set(Params.model_fields)
+
+
+@pytest.mark.parametrize("family", MODEL_FAMILIES)
+def test_hyperparameters_follow_the_chosen_family(raw, family):
+    params = parse_params(_replace(raw, "train.model", family))
+
+    assert params.train.hyperparameters() == raw["train"][family]
+    assert params.train.candidates() == [(family, raw["train"][family])]
+
+
+def test_auto_candidates_are_families_with_overrides(raw):
+    raw["train"]["auto"] = [
+        {"model": "hist_gradient_boosting"},
+        {"model": "hist_gradient_boosting", "max_iter": 200, "learning_rate": 0.1},
+        {"model": "logreg", "C": 0.1},
+        {"model": "random_forest", "max_depth": 4, "max_features": None},
+    ]
+    train = parse_params(_replace(raw, "train.model", AUTO)).train
+
+    candidates = train.candidates()
+
+    hgb, logreg, forest = (raw["train"][f] for f in ("hist_gradient_boosting", "logreg",
+                                                     "random_forest"))  # fmt: skip
+    assert candidates == [
+        ("hist_gradient_boosting", hgb),
+        ("hist_gradient_boosting", {**hgb, "max_iter": 200, "learning_rate": 0.1}),
+        ("logreg", {**logreg, "C": 0.1}),
+        ("random_forest", {**forest, "max_depth": 4, "max_features": None}),
+    ]
+    assert train.candidate(2) == candidates[2]
+    # a candidate's overrides never leak into the family's own section
+    assert train.hyperparameters("logreg") == logreg
+
+
+def test_real_auto_candidates(raw):
+    train = parse_params(_replace(raw, "train.model", AUTO)).train
+
+    candidates = train.candidates()
+
+    assert [family for family, _ in candidates] == [c["model"] for c in raw["train"]["auto"]]
+    for (family, hyper), declared in zip(candidates, raw["train"]["auto"], strict=True):
+        assert set(hyper) == set(raw["train"][family])
+        overrides = {k: v for k, v in declared.items() if k != "model"}
+        assert hyper == {**raw["train"][family], **overrides}
+
+
+@pytest.mark.parametrize(
+    ("candidate", "expected"),
+    [
+        pytest.param({"model": "logreg", "Cc": 1.0}, "auto candidate 1 (logreg): Cc: unknown key",
+                     id="unknown-hyperparameter"),
+        pytest.param({"model": "logreg", "C": -1}, "auto candidate 1 (logreg): C: Input should "
+                     "be greater than 0", id="bad-value"),
+        pytest.param({"model": "random_forest", "max_features": "all"},
+                     "auto candidate 1 (random_forest): max_features", id="bad-literal"),
+        pytest.param({"model": "hist_gradient_boosting", "max_iter": 0},
+                     "auto candidate 1 (hist_gradient_boosting): max_iter", id="zero-iterations"),
+        pytest.param({"model": "logreg", "n_estimators": 10},
+                     "auto candidate 1 (logreg): n_estimators: unknown key",
+                     id="other-family-hyperparameter"),
+        pytest.param({"model": "xgboost"}, "train.auto.1.model: got 'xgboost'",
+                     id="unknown-family"),
+        pytest.param({"C": 1.0}, "train.auto.1.model: required key is missing", id="no-family"),
+    ],
+)  # fmt: skip
+def test_bad_auto_candidate_is_named(raw, candidate, expected):
+    raw["train"]["auto"] = [{"model": "logreg"}, candidate]
+
+    assert expected in _error(raw)
+
+
+def test_bad_candidate_fails_even_when_a_family_is_chosen(raw):
+    raw["train"]["auto"] = [{"model": "logreg", "Cc": 1.0}]
+
+    assert "auto candidate 0 (logreg): Cc" in _error(_replace(raw, "train.model", "logreg"))
+
+
+def test_auto_needs_a_candidate(raw):
+    assert "train.auto" in _error(_replace(raw, "train.auto", []))
 
 
 def test_params_are_frozen(raw):
@@ -80,12 +159,12 @@ def test_params_are_frozen(raw):
     ("dotted", "typo"),
     [
         ("base.seed", "sede"),
-        ("preprocess.age_max", "agemax"),
-        ("preprocess.features.freq_change", "freq_chnage"),
         ("train.model", "modle"),
         ("train.threshold.offer_cost", "ofer_cost"),
         ("train.hist_gradient_boosting.learning_rate", "learningrate"),
         ("evaluate.calibration_bins", "calibration_bin"),
+        ("cluster.k_max", "kmax"),
+        ("profile.bootstrap", "bootstrp"),
     ],
 )
 def test_misspelled_key_is_named(raw, dotted, typo):
@@ -96,10 +175,21 @@ def test_misspelled_key_is_named(raw, dotted, typo):
     assert f"{dotted}: required key is missing" in message
 
 
-def test_unknown_top_level_section_is_named(raw):
-    message = _error({**raw, "trian": {}})
+@pytest.mark.parametrize("section", ["trian", "preprocess", "features"])
+def test_unknown_top_level_section_lists_the_sections(raw, section):
+    message = _error({**raw, section: {}})
 
-    assert "trian: unknown key" in message
+    line = next(line for line in message.splitlines() if line.strip().startswith(f"{section}:"))
+    assert "unknown section" in line
+    assert "the sections are base, split, train, evaluate, cluster, profile" in line
+
+
+@pytest.mark.parametrize(
+    ("dotted", "value"),
+    [("base.target", "Churn"), ("cluster.columns", ["Age"]), ("profile.common_age_band", [27, 31])],
+)
+def test_keys_now_in_the_contract_are_refused(raw, dotted, value):
+    assert f"{dotted}: unknown key" in _error(_replace(raw, dotted, value))
 
 
 def test_missing_section_is_named(raw):
@@ -111,9 +201,10 @@ def test_missing_section_is_named(raw):
 @pytest.mark.parametrize(
     ("dotted", "allowed"),
     [
-        ("train.model", MODEL_FAMILIES),
+        ("train.model", (AUTO, *MODEL_FAMILIES)),
         ("train.calibration", ("none", "sigmoid", "isotonic")),
         ("train.threshold.objective", ("f1", "profit")),
+        ("cluster.algorithm", ("kmeans", "agglomerative")),
     ],
 )
 def test_unknown_literal_names_key_value_and_allowed_values(raw, dotted, allowed):
@@ -142,36 +233,39 @@ def test_bad_seed_is_named(raw, seed):
     assert "base.seed" in _error(_replace(raw, "base.seed", seed))
 
 
-def test_age_min_above_age_max_is_refused(raw):
-    bad = _replace(_replace(raw, "preprocess.age_min", 60), "preprocess.age_max", 40)
+def test_k_min_above_k_max_is_refused(raw):
+    message = _error(_replace(_replace(raw, "cluster.k_min", 8), "cluster.k_max", 4))
 
-    message = _error(bad)
-
-    assert "preprocess" in message
-    assert "age_min (60)" in message
-    assert "age_max (40)" in message
+    assert "cluster" in message
+    assert "k_min (8)" in message
+    assert "k_max (4)" in message
 
 
-def test_age_min_equal_to_age_max_is_accepted(raw):
-    ok = _replace(_replace(raw, "preprocess.age_min", 40), "preprocess.age_max", 40)
+def test_k_min_equal_to_k_max_is_accepted(raw):
+    ok = _replace(_replace(raw, "cluster.k_min", 4), "cluster.k_max", 4)
 
-    assert parse_params(ok).preprocess.age_min == 40
+    assert parse_params(ok).cluster.k_min == 4
 
 
 @pytest.mark.parametrize(
     ("dotted", "value"),
     [
-        ("preprocess.contract_periods", []),
-        ("preprocess.contract_periods", [0, 6]),
         ("train.cv_folds", 1),
+        ("train.calibration_folds", 1),
         ("train.threshold.offer_success_rate", 1.5),
         ("train.threshold.offer_cost", -1.0),
         ("train.random_forest.max_features", "all"),
+        ("train.hist_gradient_boosting.max_leaf_nodes", 1),
         ("evaluate.calibration_bins", 1),
+        ("cluster.stability_fraction", 1.0),
+        ("profile.bootstrap", 99),
+        ("profile.portrait_traits", 0),
     ],
 )
 def test_other_out_of_range_values_are_named(raw, dotted, value):
-    assert dotted.split(".")[-1] in _error(_replace(raw, dotted, value))
+    message = _error(_replace(raw, dotted, value))
+
+    assert any(line.strip().startswith(dotted) for line in message.splitlines()), message
 
 
 @pytest.mark.parametrize("not_a_mapping", [None, [], "base: 1", 3])

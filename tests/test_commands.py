@@ -1,0 +1,234 @@
+"""The `gym-churn` command: `init` drafts a contract and points dvc.yaml at the export
+(gym_churn.commands)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+import yaml
+
+from gym_churn import commands
+from gym_churn.contract.draft import draft_contract
+from gym_churn.errors import ContractError
+from gym_churn.io import load_contract, write_table
+from tests.conftest import make_other
+
+PROJECT_DVC_YAML = Path(__file__).parents[1] / "dvc.yaml"
+DATA = "data/raw/other.csv"
+CONTRACT = "data/contracts/other.yaml"
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A project folder with a copy of dvc.yaml and the other export, as the working dir."""
+    (tmp_path / "dvc.yaml").write_bytes(PROJECT_DVC_YAML.read_bytes())
+    write_table(make_other(), tmp_path / DATA)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def _init(*extra: str, data: str = DATA, target: str = "left") -> int:
+    return commands.main(["init", "--data", data, "--target", target, *extra])
+
+
+def _errors(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+def _paths(dvc_yaml: Path) -> dict[str, str]:
+    return yaml.safe_load(dvc_yaml.read_text(encoding="utf-8"))["vars"][0]["paths"]
+
+
+def test_init_writes_the_contract_and_points_dvc_yaml_at_it(project, capsys):
+    before = (project / "dvc.yaml").read_bytes()
+
+    assert _init("--id", "customer_id") == 0
+
+    contract = load_contract(project / CONTRACT)
+    assert contract.id == "customer_id"
+    assert contract.target.positive == ["Yes"]
+    assert contract.raw_features == ["plan", "region", "senior", "fee", "tenure_months", "calls"]
+    text = (project / CONTRACT).read_text(encoding="utf-8")
+    assert text.startswith(f"# Data contract drafted by `gym-churn init` from {DATA}.")
+    draft = draft_contract(make_other(), target="left", id_column="customer_id", name="other")
+    assert yaml.safe_load(text) == draft.contract
+
+    assert _paths(project / "dvc.yaml")["raw"] == DATA
+    assert _paths(project / "dvc.yaml")["contract"] == CONTRACT
+    old, new = before.decode().splitlines(True), (project / "dvc.yaml").read_text().splitlines(True)
+    assert len(old) == len(new)
+    changed = [(a, b) for a, b in zip(old, new, strict=True) if a != b]
+    assert changed == [
+        ("      raw: data/raw/gym_churn.csv\n", f"      raw: {DATA}\n"),
+        ("      contract: data/contracts/gym_churn.yaml\n", f"      contract: {CONTRACT}\n"),
+    ]
+
+    out = capsys.readouterr().out
+    assert f"Wrote {CONTRACT} and pointed dvc.yaml at {DATA}." in out
+    assert "60 rows; target 'left'" in out
+    assert "member key: customer_id" in out
+    assert "left out: signup_date (a date" in out
+    assert "note: fee: 6 blank cell(s)" in out
+    assert out.rstrip().endswith("Then: dvc repro")
+
+
+def test_without_an_id_the_row_number_is_the_key(project, capsys):
+    assert _init() == 0
+
+    assert load_contract(project / CONTRACT).id is None
+    assert "member key: member_row (row number; pass --id COLUMN" in capsys.readouterr().out
+
+
+def test_positive_contract_and_dvc_yaml_options(project):
+    other = project / "pipelines" / "dvc.yaml"
+    other.parent.mkdir()
+    other.write_bytes(PROJECT_DVC_YAML.read_bytes())
+
+    code = _init("--positive", "no", "--contract", "my/contract.yaml", "--dvc-yaml", str(other))
+
+    assert code == 0
+    assert load_contract(project / "my/contract.yaml").target.positive == ["No"]
+    assert _paths(other)["contract"] == "my/contract.yaml"
+    assert (project / "dvc.yaml").read_bytes() == PROJECT_DVC_YAML.read_bytes()
+    assert not (project / CONTRACT).exists()
+
+
+def test_existing_contract_is_kept_without_force(project, caplog):
+    assert _init() == 0
+    first = (project / CONTRACT).read_bytes()
+    pointed = (project / "dvc.yaml").read_bytes()
+
+    assert _init("--id", "customer_id") == 1
+
+    (message,) = _errors(caplog)
+    assert f"{CONTRACT}: exists; pass --force to replace it" in message
+    assert (project / CONTRACT).read_bytes() == first
+    assert (project / "dvc.yaml").read_bytes() == pointed
+
+    assert _init("--id", "customer_id", "--force") == 0
+    assert load_contract(project / CONTRACT).id == "customer_id"
+
+
+@pytest.mark.parametrize(
+    ("target", "extra", "expected"),
+    [
+        pytest.param("churned", [], "column(s) churned not in the export", id="unknown-target"),
+        pytest.param("plan", [], "target 'plan' must have exactly two values, found 3",
+                     id="three-values"),
+        pytest.param("tier", [], "cannot tell which value of 'tier' means churned",
+                     id="ambiguous"),
+        pytest.param("left", ["--positive", "maybe"], "--positive 'maybe' is not a value",
+                     id="positive-not-a-value"),
+        pytest.param("left", ["--id", "plan"], "--id 'plan': values repeat", id="bad-id"),
+    ],
+)  # fmt: skip
+def test_bad_target_fails_with_a_clear_message_and_writes_nothing(
+    project, caplog, target, extra, expected
+):
+    frame = make_other()
+    write_table(frame.assign(tier=["gold", "silver"] * (len(frame) // 2)), project / DATA)
+
+    assert _init(*extra, target=target) == 1
+
+    (message,) = _errors(caplog)
+    assert expected in message
+    assert "Traceback" not in caplog.text
+    assert not (project / "data/contracts").exists()
+    assert (project / "dvc.yaml").read_bytes() == PROJECT_DVC_YAML.read_bytes()
+
+
+def test_missing_export_fails_clearly(project, caplog):
+    assert _init(data="data/raw/nope.csv") == 1
+
+    (message,) = _errors(caplog)
+    assert "data/raw/nope.csv: file not found" in message
+
+
+def test_an_export_that_fails_its_drafted_contract_is_refused(project, caplog):
+    frame = make_other()
+    write_table(frame.iloc[[*range(len(frame)), 3]], project / DATA)  # a repeated member
+
+    assert _init() == 1
+
+    assert "no_duplicate_members" in _errors(caplog)[0]
+    assert not (project / CONTRACT).exists()
+
+
+def test_dvc_yaml_without_paths_fails_before_writing(project, caplog):
+    (project / "dvc.yaml").write_text("stages: {}\n")
+
+    assert _init() == 1
+
+    assert "dvc.yaml: no `raw:` entry under vars.paths" in _errors(caplog)[0]
+    assert not (project / CONTRACT).exists()
+
+
+def test_score_is_forwarded_to_the_scorer(monkeypatch):
+    import gym_churn.scoring.cli as scoring_cli
+
+    seen = []
+    monkeypatch.setattr(scoring_cli, "main", lambda argv: seen.append(argv) or 7)
+
+    assert commands.main(["score", "--model", "m", "--input", "i.csv"]) == 7
+    assert seen == [["--model", "m", "--input", "i.csv"]]
+
+
+# ---------------------------------------------------------------- repoint_pipeline
+
+PIPELINE = """\
+# the pipeline; raw: and contract: in this comment are not keys
+vars:
+  - paths:
+      params: params.yaml
+      raw: data/raw/gym_churn.csv
+      contract:   data/contracts/gym_churn.yaml
+      raw_copy: data/raw/copy.csv
+stages:
+  preprocess:
+    cmd: python -m x --contract ${paths.contract} --raw ${paths.raw}
+"""
+
+
+def test_repoint_pipeline_changes_only_the_two_values():
+    out = commands.repoint_pipeline(PIPELINE, "exports/a b.csv", "data/contracts/a b.yaml")
+
+    expected = (
+        PIPELINE.replace("raw: data/raw/gym_churn.csv", "raw: exports/a b.csv")
+        .replace("contract:   data/contracts/gym_churn.yaml", "contract:   data/contracts/a b.yaml")
+    )  # fmt: skip
+    assert out == expected
+    paths = yaml.safe_load(out)["vars"][0]["paths"]
+    assert paths["raw"] == "exports/a b.csv"
+    assert paths["raw_copy"] == "data/raw/copy.csv"
+
+
+def test_repoint_pipeline_is_idempotent():
+    once = commands.repoint_pipeline(PIPELINE, "x.csv", "x.yaml")
+
+    assert commands.repoint_pipeline(once, "x.csv", "x.yaml") == once
+    assert commands.repoint_pipeline(once, "data/raw/gym_churn.csv",
+                                     "data/contracts/gym_churn.yaml") == PIPELINE  # fmt: skip
+
+
+def test_repoint_the_project_pipeline_keeps_every_other_byte():
+    text = PROJECT_DVC_YAML.read_text(encoding="utf-8")
+
+    out = commands.repoint_pipeline(text, "data/raw/x.csv", "data/contracts/x.yaml")
+
+    assert (
+        out.replace("data/raw/x.csv", "data/raw/gym_churn.csv", 1).replace(
+            "data/contracts/x.yaml", "data/contracts/gym_churn.yaml", 1
+        )
+        == text
+    )
+    assert yaml.safe_load(out)["stages"] == yaml.safe_load(text)["stages"]
+
+
+@pytest.mark.parametrize("key", ["raw", "contract"])
+def test_repoint_pipeline_without_the_key_is_refused(key):
+    text = PIPELINE.replace(f"      {key}:", f"      {key}_old:")
+
+    with pytest.raises(ContractError, match=f"no `{key}:` entry"):
+        commands.repoint_pipeline(text, "x.csv", "x.yaml")
