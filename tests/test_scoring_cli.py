@@ -1,0 +1,204 @@
+"""The scoring command: a models folder alone scores an export, streamed in chunks, CSV or
+parquet, keyed by the contract's ID (or the file's row), and a bad row leaves no output."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import os
+import pty
+import shutil
+import struct
+import subprocess
+import sys
+import termios
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from gym_churn.contract.spec import ROW_KEY
+from gym_churn.io import read_json
+from gym_churn.scoring.cli import load_scorer
+from gym_churn.scoring.cli import main as score_main
+from tests.conftest import TARGET, make_members, make_other
+from tests.test_stages import small_params, train_models
+
+FAMILY = "hist_gradient_boosting"
+
+
+@pytest.fixture(scope="module")
+def gym_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The models folder of a pipeline run on the gym export (no ID column)."""
+    return train_models(tmp_path_factory.mktemp("gym"), "gym", params=small_params(FAMILY))
+
+
+@pytest.fixture(scope="module")
+def other_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The models folder of a pipeline run on another business's export (ID customer_id)."""
+    return train_models(tmp_path_factory.mktemp("other"), "other", params=small_params(FAMILY))
+
+
+def _write(frame: pd.DataFrame, path: Path) -> Path:
+    if path.suffix == ".parquet":
+        frame.to_parquet(path, index=False)
+    else:
+        frame.to_csv(path, index=False)
+    return path
+
+
+def _read(path: Path) -> pd.DataFrame:
+    return pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
+
+
+def _gym_export(rows: int, seed: int = 1) -> pd.DataFrame:
+    return make_members(rows, seed).drop(columns=[TARGET])
+
+
+def _score(models: Path, export: Path, output: Path, *extra: str) -> int:
+    return score_main(["--model", str(models), "--input", str(export), "--output", str(output),
+                       *extra])  # fmt: skip
+
+
+def test_the_models_folder_holds_everything_scoring_needs(gym_models: Path) -> None:
+    names = {p.name for p in gym_models.iterdir()}
+    assert names == {"model.skops", "train_summary.json", "segments.skops", "segment_names.json"}
+    assert "contract" in read_json(gym_models / "train_summary.json")
+    assert load_scorer(str(gym_models)).contract.key == ROW_KEY
+
+
+@pytest.mark.parametrize(
+    ("src", "dst"), [(".csv", ".csv"), (".parquet", ".parquet"), (".csv", ".parquet")]
+)
+def test_cli_scores_every_member(tmp_path: Path, gym_models: Path, src: str, dst: str) -> None:
+    export = _write(_gym_export(300), tmp_path / f"export{src}")
+    output = tmp_path / f"scored{dst}"
+    assert _score(gym_models, export, output) == 0
+    scored = _read(output)
+    assert scored.columns[0] == ROW_KEY
+    assert scored[ROW_KEY].tolist() == list(range(1, 301))  # the file's line - 1
+    assert scored["churn_probability"].between(0, 1).all()
+    assert scored["risk_decile"].between(1, 10).all()
+    assert set(scored["at_risk"]) <= {0, 1}
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_cli_chunks_give_the_same_result_and_keep_counting_rows(
+    tmp_path: Path, gym_models: Path, suffix: str
+) -> None:
+    export = _write(_gym_export(2500), tmp_path / f"export{suffix}")
+    whole, chunked = tmp_path / f"whole{suffix}", tmp_path / f"chunked{suffix}"
+    assert _score(gym_models, export, whole) == 0
+    # 1 MB of rows in flight: three chunks of 1000 rows (the minimum chunk)
+    assert _score(gym_models, export, chunked, "--memory-mb", "1") == 0
+    pd.testing.assert_frame_equal(_read(whole), _read(chunked))
+    assert _read(chunked)[ROW_KEY].tolist() == list(range(1, 2501))
+
+
+def test_cli_accepts_the_model_file_path(tmp_path: Path, gym_models: Path) -> None:
+    export = _write(_gym_export(50), tmp_path / "export.csv")
+    assert _score(gym_models / "model.skops", export, tmp_path / "s.csv") == 0
+
+
+def test_cli_scores_from_anywhere_with_only_the_models_folder(
+    tmp_path: Path, other_models: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    elsewhere = tmp_path / "analyst"
+    shutil.copytree(other_models, elsewhere / "models")
+    _write(make_other(80, seed=5).drop(columns=["left"]), elsewhere / "export.csv")
+    monkeypatch.chdir(elsewhere)  # no params.yaml, no contract file, no checkout here
+    assert sorted(p.name for p in elsewhere.iterdir()) == ["export.csv", "models"]
+    assert _score(Path("models"), Path("export.csv"), Path("scored.csv")) == 0
+    assert len(pd.read_csv(elsewhere / "scored.csv")) == 80
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_cli_carries_the_export_id_into_the_output(
+    tmp_path: Path, other_models: Path, suffix: str
+) -> None:
+    frame = make_other(150, seed=3).drop(columns=["left"]).sample(frac=1, random_state=0)
+    export = _write(frame, tmp_path / f"export{suffix}")
+    output = tmp_path / f"scored{suffix}"
+    assert _score(other_models, export, output, "--memory-mb", "1") == 0
+    scored = _read(output)
+    assert scored.columns[0] == "customer_id"
+    assert ROW_KEY not in scored.columns
+    assert scored["customer_id"].tolist() == frame["customer_id"].tolist()
+
+
+def test_cli_scores_an_unseen_category_level_with_a_warning(
+    tmp_path: Path, other_models: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    frame = make_other(60, seed=4).drop(columns=["left"])
+    frame.loc[[5, 9], "plan"] = "platinum"  # a plan launched after training
+    export = _write(frame, tmp_path / "export.csv")
+    output = tmp_path / "scored.csv"
+    with caplog.at_level(logging.WARNING):
+        assert _score(other_models, export, output) == 0
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any("'plan'" in w and "'platinum'" in w and "2 row(s)" in w for w in warnings)
+    scored = pd.read_csv(output).set_index("customer_id")
+    assert len(scored) == 60
+    assert scored["churn_probability"].notna().all()
+    assert scored.loc[["C0005", "C0009"], "segment_name"].notna().all()
+
+
+def test_cli_bad_row_in_a_later_chunk_names_its_line_and_writes_nothing(
+    tmp_path: Path, gym_models: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    frame = _gym_export(2500).astype({"Phone": object})
+    frame.loc[2200, "Phone"] = "yes"
+    export, output = _write(frame, tmp_path / "export.csv"), tmp_path / "scored.csv"
+    with caplog.at_level(logging.ERROR):
+        assert _score(gym_models, export, output, "--memory-mb", "1") == 1
+    assert not output.exists()
+    assert list(tmp_path.glob(".scored.csv.*")) == []  # no temporary file left either
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1
+    assert "column 'Phone': rule one_of[0, 1] fails in 1 row(s); first lines 2202;" in errors[0]
+
+
+def test_cli_export_without_a_column_is_refused(tmp_path: Path, gym_models: Path, caplog) -> None:
+    export = _write(_gym_export(30).drop(columns=["Age"]), tmp_path / "short.csv")
+    with caplog.at_level(logging.ERROR):
+        assert _score(gym_models, export, tmp_path / "s.csv") == 1
+    assert "missing required column(s) Age" in caplog.text
+    assert not (tmp_path / "s.csv").exists()
+
+
+# ---------------------------------------------------------------- the progress bar
+
+
+def test_progress_bar_on_a_terminal(tmp_path: Path, gym_models: Path) -> None:
+    export = _write(_gym_export(200), tmp_path / "export.csv")
+    leader, follower = pty.openpty()  # a terminal, as an analyst at a shell has
+    # 24 x 80: a new pseudo-terminal is 0 columns wide, and tqdm fits its bar to the width.
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+    cmd = [sys.executable, "-m", "gym_churn.scoring.cli", "--model", str(gym_models),
+           "--input", str(export), "--output", str(tmp_path / "a.csv")]  # fmt: skip
+    try:
+        run = subprocess.run(cmd, stderr=follower, stdout=subprocess.DEVNULL, timeout=120)
+        os.close(follower)
+        screen = b""
+        with contextlib.suppress(OSError):  # EIO once the terminal's output is drained
+            while chunk := os.read(leader, 65536):
+                screen += chunk
+    finally:
+        os.close(leader)
+    assert run.returncode == 0, screen.decode(errors="replace")
+    assert b"200 members [" in screen
+    assert b" members/s]" in screen
+
+
+def test_no_progress_bar_in_a_pipe_only_the_log_line(
+    tmp_path: Path, gym_models: Path, capsys: pytest.CaptureFixture, caplog
+) -> None:
+    # Under pytest stderr is captured, not a terminal, as in CI logs.
+    export = _write(_gym_export(200), tmp_path / "export.csv")
+    with caplog.at_level(logging.INFO):
+        assert _score(gym_models, export, tmp_path / "b.csv") == 0
+    assert "200 members scored" in caplog.text
+    err = capsys.readouterr().err
+    assert " members/s]" not in err
+    assert "\r" not in err
