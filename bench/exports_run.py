@@ -151,7 +151,9 @@ def main(argv: list[str] | None = None) -> int:
     by_name = {r["export"]: r for r in rows}
     if {"scale_cat", "scale_num"} <= by_name.keys():
         ratio = by_name["scale_cat"]["seconds"] / by_name["scale_num"]["seconds"]
-        lines.append(f"\n100,000 rows: categorical / numeric-only time {ratio:.2f}x (target <= 1.5x)")
+        lines.append(
+            f"\n100,000 rows: categorical / numeric-only time {ratio:.2f}x (target <= 1.5x)"
+        )
     sys.stdout.write("\n".join(lines) + "\n")
     return 0
 

@@ -125,6 +125,7 @@ def make_other(n: int = 60, seed: int = 0) -> pd.DataFrame:
 def _single_threaded():
     """Tiny fits are dominated by thread start-up: OpenMP/BLAS pools of 1 keep them fast and
     steady on a loaded CI machine."""
+    import sklearn.ensemble  # noqa: F401  (loads the OpenMP runtime, so the limit reaches it)
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(limits=1):

@@ -418,12 +418,6 @@ def test_relation_skips_rows_with_a_gap():
     assert _reported_lines(_failure_line(message, "a", "a_within_b")) == [4]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="src bug: a relation pandas cannot evaluate (a misspelled column) is reported by "
-    "pandera with column None and no row, which checks._rule_failures filters out: the rule "
-    "silently passes",
-)
 def test_a_relation_that_cannot_be_evaluated_does_not_pass_silently():
     frame = pd.DataFrame({"a": [1, 9], "b": [2, 3], "y": [0, 1]})
 
@@ -479,11 +473,6 @@ def test_target_labels_map_to_0_and_1(positive, negative, cells):
     assert out["y"].dtype == np.int64
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="src bug: label_key promises True matches a declared 1, but a bool column is "
-    "compared as 'true'/'false' (checks._map_labels), so every cell is refused",
-)
 def test_bool_target_matches_numeric_labels():
     contract = _contract({"x": {"kind": "integer"}})
     frame = pd.DataFrame({"x": [1, 2, 3, 4], "y": [True, False, True, False]})
@@ -600,11 +589,6 @@ def test_lenient_levels_still_refuse_other_broken_rules(other_contract):
     assert _rules(message) == [("calls", "greater_than_or_equal_to(0.0)")]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="src bug: checks._parse_column compares categorical cells as astype(str), so a "
-    "numeric level column with a gap (read as float: 1.0) never matches the level '1'",
-)
 def test_numeric_levels_with_a_gap_are_accepted():
     contract = _contract(
         {"region": {"kind": "categorical", "values": [1, 2, 3], "missing": "keep"}}

@@ -124,11 +124,6 @@ def test_unusable_columns_are_ignored_with_a_note(values, why):
     assert why in _left_out(values)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="draft_feature classifies unique text as free text before the ID check, so a text "
-    "ID never gets the 'like an ID ... pass --id' note (draft.draft_contract)",
-)
 def test_a_text_id_gets_the_id_note():
     assert "like an ID" in _left_out([f"C{i:04d}" for i in range(N)])
 
@@ -271,11 +266,6 @@ def test_gym_draft_finds_the_menu_and_the_flags():
     assert features["Age"]["kind"] == "integer"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="src bug: draft lists case variants ('Yes', 'yes') as separate values, which "
-    "parse_contract refuses as 'values repeat', so init fails on such an export",
-)
 @pytest.mark.parametrize(
     "values",
     [

@@ -121,12 +121,6 @@ def test_expression_forms(expr, expected):
     assert add_features(members, contract)["e"].tolist() == expected
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="src gap: a misspelled column in an engineered expression passes parse_contract "
-    "(it uses one real column) and add_features raises pandas' UndefinedVariableError, a "
-    "traceback instead of a clear error",
-)
 def test_unknown_name_in_an_expression_is_a_clear_error():
     def parse_and_add() -> None:
         contract = parse_contract(
@@ -206,11 +200,6 @@ def test_category_gaps_stay_gaps_when_turned_into_text():
     assert X["store"].isna().tolist() == [False, True, False]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="src bug: model_inputs turns a float level column (a CSV with a gap) into '3.0', "
-    "not the level '3' the encoders know (features.model_inputs uses astype(str))",
-)
 def test_float_levels_read_back_with_a_gap_become_the_declared_text():
     contract, _ = _numbered()
     members = pd.DataFrame({"store": [3.0, np.nan, 12.0], "visits": [1, 2, 3]})

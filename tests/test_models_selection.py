@@ -141,11 +141,6 @@ def test_split_xy_gives_categories_as_text():
     assert X["store"].tolist() == ["1", "2", "3", "3"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="src bug: model_inputs turns a numeric level read back from CSV with a gap "
-    "(float 1.0) into '1.0', which no encoder knows (the contract's level is '1')",
-)
 def test_numeric_category_levels_read_back_with_a_gap_stay_known(params):
     # processed members written to CSV and read back: a gap makes pandas read store as float
     members = pd.DataFrame(

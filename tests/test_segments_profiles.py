@@ -375,11 +375,6 @@ def test_findings_declared_for_another_export(other_members) -> None:
     assert median["value"] == pytest.approx(members["fee"].median())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="src bug: profile_matrix compares a numeric level read back from CSV with a gap "
-    "(float 1.0, text '1.0') with the contract's level '1': every share is 0",
-)
 def test_profile_matrix_knows_numeric_levels_read_back_with_a_gap() -> None:
     contract = parse_contract(
         {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from gym_churn.contract.spec import Contract
+from gym_churn.contract.spec import Contract, level_text
 
 
 def add_features(members: pd.DataFrame, contract: Contract) -> pd.DataFrame:
@@ -26,13 +26,12 @@ def add_features(members: pd.DataFrame, contract: Contract) -> pd.DataFrame:
 def model_inputs(members: pd.DataFrame, contract: Contract) -> pd.DataFrame:
     """The columns the model reads, in the contract's order, categorical levels as text.
 
-    A frame read back from CSV may hold a level such as `3` as a number; the model's
-    encoders compare text, so every categorical cell is turned back into text here.
+    A frame read back from CSV may hold a level such as `3` as a number, or as `3.0` when the
+    column has a gap; the model's encoders compare text, so every categorical cell is turned
+    back into the text its level is declared with.
     """
     X = members[contract.model_features]
     text = {
-        col: X[col].astype(object).where(X[col].isna(), X[col].astype(str))
-        for col in contract.categorical
-        if X[col].dtype != object
+        col: X[col].astype(object).map(level_text).astype(object) for col in contract.categorical
     }
     return X.assign(**text) if text else X

@@ -165,7 +165,7 @@ def _format_error(exc: ValidationError, source: str) -> str:
         elif err["type"] == "missing":
             msg = "required key is missing"
         else:
-            msg = err["msg"]
+            msg = err["msg"].removeprefix("Value error, ")
             if err["type"] == "literal_error":
                 msg = f"got {err['input']!r}; {msg[0].lower()}{msg[1:]}"
         lines.append(f"  {key}: {msg}")

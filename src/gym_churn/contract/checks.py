@@ -18,7 +18,7 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.errors import SchemaErrors
 
-from gym_churn.contract.spec import ROW_KEY, Contract, Feature, label_key
+from gym_churn.contract.spec import ROW_KEY, Contract, Feature, label_key, level_text
 from gym_churn.errors import DataValidationError
 
 log = logging.getLogger(__name__)
@@ -66,7 +66,9 @@ def _blank(values: pd.Series) -> np.ndarray:
 def _map_labels(values: pd.Series, mapping: dict[str, int]) -> pd.Series:
     """Map cells onto declared labels by label_key; unknown cells become NaN."""
     if pd.api.types.is_bool_dtype(values.dtype):
-        keys = values.map({True: "true", False: "false"})
+        # True/False cells match labels declared as true/false, or else as 1/0
+        words = ("true", "false") if "true" in mapping or "false" in mapping else ("1", "0")
+        keys = values.map({True: words[0], False: words[1]})
     elif pd.api.types.is_numeric_dtype(values.dtype):
         unique = pd.unique(values.dropna())
         keys = values.map({v: label_key(v) for v in unique})
@@ -88,7 +90,7 @@ def _parse_column(
         bad = np.flatnonzero(parsed.isna().to_numpy() & ~blank)
         failures.add(name, f"one_of{declared}", bad, values.iloc[bad].tolist())
     elif spec.kind == "categorical":
-        text = values.astype(str).str.strip().where(~blank)
+        text = values.map(level_text).where(~blank)
         unknown = ~text.isin(spec.levels).to_numpy() & ~blank
         if unknown.any() and lenient:
             # Scoring a new month: a level the model never saw is treated as missing.
@@ -134,7 +136,7 @@ def _rules_schema(contract: Contract, columns: list[str]) -> pa.DataFrameSchema:
             checks.append(pa.Check.isin([float(v) for v in spec.allowed]))
         schema_columns[col] = pa.Column(float, checks, nullable=True)
     relations = []
-    for rel in contract.relations:
+    for rel in (r for r in contract.relations if r.enforce):
         used = contract.names_in(rel.rule, contract.raw_features)
 
         def holds(df: pd.DataFrame, rule: str = rel.rule, used: list[str] = used) -> pd.Series:
@@ -174,7 +176,7 @@ def _rule_failures(
 @dataclass(frozen=True)
 class Checked:
     members: pd.DataFrame  # key column first, then the raw features, then the target (0/1)
-    counts: dict[str, int]  # rows read, dropped by reason, unseen levels
+    counts: dict[str, int]  # rows read, and dropped by reason
 
 
 def check_export(

@@ -28,6 +28,7 @@ MAX_MENU_VALUES = 3
 # Labels that read as "yes, this member churned" when --positive is not given.
 POSITIVE_WORDS = ("1", "true", "yes", "y", "churn", "churned", "left", "cancelled", "canceled")
 DATE_SHARE = 0.95  # share of cells that must parse as dates for a text column to be a date
+ID_NOTE = "unique on every row, like an ID: left out (pass --id to key by it)"
 
 
 @dataclass(frozen=True)
@@ -120,8 +121,15 @@ def draft_feature(name: str, values: pd.Series) -> tuple[dict[str, Any] | None, 
                 "a date: left out (a model cannot use a raw date; derive a number such as "
                 "months since joining in the export, or as an engineered feature)"
             )
-        if len(levels) == 2:
-            ordered = sorted(levels, key=lambda v: (label_key(v) in POSITIVE_WORDS, str(v)))
+        if len(levels) == len(text) > 1 and not text.str.contains(r"\s").any():
+            return None, ID_NOTE  # unique codes; unique sentences are free text (below)
+        # one spelling per label: `Yes` and `yes` are one value of a flag
+        spelling: dict[str, Any] = {}
+        for v in levels:
+            spelling.setdefault(label_key(v), v)
+        if len(spelling) == 2:
+            ordered = sorted(spelling.values(),
+                             key=lambda v: (label_key(v) in POSITIVE_WORDS, str(v)))  # fmt: skip
             spec = {"kind": "binary", "values": ordered}
         elif len(levels) <= MAX_LEVELS and len(levels) <= 0.5 * len(text):
             spec = {"kind": "categorical", "values": sorted(str(v) for v in levels)}
@@ -170,7 +178,7 @@ def draft_contract(
         # Unique text or whole numbers on every row name members; they predict nothing.
         id_like = spec is not None and spec["kind"] in ("categorical", "integer")
         if id_like and raw[col].nunique() == len(raw):
-            spec, note = None, "unique on every row, like an ID: left out (pass --id to key by it)"
+            spec, note = None, ID_NOTE
         if spec is None:
             ignore[str(col)] = str(note)
             notes.append(f"{col}: {note}")

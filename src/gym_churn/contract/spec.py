@@ -9,8 +9,8 @@ ignored columns and the findings worth re-checking. This module parses and check
 
 from __future__ import annotations
 
+import ast
 import re
-from functools import cached_property
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -41,6 +41,36 @@ def label_key(value: Any) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value).strip().lower()
+
+
+def level_text(value: Any) -> Any:
+    """A category cell as the text its level is declared with: `3`, `3.0` (a number column
+    read back with a gap) and `"3"` are all `"3"`; a gap stays a gap."""
+    if value is None or (isinstance(value, float) and value != value):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+def expression_names(expr: str) -> list[str]:
+    """Every column name an expression uses (backticks for names that are not identifiers);
+    raises ValueError if it is not a valid expression."""
+    quoted: dict[str, str] = {}
+
+    def unquote(match: re.Match[str]) -> str:
+        key = f"__quoted_{len(quoted)}__"
+        quoted[key] = match.group(1)
+        return key
+
+    plain = re.sub(r"`([^`]+)`", unquote, expr)
+    try:
+        tree = ast.parse(plain, mode="eval")
+    except SyntaxError:
+        raise ValueError(f"{expr!r} is not a valid expression") from None
+    called = {id(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}  # abs(x), log(x)
+    names = [n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and id(n) not in called]
+    return [quoted.get(n, n) for n in dict.fromkeys(names)]
 
 
 class _Strict(BaseModel):
@@ -80,16 +110,16 @@ class Feature(Words):
             raise ValueError(f"a {self.kind} feature takes values, not min/max")
         if self.min is not None and self.max is not None and self.min > self.max:
             raise ValueError(f"min ({self.min}) exceeds max ({self.max})")
-        if self.allowed is not None and len({label_key(v) for v in self.allowed}) != len(
-            self.allowed
-        ):
+        # flags and labels match without case; category levels match exactly
+        key = level_text if self.kind == "categorical" else label_key
+        if self.allowed is not None and len({key(v) for v in self.allowed}) != len(self.allowed):
             raise ValueError("values repeat")
         return self
 
     @property
     def levels(self) -> list[str]:
         """Categorical levels as text, the form they take in every frame."""
-        return [str(v) for v in self.allowed or []]
+        return [level_text(v) for v in self.allowed or []]
 
 
 class Engineered(Words):
@@ -101,11 +131,14 @@ class Engineered(Words):
 
 
 class Relation(_Strict):
-    """A rule across columns, as a pandas expression that must hold on every row."""
+    """A rule across columns, as a pandas expression that must hold on every row; with
+    `enforce: false` it is an anomaly to count and report (the audit), not to refuse."""
 
     rule: str
     name: str | None = None
     blame: str | None = None  # the column an error names; default: the first one in the rule
+    enforce: bool = True
+    note: str | None = None
 
 
 class Target(_Strict):
@@ -188,16 +221,26 @@ class Contract(_Strict):
             if col in raw or col in named:
                 raise ValueError(f"{col!r} is both ignored and used")
         for name, eng in self.engineered.items():
-            if not self.names_in(eng.expr, raw):
-                raise ValueError(f"engineered {name!r}: its expression uses no contract column")
+            unknown = [n for n in expression_names(eng.expr) if n not in raw]
+            if unknown or not self.names_in(eng.expr, raw):
+                raise ValueError(
+                    f"engineered {name!r}: {eng.expr!r} uses no contract column"
+                    if not unknown
+                    else f"engineered {name!r}: unknown column(s) {unknown} in {eng.expr!r}"
+                )
         for rel in self.relations:
+            unknown = [n for n in expression_names(rel.rule) if n not in raw]
+            if unknown:
+                raise ValueError(f"relation {rel.rule!r}: unknown column(s) {unknown}")
             if not self.names_in(rel.rule, raw):
                 raise ValueError(f"relation {rel.rule!r} uses no contract column")
             if rel.blame is not None and rel.blame not in raw:
                 raise ValueError(f"relation {rel.rule!r}: blame {rel.blame!r} is not a feature")
         known = raw | set(self.engineered)
         for finding in self.findings:
-            for col in (finding.column, finding.from_, finding.to):
+            used = [finding.column, finding.from_, finding.to]
+            used += expression_names(finding.where) if finding.where else []
+            for col in used:
                 if col is not None and col not in known:
                     raise ValueError(f"finding {finding.claim!r}: unknown column {col!r}")
         return self
@@ -244,7 +287,7 @@ class Contract(_Strict):
         """The raw columns an engineered feature is made from."""
         return self.names_in(self.engineered[engineered].expr, self.raw_features)
 
-    @cached_property
+    @property
     def groups(self) -> dict[str, list[str]]:
         """Columns that count as one driver or reason: a raw column, the engineered features
         made from it, and the other raw columns those are made from. Keyed by the group's

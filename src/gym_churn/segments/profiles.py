@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from gym_churn.contract.spec import Contract
+from gym_churn.contract.spec import Contract, level_text
 
 Z95 = float(stats.norm.ppf(0.975))
 LEVEL_SEP = ": "  # "contract type: month-to-month" names one category's indicator column
@@ -109,9 +109,8 @@ def profile_matrix(members: pd.DataFrame, contract: Contract) -> pd.DataFrame:
     for col in contract.model_features:
         if contract.kind(col) == "categorical":
             for level in contract.features[col].levels:
-                parts[f"{col}{LEVEL_SEP}{level}"] = (
-                    members[col].astype(str).eq(level) & members[col].notna()
-                ).astype(float)
+                text = members[col].astype(object).map(level_text)
+                parts[f"{col}{LEVEL_SEP}{level}"] = text.eq(level).astype(float)
         else:
             parts[col] = members[col].astype(float)
     return pd.DataFrame(parts, index=members.index)
