@@ -120,6 +120,18 @@ class Evaluate(_Section):
     permutation_max_rows: Annotated[int, Field(ge=10)]
 
 
+class Audit(_Section):
+    # a feature is flagged when the ranges of its values where every member has the rarer
+    # label hold at least this share of members
+    min_pure_share: Annotated[float, Field(gt=0, lt=1)]
+
+
+class Drivers(_Section):
+    bootstrap: Annotated[int, Field(ge=20)]  # resamples behind each adjusted ratio's CI
+    max_rows: Annotated[int, Field(ge=100)]  # adjusted ratios on a seeded sample this size
+    early_months: Annotated[int, Field(ge=1)]  # "early tenure": below this many months
+
+
 class Cluster(_Section):
     algorithm: Literal["kmeans", "agglomerative"]
     k: Annotated[int, Field(ge=2)]
@@ -142,6 +154,8 @@ class Cluster(_Section):
 class Profile(_Section):
     portrait_traits: Annotated[int, Field(ge=1)]
     bootstrap: Annotated[int, Field(ge=100)]  # resamples for the CIs that need one
+    rule_leaves: Annotated[int, Field(ge=2)]  # leaves of the churn-supervised rule tree
+    rule_min_share: Annotated[float, Field(gt=0, lt=0.5)]  # smallest leaf, share of members
 
 
 class Params(_Section):
@@ -149,6 +163,8 @@ class Params(_Section):
     split: Split
     train: Train
     evaluate: Evaluate
+    audit: Audit
+    drivers: Drivers
     cluster: Cluster
     profile: Profile
 

@@ -98,14 +98,15 @@ def gain_figure(points: pd.DataFrame, top_decile_lift: float) -> Any:
 
 
 def importance_figure(table: pd.DataFrame) -> Any:
+    """Model reliance per group of columns (`label`, `importance`, `importance_std`)."""
     ordered = table.sort_values("importance")
-    fig, ax = _figure(6.5, 0.35 * len(ordered) + 1.5)
+    fig, ax = _figure(7.5, 0.35 * len(ordered) + 1.5)
     ax.barh(
-        ordered["feature"], ordered["importance"], xerr=ordered["importance_std"], color="#4C72B0"
+        ordered["label"], ordered["importance"], xerr=ordered["importance_std"], color="#4C72B0"
     )
     ax.set(
-        xlabel="Drop in ROC-AUC when the column is shuffled",
-        title="Permutation importance (test, mean ± std)",
+        xlabel="Rise in log loss when shuffled (a column with the features made from it)",
+        title="Model reliance (test split, mean ± std over shuffles)",
     )
     return fig
 
@@ -210,4 +211,24 @@ def correlation_heatmap(members: pd.DataFrame, columns: list[str]) -> Any:
     mask = np.triu(np.ones_like(corr, dtype=bool), k=1)
     sns.heatmap(corr, mask=mask, annot=True, fmt=".2f", cmap="RdBu_r", center=0, ax=ax)
     ax.set(title="Correlations (Pearson)")
+    return fig
+
+
+def tenure_figure(table: pd.DataFrame, label: str, unit: str) -> Any:
+    """Monthly churn rate by tenure with 95% CIs, and the running share of all churners."""
+    fig, ax = _figure(8.0, 4.5)
+    if table.empty:
+        ax.text(0.5, 0.5, "no tenure column declared in the data contract", ha="center")
+        ax.set_axis_off()
+        return fig
+    shown = table[table["cumulative_share_of_churners"].shift(fill_value=0) < 0.999]
+    err = [shown["churn_rate"] - shown["low"], shown["high"] - shown["churn_rate"]]
+    ax.bar(shown["tenure"], shown["churn_rate"], yerr=err, color=PALETTE["churned"],
+           capsize=3, label="churn rate (95% CI)")  # fmt: skip
+    ax.plot(shown["tenure"], shown["cumulative_share_of_churners"], "o-", color="#333333",
+            label="share of all churners so far")  # fmt: skip
+    ax.set(xlabel=f"{label} ({unit})" if unit else label, ylabel="share", ylim=(0, 1.05),
+           title="Churn by tenure: who leaves, and when")  # fmt: skip
+    ax.yaxis.set_major_formatter(_pyplot().FuncFormatter(lambda v, _: f"{v:.0%}"))
+    ax.legend(loc="center right")
     return fig

@@ -1,15 +1,43 @@
-"""reports/report.md, built from the pipeline's metrics and the data contract's words only:
-no number is typed by hand and no dataset's wording is written here."""
+"""reports/report.md, built from the pipeline's outputs and the data contract's words only: no
+number is typed by hand and no dataset's wording is written here.
+
+Marketers read the first sections (what the data shows, what to do, what to be careful about),
+in the contract's words; the jargon waits in the last section, for data scientists.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
+
+import pandas as pd
 
 from gym_churn.contract.spec import Contract
 
-# A lever whose absence goes with at least this much more churn (and whose CI excludes "no
-# difference") is named as worth testing.
-GROW_RATIO = 1.2
+# Early tenure leads the report when at least this share of churners left that early.
+EARLY_LEAD_SHARE = 0.5
+
+
+@dataclass(frozen=True)
+class ReportInputs:
+    """Everything the report shows, as the stages wrote it."""
+
+    contract: Contract
+    evaluate: dict[str, Any]
+    cluster: dict[str, Any]
+    audit: dict[str, Any]
+    drivers_metrics: dict[str, Any]
+    profile: dict[str, Any]
+    score: dict[str, Any]
+    summary: dict[str, Any]
+    drivers: pd.DataFrame  # reports/drivers.csv
+    levels: pd.DataFrame  # reports/churn_by_level.csv
+    tenure: pd.DataFrame  # plots/drivers/tenure.csv
+    early: dict[str, Any]  # analysis.tenure.early_churn
+    rules: pd.DataFrame  # reports/rule_segments.csv
+    portraits: dict[str, Any]  # reports/portraits.json
+    figures: dict[str, str]  # figure key -> path relative to the report
+    scored_path: str
 
 
 def _pct(x: float) -> str:
@@ -26,148 +54,242 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-def recommendations(profile: dict[str, Any], contract: Contract) -> list[str]:
-    """Actions from the numbers: risky segments, and levers whose absence goes with more churn.
+def _excludes_one(row: pd.Series) -> bool:
+    low, high = row["adjusted_low"], row["adjusted_high"]
+    return bool(pd.notna(low) and pd.notna(high) and (low > 1 or high < 1))
 
-    Only features the contract calls levers are suggested, and only when the 95% CI of the
-    churn ratio excludes 1; the ratio is a marginal association, to be tested with a
-    hold-out group before anyone calls it an effect.
-    """
-    base = profile["churn_rate"]
-    label = contract.target.label
+
+def _words_list(contract: Contract, columns: list[str]) -> str:
+    return ", ".join(f"'{contract.words(c).label}'" for c in columns)
+
+
+def early_lead(r: ReportInputs) -> str | None:
+    """The early-tenure finding, when early months hold most churners."""
+    e, c = r.early, r.contract
+    if not c.tenure or not (e["share"] >= EARLY_LEAD_SHARE):
+        return None
+    words = c.words(c.tenure)
+    unit = words.unit or "months"
+    t = r.tenure
+    first = ", ".join(
+        f"{_pct(row.churn_rate)} at {int(row.tenure)}" for row in t.head(6).itertuples()
+    )
+    later = t[t["tenure"] >= 6]
+    after = (f"; from {unit} 6 on it stays at or below {_pct(later['churn_rate'].max())}"
+             if len(later) else "")  # fmt: skip
+    return (
+        f"**Most members who leave do so early.** {_pct(e['share'])} of the {e['churned']} "
+        f"members who {c.target.label} (95% CI {_ci(e['low'], e['high'])}; "
+        f"{e['churned_early']} members) had a {words.label} below {e['early_months']} {unit}. "
+        f"The monthly churn rate by {words.label} was {first} {unit}{after}."
+    )
+
+
+def recommendations(r: ReportInputs) -> tuple[list[str], list[str]]:
+    """(recommended actions, levers left out and why). Only levers whose adjusted 95% CI
+    excludes "no difference" are named; attributes never are; targeting is by risk."""
+    c, label = r.contract, r.contract.target.label
     out = []
-    risky = [s for s in profile["segments"] if s["churn_low"] > base]
-    risky.sort(key=lambda s: s["size"] * s["churn_rate"], reverse=True)
-    for seg in risky:
-        expected = seg["size"] * seg["churn_rate"]
+    if early_lead(r):
+        e = r.early
         out.append(
-            f"**Segment {seg['id']} ({seg['name']})** has {_pct(seg['churn_rate'])} {label} "
-            f"(95% CI {_ci(seg['churn_low'], seg['churn_high'])}) against {_pct(base)} overall: "
-            f"about {expected:.0f} of its {seg['size']} members, "
-            f"{expected / (base * profile['members']):.0%} of everyone who {label}."
+            f"**Put retention effort into the first {e['early_months']} "
+            f"{c.words(c.tenure).unit or 'months'} (onboarding).** That is where "
+            f"{_pct(e['share'])} of the members who {label} left. Test it: give an onboarding "
+            "programme to a random half of new members, keep the other half as a hold-out "
+            "group, and compare their churn after those months."
         )
-    levers = set(contract.with_role("lever"))
-    flags = [
-        (col, d) for col, d in profile["drivers"].items()
-        if col in levers and d["kind"] == "binary" and d["ratio_low"] == d["ratio_low"]
-        and d["ratio_low"] > 1 and d["ratio_without_vs_with"] >= GROW_RATIO
-    ]  # fmt: skip
-    flags.sort(key=lambda item: item[1]["ratio_without_vs_with"], reverse=True)
-    for col, d in flags:
-        words = contract.words(col)
-        out.append(
-            f"**Test growing '{words.label}'**: members without it {label} "
-            f"{d['ratio_without_vs_with']:.2f}× as often (95% CI "
-            f"{_ci(d['ratio_low'], d['ratio_high'], pct=False)}; {_pct(d['without']['churn_rate'])}"
-            f" of {d['without']['n']} vs {_pct(d['with']['churn_rate'])} of {d['with']['n']}); "
-            f"today {_pct(d['share'])} of members have it. This compares members as they are, "
-            "not adjusted for anything else: offer it to a random part of the members and keep "
-            "a hold-out group to measure what it changes."
-        )
-    return out
-
-
-def _driver_tables(profile: dict[str, Any], contract: Contract) -> str:
-    label = contract.target.label
-    importance = profile["importance"]
-    flag_rows, number_rows, level_blocks = [], [], []
-    for col, d in profile["drivers"].items():
-        words = contract.words(col)
-        reliance = f"{importance[col]:.4f}" if col in importance else "–"
-        name = f"{words.label} (`{col}`)"
-        if d["kind"] == "binary":
-            ratio = d["ratio_without_vs_with"]
-            flag_rows.append([
-                name, _pct(d["share"]),
-                f"{_pct(d['with']['churn_rate'])} ({_ci(d['with']['low'], d['with']['high'])})",
-                f"{_pct(d['without']['churn_rate'])} "
-                f"({_ci(d['without']['low'], d['without']['high'])})",
-                "–" if ratio != ratio
-                else f"{ratio:.2f} ({_ci(d['ratio_low'], d['ratio_high'], pct=False)})",
-                contract.role(col), reliance,
-            ])  # fmt: skip
-        elif d["kind"] == "levels":
-            rows = [
-                [str(lv["level"]), str(lv["n"]), _pct(lv["share"]), _pct(lv["churn_rate"]),
-                 _ci(lv["low"], lv["high"])]
-                for lv in d["levels"]
-            ]  # fmt: skip
-            level_blocks.append(
-                f"**{name}** ({contract.role(col)}; model reliance {reliance}):\n\n"
-                + _table(["value", "members", "share", label, "95% CI"], rows)
+    levers = r.drivers[r.drivers["role"] == "lever"]
+    skipped = []
+    for _, row in levers.sort_values("adjusted_ratio", ascending=False).iterrows():
+        name = f"'{row['label']}'"
+        if _excludes_one(row) and row["adjusted_ratio"] > 1:
+            out.append(
+                f"**Test {name} ({row['compared']}).** After accounting for the other levers, "
+                f"fixed traits and tenure, members on the low side {label} "
+                f"{row['adjusted_ratio']:.2f}× as often as members on the high side (95% CI "
+                f"{_ci(row['adjusted_low'], row['adjusted_high'], pct=False)}; "
+                f"members as they are: {row['marginal_ratio']:.2f}×). This is an association "
+                "in this data, not a proven effect: move a random part of the members on the "
+                "low side toward the high side, keep a hold-out group, and compare their churn."
             )
         else:
-            unit = f" ({words.unit})" if words.unit else ""
-            number_rows.append([
-                f"{name}{unit}", f"{d['mean_churned']:.2f}", f"{d['mean_retained']:.2f}",
-                contract.role(col), reliance,
-            ])  # fmt: skip
+            skipped.append(
+                f"{name}: {row['marginal_ratio']:.2f}× as members are, but "
+                f"{row['adjusted_ratio']:.2f}× (95% CI "
+                f"{_ci(row['adjusted_low'], row['adjusted_high'], pct=False)}) after accounting "
+                "for the rest"
+            )
+    out.append(
+        f"**Target members by their risk, not by segment.** The scored member table "
+        f"(`{r.scored_path}`) ranks every member; contacting the riskiest 10% reaches "
+        f"{r.evaluate['top_decile_lift']:.2f}× as many of the members who {label} as "
+        "contacting 10% at random (measured on held-out members)."
+    )
+    return out, skipped
+
+
+def _audit_section(r: ReportInputs) -> str:
+    c, a, label = r.contract, r.audit, r.contract.target.label
     parts = []
-    if flag_rows:
+    for d in a["flagged_detail"]:
+        feature = d["feature"]
+        words = c.words(feature) if feature in c.features or feature in c.engineered else None
+        name = f"'{words.label if words else feature}'"
+        sides = []
+        if d["low_tail_members"]:
+            sides.append(f"at or below {d['low_tail_upto']:.3g} ({d['low_tail_members']} "
+                         "members)")  # fmt: skip
+        if d["high_tail_members"]:
+            sides.append(f"at or above {d['high_tail_from']:.3g} ({d['high_tail_members']} "
+                         "members)")  # fmt: skip
         parts.append(
-            "Yes/no traits (ratio = churn without the trait / with it):\n\n"
-            + _table(
-                [
-                    "trait",
-                    "share with",
-                    f"{label}, with (95% CI)",
-                    f"{label}, without (95% CI)",
-                    "ratio (95% CI)",
-                    "role",
-                    "model reliance",
-                ],
-                flag_rows,
-            )
+            f"- **{name} behaves like the outcome itself.** In the training members, everyone "
+            f"with a value {' or '.join(sides)} had the same outcome. Real behaviour is rarely "
+            "that certain; a column recorded after, or because of, a member leaving is. Ask "
+            "when it is measured relative to the month a member leaves."
         )
-    parts.extend(level_blocks)
-    if number_rows:
+    if a["flagged_features"]:
         parts.append(
-            "Numbers (means):\n\n"
-            + _table(
-                [
-                    "feature",
-                    f"mean, {label}",
-                    f"mean, {contract.target.negative_label}",
-                    "role",
-                    "model reliance",
-                ],
-                number_rows,
-            )
+            "- What that does to the headline figures: with "
+            f"{_words_list(c, a['flagged_features'])} the model's cross-validated ROC-AUC is "
+            f"{a['cv_roc_auc']:.3f}; without them "
+            f"{a['cv_roc_auc_without_flagged']:.3f}. If the column is recorded after the fact, "
+            "the lower figure is what to expect on a new month."
         )
-    return "\n\n".join(parts)
+    for an in a["anomalies"]:
+        if an["rows"]:
+            parts.append(
+                f"- **{an['rows']} rows ({_pct(an['share'])}) break "
+                f"'{an['note'] or an['rule']}'** (`{an['rule']}`). They are kept and analysed "
+                "as they are; check them at the source."
+            )
+    if not parts:
+        parts.append(f"- Nothing in the data looks too good to be true for who {label}.")
+    if c.description:
+        parts.append(f"- About this data: {c.description}")
+    return "\n".join(parts)
 
 
-def build_report(
-    evaluate: dict[str, Any],
-    cluster: dict[str, Any],
-    profile: dict[str, Any],
-    summary: dict[str, Any],
-    contract: Contract,
-    figures: dict[str, str],
-) -> str:
-    """The whole report as Markdown. `figures` maps a figure key to its path from the report."""
-    label = contract.target.label
+def _tenure_section(r: ReportInputs) -> str:
+    c = r.contract
+    if not c.tenure or r.tenure.empty:
+        return "The data contract names no tenure column (`role: tenure`)."
+    words = c.words(c.tenure)
+    shown = r.tenure[r.tenure["cumulative_share_of_churners"].shift(fill_value=0) < 0.99]
+    rows = [
+        [str(int(t.tenure)), str(int(t.members)), _pct(t.churn_rate), _ci(t.low, t.high),
+         _pct(t.cumulative_share_of_churners)]
+        for t in shown.itertuples()
+    ]  # fmt: skip
+    unit = f" ({words.unit})" if words.unit else ""
+    return (
+        _table([f"{words.label}{unit}", "members", "churn rate", "95% CI", "churners so far"], rows)
+        + f"\n\n{r.figures.get('tenure', '')}"
+    )
+
+
+def _adjustment_sets(c: Contract) -> str:
+    """The adjustment sets in words, by role (see analysis.drivers.adjustment_set)."""
+    fixed = _words_list(c, c.with_role("lever", "attribute", "tenure"))
+    behaviour = c.with_role("behaviour")
+    lines = [f"- Levers, fixed traits and tenure: each adjusted for the others of {fixed}."]
+    if behaviour:
+        lines.append(
+            f"- What members do after joining ({_words_list(c, behaviour)}): each adjusted for "
+            "every other column."
+        )
+    return "\n".join(lines)
+
+
+def _drivers_section(r: ReportInputs) -> str:
+    c, label = r.contract, r.contract.target.label
+    rows = []
+    for _, d in r.drivers.iterrows():
+        rows.append([
+            str(d["label"]), str(d["role"]), str(d["compared"]),
+            f"{d['marginal_ratio']:.2f} ({_ci(d['marginal_low'], d['marginal_high'], pct=False)})",
+            f"{d['adjusted_ratio']:.2f} ({_ci(d['adjusted_low'], d['adjusted_high'], pct=False)})"
+            + (" *" if _excludes_one(d) else ""),
+            f"{d['reliance']:.3f}",
+        ])  # fmt: skip
+    set_lines = _adjustment_sets(c)
+    level_blocks = []
+    for _, group in r.levels.groupby("feature", sort=False):
+        lrows = [
+            [str(g.level), str(int(g.n)), _pct(g.share), _pct(g.churn_rate), _ci(g.low, g.high)]
+            for g in group.itertuples()
+        ]
+        level_blocks.append(
+            f"**{group['label'].iloc[0]}**:\n\n"
+            + _table(["value", "members", "share", "churn rate", "95% CI"], lrows)
+        )
+    return (
+        "Each ratio is churn on the low side (without the trait, or at the low end) divided by "
+        "churn on the high side. **As members are**: compares members as they are. **After "
+        "accounting for the rest**: the same comparison after accounting for the other "
+        "traits (a statistical adjustment, listed below the table); what members do after "
+        f"joining is not adjusted for when judging a lever, since a lever may work through "
+        f"it. * marks a 95% CI that excludes 1. **Model reliance**: how much the churn model "
+        f"loses when the feature (with what is made from it) is scrambled. None of these "
+        f"shows that a trait makes members leave; they are associations with who {label}.\n\n"
+        + _table(
+            [
+                "feature",
+                "role",
+                "compared",
+                "as members are (95% CI)",
+                "after accounting for the rest (95% CI)",
+                "model reliance",
+            ],
+            rows,
+        )
+        + f"\n\n{set_lines}\n\n"
+        + "\n\n".join(level_blocks)
+    )
+
+
+def _segments_section(r: ReportInputs) -> str:
+    label = r.contract.target.label
+    rows = [
+        [str(t.id), t.rule, str(t.members), f"{_pct(t.churn_rate)} ({_ci(t.low, t.high)})",
+         _pct(t.share_of_churners)]
+        for t in r.rules.itertuples()
+    ]  # fmt: skip
     seg_rows = [
-        [str(s["id"]), s["name"], str(s["size"]), _pct(s["share"]), _pct(s["churn_rate"]),
-         _ci(s["churn_low"], s["churn_high"])]
-        for s in profile["segments"]
+        [str(s["id"]), s["name"], str(s["size"]), _pct(s["share"]),
+         f"{_pct(s['churn_rate'])} ({_ci(s['churn_low'], s['churn_high'])})"]
+        for s in r.portraits["portraits"]
     ]  # fmt: skip
-    metric_rows = [
-        [f"`{k}`", f"{evaluate[k]:.4f}"]
-        for k in (
-            "roc_auc", "pr_auc", "f1", "precision", "recall", "accuracy", "brier", "log_loss",
-            "ece", "top_decile_lift", "threshold", "cv_roc_auc_mean", "cv_roc_auc_std",
-            "baseline_logreg_roc_auc",
-        )
-        if k in evaluate
-    ]  # fmt: skip
-    candidate_rows = [
-        [c["model"], ", ".join(f"{k} {v}" for k, v in c["hyperparameters"].items()),
-         f"{c['cv_roc_auc_mean']:.4f} ± {c['cv_roc_auc_std']:.4f}"]
-        for c in summary["candidates"]
-    ]  # fmt: skip
-    findings = profile.get("findings", [])
-    finding_rows = [
+    text = "\n\n".join(
+        f"**{s['id']}. {s['name']}** — {s['portrait']}" for s in r.portraits["portraits"]
+    )
+    p = r.profile
+    return f"""### Rule segments: who {label}, in rules
+
+A small decision tree on what members are when they join (the levers, fixed attributes and
+tenure; not what they do afterwards, and not the columns flagged above) splits them into
+groups by churn. Each rule can be checked in the member table.
+
+{_table(["id", "rule", "members", "churn rate (95% CI)", f"share of all who {label}"], rows)}
+
+### Portraits: who the members are
+
+{r.cluster["k"]} groups of similar members (k-means on the contract's segment columns),
+described by what sets each apart. They describe members; they were not built around churn,
+and tell less about it than the rules above (how much each tells about churn on held-out
+members, 0 = nothing, 1 = everything: rules {p["rule_nmi_with_churn"]:.2f}, portraits
+{p["kmeans_nmi_with_churn"]:.2f}). Do not use them to pick whom to contact.
+
+{_table(["id", "name", "members", "share", "churn rate (95% CI)"], seg_rows)}
+
+{text}
+
+{r.figures.get("segments", "")}"""
+
+
+def _findings_section(r: ReportInputs) -> str:
+    rows = [
         [f["claim"],
          (_pct(f["value"]) if f["measure"] == "share"
           else f"{f['value']:+.1%}" if f["measure"] == "relative_change"
@@ -175,94 +297,141 @@ def build_report(
          (_ci(f["low"], f["high"]) if f["measure"] in ("share", "relative_change")
           else _ci(f["low"], f["high"], pct=False)),
          str(f["n"])]
-        for f in findings
+        for f in r.portraits.get("findings", [])
     ]  # fmt: skip
-    findings_block = (
-        "Findings declared in the data contract, recomputed on this export:\n\n"
-        + _table(["claim", "computed", "95% CI", "n"], finding_rows)
-        if finding_rows
-        else ""
+    if not rows:
+        return ""
+    return (
+        "## Declared findings, re-checked\n\nClaims the data contract asks to re-check on "
+        "every export (members as they are, not adjusted):\n\n"
+        + _table(["claim", "computed", "95% CI", "n"], rows)
     )
-    portraits = "\n\n".join(
-        f"**{s['id']}. {s['name']}** — {s['portrait']}" for s in profile["segments"]
-    )
-    recs = recommendations(profile, contract)
-    rec_text = (
-        "\n".join(f"{i}. {text}" for i, text in enumerate(recs, 1))
-        or "No segment or lever stands out beyond its uncertainty."
-    )
-    img = {key: f"![{key}]({path})" for key, path in figures.items()}
-    rate_low, rate_high = profile["churn_rate_low"], profile["churn_rate_high"]
-    description = f"\n{contract.description}\n" if contract.description else ""
 
-    return f"""# Member churn report: {contract.name}
 
-*Generated by `dvc repro` from `metrics/*.json` and the data contract; do not edit by hand.*
-{description}
-## Summary
+METRIC_WORDS = {
+    "roc_auc": "how well the score ranks churners above others (0.5 coin, 1 perfect)",
+    "pr_auc": "average precision over all thresholds",
+    "f1": "balance of precision and recall at the threshold",
+    "precision": "share of flagged members who churned",
+    "recall": "share of churners flagged",
+    "accuracy": "share of members classified right at the threshold",
+    "brier": "mean squared error of the probabilities (lower is better)",
+    "log_loss": "penalty for confident wrong probabilities (lower is better)",
+    "ece": "average gap between predicted and observed churn rates (calibration)",
+    "top_decile_lift": "churners among the riskiest 10% vs 10% at random",
+    "threshold": "probability at or above which a member is flagged at risk",
+    "cv_roc_auc_mean": "ROC-AUC by cross-validation on the training split",
+    "cv_roc_auc_std": "its spread over folds",
+    "baseline_logreg_roc_auc": "plain logistic regression on the raw columns, same split",
+}
 
-- {profile["members"]} members, {_pct(profile["churn_rate"])} of whom {label}
-  (95% CI {_ci(rate_low, rate_high)}).
-- The churn model ({summary["model"]}, chosen by cross-validation on the training members)
-  ranks members with a test ROC-AUC of {evaluate["roc_auc"]:.3f} (1 = perfect ranking,
-  0.5 = a coin; plain logistic regression on the raw columns:
-  {evaluate["baseline_logreg_roc_auc"]:.3f}). At its threshold of {evaluate["threshold"]:.2f},
-  chosen on out-of-fold training predictions, it catches {_pct(evaluate["recall"])} of the
-  members who {label}, and {_pct(evaluate["precision"])} of those it flags did.
-- Contacting the riskiest 10% of members reaches {evaluate["top_decile_lift"]:.2f}× as many
-  of them as contacting 10% at random.
-- {cluster["k"]} member segments ({cluster["algorithm"]}), with churn rates from
-  {_pct(min(s["churn_rate"] for s in profile["segments"]))} to
-  {_pct(max(s["churn_rate"] for s in profile["segments"]))}.
-- Every member's out-of-fold churn probability, risk decile and segment are in the scored
-  member table, keyed by `{contract.key}` (ROC-AUC {profile["scored_members_roc_auc"]:.3f}
-  against actual churn); {_pct(profile["at_risk_share"])} of members are flagged at risk.
 
-## Recommendations
+def _data_science_section(r: ReportInputs) -> str:
+    e, s, cl = r.evaluate, r.summary, r.cluster
+    metric_rows = [[f"`{k}`", f"{e[k]:.4f}", words] for k, words in METRIC_WORDS.items() if k in e]
+    cand_rows = [
+        [c["model"], ", ".join(f"{k} {v}" for k, v in c["hyperparameters"].items()),
+         f"{c['cv_roc_auc_mean']:.4f} ± {c['cv_roc_auc_std']:.4f}"]
+        for c in s["candidates"]
+    ]  # fmt: skip
+    img = r.figures
+    return f"""## For data scientists
 
-{rec_text}
+Model: {s["model"]} (train.model: {s["model_setting"]}), kept by {s["cv_folds"]}-fold
+cross-validated ROC-AUC on the training split among:
 
-## Member portraits
+{_table(["family", "setting", "CV ROC-AUC"], cand_rows)}
 
-{_table(["id", "name", "members", "share", "churn rate", "95% CI"], seg_rows)}
+Test split ({e.get("test_rows", "?")} members, never used to choose anything):
 
-{portraits}
+{_table(["metric", "value", "meaning"], metric_rows)}
 
-{img.get("segments", "")}
-
-## Who churns
-
-These compare members as they are ("marginal"): no comparison is adjusted for the others,
-and none shows a cause. Model reliance is the drop in test ROC-AUC when the column alone is
-shuffled; features made from it are shuffled on their own (see the importance figure).
-
-{_driver_tables(profile, contract)}
-
-{findings_block}
-
-{img.get("distributions", "")}
-
-{img.get("correlations", "")}
-
-## Model
-
-Candidates compared by {summary["cv_folds"]}-fold cross-validation on the training split
-(train.model: {summary["model_setting"]}):
-
-{_table(["family", "setting", "CV ROC-AUC"], candidate_rows)}
-
-{_table(["metric", "value"], metric_rows)}
+The member table's probabilities are out of fold (ROC-AUC
+{r.score["scored_members_roc_auc"]:.3f} against actual churn; {_pct(r.score["at_risk_share"])}
+flagged at risk). Adjusted ratios: g-computation (standardisation) with a logistic regression
+(cubic splines for numbers), bootstrap percentile CIs. Model reliance: grouped permutation
+importance, rise in test log loss. Audit: a feature is flagged when its values make the rarer
+outcome certain for at least the params' share of training members; best single-feature
+ROC-AUC {r.audit["max_single_feature_roc_auc"]:.3f}. Portraits: silhouette
+{cl["silhouette"]:.3f}, stability (mean adjusted Rand index over refits on subsamples)
+{cl["stability_ari"]:.3f}.
 
 {img.get("roc", "")} {img.get("gain", "")}
 
 {img.get("calibration", "")} {img.get("importance", "")}
 
-## Choosing the segments
-
-Silhouette {cluster["silhouette"]:.3f}, stability (mean adjusted Rand index over refits on
-subsamples with other seeds) {cluster["stability_ari"]:.3f}.
-
 {img.get("k_scan", "")}
 
 {img.get("dendrogram", "")}
+
+{img.get("distributions", "")}
+
+{img.get("correlations", "")}
 """
+
+
+def build_report(r: ReportInputs) -> str:
+    """The whole report as Markdown."""
+    c, e, label = r.contract, r.evaluate, r.contract.target.label
+    m = r.drivers_metrics
+    lead = early_lead(r)
+    recs, skipped = recommendations(r)
+    rec_text = "\n".join(f"{i}. {text}" for i, text in enumerate(recs, 1))
+    if skipped:
+        rec_text += (
+            "\n\nNot recommended, because the evidence does not hold once the other traits "
+            "are accounted for: " + "; ".join(skipped) + "."
+        )
+    attributes = _words_list(c, c.with_role("attribute"))
+    n = int(e.get("test_rows", 0))
+    summary = [
+        f"- {_pct(m['churn_rate'])} of members {label} (95% CI "
+        f"{_ci(m['churn_rate_low'], m['churn_rate_high'])}).",
+        f"- The churn score ranks members well: on {n} held-out members, the riskiest 10% hold "
+        f"{e['top_decile_lift']:.2f}× the churn of 10% picked at random, and at the chosen "
+        f"threshold it finds {_pct(e['recall'])} of those who {label}, with "
+        f"{_pct(e['precision'])} of the members it flags being right.",
+    ]
+    if r.audit["flagged_features"]:
+        summary.append(
+            f"- Read the score with care: it leans on "
+            f"{_words_list(c, r.audit['flagged_features'])}, which look too much like the "
+            'outcome itself (see "Before you trust the numbers").'
+        )
+    summary.append(
+        f"- Every member's churn probability, risk decile and segment: `{r.scored_path}`, "
+        f"one row per member keyed by `{c.key}`."
+    )
+    return f"""# Member churn report: {c.name}
+
+*Generated by `dvc repro` from the pipeline's outputs and the data contract; do not edit by
+hand.*
+
+{lead + chr(10) + chr(10) if lead else ""}{chr(10).join(summary)}
+
+## What to do
+
+{rec_text}
+
+Fixed traits ({attributes or "none declared"}) are never recommended: a club cannot change
+them.
+
+## Before you trust the numbers
+
+{_audit_section(r)}
+
+## Churn by tenure
+
+{_tenure_section(r)}
+
+## What goes with churn
+
+{_drivers_section(r)}
+
+## Segments
+
+{_segments_section(r)}
+
+{_findings_section(r)}
+
+{_data_science_section(r)}"""

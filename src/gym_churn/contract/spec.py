@@ -311,6 +311,10 @@ class Contract(_Strict):
             out[root(self.sources(name)[0])].append(name)
         return out
 
+    def group_label(self, group: str) -> str:
+        """A group's words: its columns' labels joined ("lifetime visits + visits last month")."""
+        return " + ".join(str(self.words(c).label) for c in self.groups[group])
+
     def role(self, column: str) -> str:
         if column in self.features:
             return self.features[column].role

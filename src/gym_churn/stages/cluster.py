@@ -4,7 +4,8 @@ Reads  --input        preprocessed members
        --contract     the data contract (which columns build the segments, their kinds)
 Writes --model        segment assigner (encode + nearest centroid), skops file
        --assignments  member key -> segment id (0 = lowest churn)
-       --metrics      metrics/cluster.json: k, silhouette, stability_ari, clusters
+       --metrics      metrics/cluster.json: k, silhouette, stability_ari, churn-rate span;
+                      clusters (a list: size, share, churn rate per segment)
        --k-scan       plot data: silhouette, inertia and stability for k_min..k_max
        --figures      folder: k_scan.png, dendrogram.png
 Params base.seed, cluster.*
@@ -69,7 +70,6 @@ def main(argv: list[str] | None = None) -> None:
     clusters = segmentation.segment_summary(seg.labels, churn)
     rates = [c["churn_rate"] for c in clusters]
     result = {
-        "algorithm": cfg.algorithm,
         "k": cfg.k,
         "silhouette": seg.silhouette,
         "stability_ari": seg.stability_ari,

@@ -4,7 +4,9 @@ Reads  --train, --test      the splits (train only to fit the logistic-regressio
        --contract           the data contract
        --model, --summary   outputs of train
 Writes --metrics            metrics/evaluate.json (flat keys, tracked by dvc metrics)
-       --roc --pr --confusion --calibration --gain --importance   plot data (dvc plots)
+       --roc --pr --confusion --calibration --gain   plot data (dvc plots)
+       --importance         model reliance per group of columns (a raw column and the
+                            features made from it): rise in test log loss when shuffled
        --figures            folder of PNG figures for the README and report
 Params base.seed, evaluate.*
 """
@@ -17,7 +19,7 @@ from pathlib import Path
 from gym_churn import plots
 from gym_churn.cli import exit_with, parser, stage_main
 from gym_churn.evaluation import metrics as m
-from gym_churn.evaluation.importance import permutation_drivers
+from gym_churn.evaluation.importance import grouped_reliance
 from gym_churn.io import (
     load_contract,
     load_model,
@@ -57,9 +59,7 @@ def main(argv: list[str] | None = None) -> None:
         "cv_roc_auc_mean": summary["cv_roc_auc_mean"],
         "cv_roc_auc_std": summary["cv_roc_auc_std"],
         "baseline_logreg_roc_auc": baseline,
-        "roc_auc_gain_over_baseline": scores["roc_auc"] - baseline,
         "test_rows": len(test),
-        "test_churn_rate": float(y.mean()),
     }
 
     curves = {
@@ -68,14 +68,15 @@ def main(argv: list[str] | None = None) -> None:
         "confusion": m.confusion_rows(y, proba, threshold),
         "calibration": m.calibration_points(y, proba, cfg.calibration_bins),
         "gain": m.cumulative_gain(y, proba),
-        "importance": permutation_drivers(
+        "importance": grouped_reliance(
             model,
             X,
             y,
+            contract.groups,
             repeats=cfg.permutation_repeats,
             max_rows=cfg.permutation_max_rows,
             seed=seed,
-        ),
+        ).assign(label=lambda t: [contract.group_label(g) for g in t["group"]]),
     }
     figures = {
         "roc": plots.roc_figure(curves["roc"], scores["roc_auc"]),

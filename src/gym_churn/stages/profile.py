@@ -1,32 +1,26 @@
-"""profile: who churns, segment portraits, declared findings, every member scored, the report.
+"""profile: segment portraits (k-means), churn-supervised rule segments, declared findings.
 
-Every member gets an out-of-fold churn probability: the model spec train kept is
-cross-validated over all members, so no member is scored by a model that saw its own label.
-
-Reads  --members      preprocessed members
+Reads  --members      every preprocessed member
+       --train, --test  the splits: the rule tree is fit on train, both segmentations'
+                      information about churn is measured on test
        --contract     the data contract (roles, words, findings)
-       --assignments  segment id per member (cluster)
-       --importance   permutation importance on the test split (evaluate)
-       --summary      train summary (the model kept, the decision threshold)
-       --evaluate-metrics, --cluster-metrics   for the report
-       --evaluate-figures, --cluster-figures   folders the report links to
-Writes --metrics      metrics/profile.json: churn rate, drivers, findings, portraits
-       --segments     plot data: one row per segment with every feature's mean or share
-       --scored       per-member table: member key, probability, risk decile, at-risk flag,
-                      segment, then the member's columns
-       --segment-names  segment id -> generated name, for scoring new exports
+       --assignments  k-means segment per member (cluster)
+       --audit        metrics/audit.json (the flagged columns the rules leave out)
+Writes --metrics      metrics/profile.json: normalised mutual information of each
+                      segmentation with churn (test split), rule segment count
+       --segments     plot data: one row per k-means segment, churn with CI, each column's
+                      mean or share
+       --rules        reports/rule_segments.csv: one row per rule segment, riskiest first
+       --portraits    reports/portraits.json: k-means portraits and the declared findings
+       --segment-names  segment id -> generated name, for scoring
        --figures      folder: segments.png, distributions.png, correlations.png
-       --report       the Markdown report (figures linked relative to it)
-Params base.seed, profile.*, train.cv_folds
+Params base.seed, profile.*
 """
 
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
-
-from sklearn.metrics import roc_auc_score
 
 from gym_churn import plots
 from gym_churn.cli import exit_with, parser, stage_main
@@ -39,68 +33,46 @@ from gym_churn.io import (
     write_json,
     write_plot_data,
     write_table,
-    write_text,
 )
-from gym_churn.models.selection import member_oof_scores, model_from_summary
-from gym_churn.report import build_report
 from gym_churn.segments import profiles as prof
+from gym_churn.segments import rules
 
 log = logging.getLogger(__name__)
-
-# The figures the report shows, by the option naming their folder.
-REPORT_FIGURES = {
-    "evaluate_figures": ("roc", "gain", "calibration", "importance"),
-    "cluster_figures": ("k_scan", "dendrogram"),
-    "figures": ("segments", "distributions", "correlations"),
-}
 
 
 @stage_main
 def main(argv: list[str] | None = None) -> None:
     args = parser(
-        __doc__, "members", "contract", "assignments", "importance", "summary",
-        "evaluate_metrics", "cluster_metrics", "evaluate_figures", "cluster_figures", "metrics",
-        "segments", "scored", "segment_names", "figures", "report",
+        __doc__, "members", "train", "test", "contract", "assignments", "audit", "metrics",
+        "segments", "rules", "portraits", "segment_names", "figures",
     ).parse_args(argv)  # fmt: skip
     params = load_params(args.params)
     contract = load_contract(args.contract)
-    target, key, cfg, seed = contract.target.column, contract.key, params.profile, params.base.seed
-    members = read_table(args.members)
-    labels = read_table(args.assignments)["segment"].to_numpy()
-    importance = read_table(args.importance)
-    summary = read_json(args.summary)
-    model = model_from_summary(summary, contract, seed)
-    oof_scores, cv = member_oof_scores(members, model, contract, params.train.cv_folds, seed)
-    oof = oof_scores["churn_probability"].to_numpy()
-    log.info("%d members scored out of fold; CV ROC-AUC %.4f", len(oof), cv.roc_auc_mean)
+    cfg, seed = params.profile, params.base.seed
+    target, key = contract.target.column, contract.key
+    members, train, test = read_table(args.members), read_table(args.train), read_table(args.test)
+    assigned = read_table(args.assignments).set_index(key)["segment"]
+    labels = assigned.loc[members[key]].to_numpy()
+    flagged = read_json(args.audit)["flagged_features"]
 
     y = members[target]
     matrix = prof.profile_matrix(members, contract)
-    drivers = prof.churn_drivers(members, contract)
     profiles = prof.segment_profiles(matrix, labels, y)
     portraits = prof.portraits(profiles, matrix, contract, cfg.portrait_traits)
     names = {p["id"]: p["name"] for p in portraits}
-    low, high = prof.wilson(int(y.sum()), len(y))
 
-    scored = members[[key]].assign(
-        churn_probability=oof,
-        risk_decile=prof.risk_deciles(oof),
-        at_risk=(oof >= summary["threshold"]).astype(int),
-        segment=labels,
-        segment_name=[names[s] for s in labels],
-    )
-    scored = scored.join(members.drop(columns=[key]))
+    tree = rules.fit_rule_tree(
+        train, contract, rules.rule_columns(contract, flagged),
+        max_leaves=cfg.rule_leaves, min_leaf_share=cfg.rule_min_share, seed=seed,
+    )  # fmt: skip
+    table = rules.rule_table(tree, members, contract)
+    churn_test = test[target].to_numpy()
     result = {
-        "churn_rate": float(y.mean()),
-        "churn_rate_low": low,
-        "churn_rate_high": high,
-        "members": len(members),
-        "scored_members_roc_auc": float(roc_auc_score(y, oof)),
-        "at_risk_share": float(scored["at_risk"].mean()),
-        "findings": prof.findings(members, contract, cfg.bootstrap, seed),
-        "drivers": drivers,
-        "importance": dict(zip(importance["feature"], importance["importance"], strict=True)),
-        "segments": portraits,
+        "kmeans_nmi_with_churn": rules.nmi_with_churn(
+            assigned.loc[test[key]].to_numpy(), churn_test
+        ),
+        "rule_nmi_with_churn": rules.nmi_with_churn(tree.leaves(test), churn_test),
+        "rule_segments": len(table),
     }
 
     # the heatmap shows the columns the segments were built on
@@ -108,13 +80,13 @@ def main(argv: list[str] | None = None) -> None:
     shown = [c for c in matrix.columns if prof.parent_column(c, contract)[0] in used]
     z = prof.standardised_differences(profiles, matrix, shown)
     figures = Path(args.figures)
+    label = contract.target.label
     save_figure(
         plots.segment_heatmap(
-            z, [f"{p['id']}: {p['name']} ({p['churn_rate']:.0%} {contract.target.label})"
-                for p in portraits]
+            z, [f"{p['id']}: {p['name']} ({p['churn_rate']:.0%} {label})" for p in portraits]
         ),
         figures / "segments.png",
-    )  # fmt: skip
+    )
     titles = {c: contract.words(c).label for c in contract.raw_features}
     save_figure(
         plots.distributions_by_churn(members, contract.raw_features, target, titles),
@@ -124,31 +96,21 @@ def main(argv: list[str] | None = None) -> None:
     correlations = plots.correlation_heatmap(members, [*numbers, target])
     save_figure(correlations, figures / "correlations.png")
     write_plot_data(profiles.assign(name=[names[s] for s in profiles["segment"]]), args.segments)
-    write_table(scored, args.scored)
+    write_table(table.round(6), args.rules)
+    write_json(
+        {
+            "portraits": portraits,
+            "findings": prof.findings(members, contract, cfg.bootstrap, seed),
+        },
+        args.portraits,
+    )
     write_json({str(k): v for k, v in names.items()}, args.segment_names)
     write_json(result, args.metrics)
-    report_dir = Path(args.report).parent
-    figure_links = {
-        name: os.path.relpath(Path(getattr(args, folder)) / f"{name}.png", report_dir)
-        for folder, names in REPORT_FIGURES.items()
-        for name in names
-    }
-    # from the metrics as written (rounded), so the report shows what the files say
-    report = build_report(
-        read_json(args.evaluate_metrics),
-        read_json(args.cluster_metrics),
-        read_json(args.metrics),
-        summary,
-        contract,
-        figure_links,
-    )
-    write_text(report, args.report)
     log.info(
-        "%d members profiled; out-of-fold ROC-AUC %.4f; segments: %s",
-        len(members),
-        result["scored_members_roc_auc"],
-        "; ".join(f"{p['id']} {p['name']} {p['churn_rate']:.1%}" for p in portraits),
-    )
+        "%d rule segments (NMI with churn %.3f on test) vs k-means %.3f; riskiest: %s (%.1f%%)",
+        len(table), result["rule_nmi_with_churn"], result["kmeans_nmi_with_churn"],
+        table.loc[0, "rule"], 100 * table.loc[0, "churn_rate"],
+    )  # fmt: skip
 
 
 if __name__ == "__main__":
