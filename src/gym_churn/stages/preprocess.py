@@ -4,7 +4,7 @@ Reads  --raw        the member export (CSV or parquet; never written to)
        --contract   the data contract (target, columns, rules, engineered features)
 Writes --output     checked, typed members: the member key, the features, the engineered
                     features, the target as 0/1
-       --metrics    metrics/preprocess.json: rows read, dropped (by reason) and written
+       --metrics    reports/preprocess.json: rows read, dropped (by reason) and written
 Params none: every rule of the data is in the contract
 """
 
