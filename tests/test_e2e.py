@@ -100,34 +100,87 @@ def test_cluster_metrics(repo: Path) -> None:
     assert sum(c["size"] for c in cluster["clusters"]) == 4000
 
 
-def test_profile_metrics_and_scored_members(repo: Path) -> None:
-    profile = json.loads((repo / "metrics/profile.json").read_text())
-    for flag in ("Partner", "Promo_friends", "Group_visits"):
-        driver = profile["drivers"][flag]
-        assert driver["ratio_low"] <= driver["ratio_without_vs_with"] <= driver["ratio_high"]
-    assert {"mean_churned", "mean_retained"} <= profile["drivers"]["Age"].keys()
-    levels = profile["drivers"]["Contract_period"]["levels"]
-    assert [lv["level"] for lv in levels] == [1, 6, 12]
-    # the study's claims come from the contract's findings, each with its CI and n
-    visits = next(f for f in profile["findings"] if f["measure"] == "relative_change")
-    assert -1 < visits["low"] <= visits["value"] <= visits["high"] < 0
-    assert profile["importance"]
+def test_scored_members(repo: Path) -> None:
+    portraits = json.loads((repo / "reports/portraits.json").read_text())
     scored = pd.read_csv(repo / "data/scored/members_scored.csv")
     raw = pd.read_csv(repo / RAW)
     assert len(scored) == len(raw)
     assert scored["member_row"].tolist() == list(range(1, len(raw) + 1))
     assert scored["risk_decile"].between(1, 10).all()
-    names = {s["id"]: s["name"] for s in profile["segments"]}
+    names = {s["id"]: s["name"] for s in portraits["portraits"]}
     assert (scored["segment"].map(names) == scored["segment_name"]).all()
     auc = roc_auc_score(raw["Churn"], scored["churn_probability"])
     evaluate = json.loads((repo / "metrics/evaluate.json").read_text())
     assert abs(auc - evaluate["cv_roc_auc_mean"]) < 0.01
+    # the study's claims come from the contract's findings, each with its CI and n
+    visits = next(f for f in portraits["findings"] if f["measure"] == "relative_change")
+    assert -1 < visits["low"] <= visits["value"] <= visits["high"] < 0
+
+
+# ---------------------------------------------------------------- what a statistician checks
+
+
+def test_drivers_survive_adjustment(repo: Path) -> None:
+    drivers = pd.read_csv(repo / "reports/drivers.csv").set_index("feature")
+    assert list(drivers.columns[:7]) == [
+        "marginal_ratio", "marginal_low", "marginal_high",
+        "adjusted_ratio", "adjusted_low", "adjusted_high", "reliance",
+    ]  # fmt: skip
+    assert len(drivers) == 13  # one row per raw feature
+    partner, group = drivers.loc["Partner"], drivers.loc["Group_visits"]
+    assert partner["marginal_ratio"] > 1.5  # members as they are...
+    assert partner["adjusted_low"] <= 1 or partner["adjusted_ratio"] < 1.15  # ...not after
+    assert group["adjusted_ratio"] > 1.2
+    assert group["adjusted_low"] > 1
+    # the two visit columns and the feature made from them are one reliance group
+    visits = drivers.loc[["Avg_class_frequency_total", "Avg_class_frequency_current_month"]]
+    assert visits["reliance"].iloc[0] == visits["reliance"].iloc[1]
+
+
+def test_audit_flags_the_visit_change_and_states_cv_without(repo: Path) -> None:
+    audit = json.loads((repo / "metrics/audit.json").read_text())
+    assert "Avg_class_frequency_current_month" in audit["flagged_features"]
+    assert [d["feature"] for d in audit["flagged_detail"]] == ["freq_change"]
+    assert 0.9 < audit["cv_roc_auc_without_flagged"] < audit["cv_roc_auc"]
+    assert audit["anomaly_rows"] == 137  # lifetime shorter than the months used
+    report = (repo / "reports/report.md").read_text()
+    assert f"{audit['cv_roc_auc_without_flagged']:.3f}" in report
+
+
+def test_tenure_table_matches_the_raw_data_and_leads_the_report(repo: Path) -> None:
+    raw = pd.read_csv(repo / RAW)
+    tenure = pd.read_csv(repo / "plots/drivers/tenure.csv").set_index("tenure")
+    expected = raw.groupby("Lifetime")["Churn"].mean()
+    assert tenure["churn_rate"].round(3).to_dict() == expected.round(3).to_dict()
+    assert round(tenure.loc[0, "churn_rate"], 3) == 0.828
+    assert round(tenure.loc[1, "churn_rate"], 3) == 0.491
+    report = (repo / "reports/report.md").read_text()
+    first_paragraph = report.split("\n\n")[2]
+    assert "Most members who leave do so early" in first_paragraph
+
+
+def test_rule_segments_tell_more_about_churn_than_kmeans(repo: Path) -> None:
+    profile = json.loads((repo / "metrics/profile.json").read_text())
+    assert profile["rule_nmi_with_churn"] >= 1.8 * profile["kmeans_nmi_with_churn"]
+    rules = pd.read_csv(repo / "reports/rule_segments.csv")
+    assert rules["members"].sum() == 4000
+    assert "Avg_class_frequency" not in " ".join(rules["rule"])  # flagged columns left out
+
+
+def test_report_recommends_levers_with_evidence_only(repo: Path) -> None:
+    report = (repo / "reports/report.md").read_text()
+    todo = report.split("## What to do")[1].split("Not recommended")[0]
+    assert "partner-company employees" not in todo
+    assert "live or work nearby" not in todo
+    assert "attend group classes" in todo
+    assert "Target segment" not in report
+    assert "hold-out" in todo
 
 
 def test_report_generated_with_existing_figures(repo: Path) -> None:
     report = (repo / "reports/report.md").read_text()
-    profile = json.loads((repo / "metrics/profile.json").read_text())
-    for seg in profile["segments"]:
+    portraits = json.loads((repo / "reports/portraits.json").read_text())
+    for seg in portraits["portraits"]:
         assert seg["name"] in report
         assert f"{seg['churn_rate']:.1%}" in report
     images = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", report)
@@ -149,8 +202,10 @@ def temp_experiment(repo: Path) -> str:
 
 
 def test_cluster_param_reruns_exactly_cluster_and_profile(repo: Path, temp_experiment: str) -> None:
-    # check_params validates the whole params.yaml after any edit of it; nothing else runs
-    assert set(STAGE_RAN.findall(temp_experiment)) == {"check_params", "cluster", "profile"}
+    # check_params validates the whole params.yaml after any edit of it; cross-validation
+    # (train, audit, score) does not run again
+    ran = set(STAGE_RAN.findall(temp_experiment))
+    assert ran == {"check_params", "cluster", "profile", "score", "report"}
     assert git_status(repo) == ""  # --temp leaves the workspace alone
 
 
