@@ -71,10 +71,15 @@ def calibration_figure(points: pd.DataFrame, ece: float) -> Any:
         "o-",
         label=f"model (ECE {ece:.3f})",
     )
+    if "members" in points:
+        for x, y, n in zip(points["mean_predicted"], points["observed_churn_rate"],
+                           points["members"], strict=True):  # fmt: skip
+            ax.annotate(f"n={n}", (x, y), textcoords="offset points", xytext=(4, -10),
+                        fontsize=7, color="#555555")  # fmt: skip
     ax.set(
         xlabel="Mean predicted churn probability",
         ylabel="Observed churn rate",
-        title="Reliability diagram (test)",
+        title="Reliability diagram (test; n = members per bin)",
     )
     ax.legend(loc="upper left")
     return fig
@@ -135,6 +140,7 @@ def dendrogram_figure(linkage_matrix: np.ndarray, chosen_k: int, rows: int) -> A
     heights = linkage_matrix[:, 2]
     cut = (heights[-chosen_k] + heights[-chosen_k + 1]) / 2 if chosen_k > 1 else heights[-1]
     dendrogram(linkage_matrix, ax=ax, truncate_mode="lastp", p=30, color_threshold=cut)
+    ax.grid(False)  # grid lines would run through the tree
     ax.axhline(cut, ls="--", color="grey", label=f"cut at k = {chosen_k}")
     ax.set(
         title=f"Ward dendrogram of a seeded sample of {rows} members",
@@ -188,18 +194,26 @@ def distributions_by_churn(
                 data = data[data[col].isin(common)]
             rates = pd.crosstab(data[col], data["status"])
             shares = rates / rates.sum()
-            shares.plot.bar(ax=ax, color=[PALETTE[c] for c in shares.columns], rot=0)
+            shares.plot.bar(ax=ax, color=[PALETTE[c] for c in shares.columns], rot=0,
+                            legend=False)  # fmt: skip
             ax.set(ylabel="share of group")
+            labels = [t.get_text() for t in ax.get_xticklabels()]
+            if len(labels) > 6 or max(map(len, labels), default=0) > 6:
+                # many or long values: rotated, so neighbouring ticks do not merge
+                ax.tick_params(axis="x", labelrotation=45, labelsize=8)
         else:
             sns.histplot(
                 data, x=col, hue="status", stat="density", common_norm=False,
-                element="step", palette=PALETTE, ax=ax,
+                element="step", palette=PALETTE, ax=ax, legend=False,
             )  # fmt: skip
         ax.set(title=(titles or {}).get(col, col), xlabel="")
     for ax in axes.flat[len(columns) :]:
         ax.set_visible(False)
+    # one legend for the figure, above the panels, instead of one covering each panel's bars
+    handles = [_pyplot().Rectangle((0, 0), 1, 1, color=c) for c in PALETTE.values()]
+    fig.legend(handles, list(PALETTE), loc="upper right", ncols=2, frameon=False)
     fig.suptitle("Feature distributions, churned vs retained members")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 0.97))
     return fig
 
 
@@ -210,6 +224,7 @@ def correlation_heatmap(members: pd.DataFrame, columns: list[str]) -> Any:
     fig, ax = _figure(11, 9)
     mask = np.triu(np.ones_like(corr, dtype=bool), k=1)
     sns.heatmap(corr, mask=mask, annot=True, fmt=".2f", cmap="RdBu_r", center=0, ax=ax)
+    ax.grid(False)  # the theme's grid would run over the blank upper half
     ax.set(title="Correlations (Pearson)")
     return fig
 

@@ -83,8 +83,16 @@ def confusion_rows(y: np.ndarray, proba: np.ndarray, threshold: float) -> pd.Dat
 
 
 def calibration_points(y: np.ndarray, proba: np.ndarray, n_bins: int) -> pd.DataFrame:
+    """Per non-empty equal-width bin: mean predicted probability, observed churn rate and the
+    number of members in it (a point resting on 7 members says little)."""
     observed, predicted = calibration_curve(y, proba, n_bins=n_bins, strategy="uniform")
-    return pd.DataFrame({"mean_predicted": predicted, "observed_churn_rate": observed})
+    counts = np.bincount(
+        np.clip((np.asarray(proba) * n_bins).astype(int), 0, n_bins - 1), minlength=n_bins
+    )
+    return pd.DataFrame(
+        {"mean_predicted": predicted, "observed_churn_rate": observed,
+         "members": counts[counts > 0]}
+    )  # fmt: skip
 
 
 def cumulative_gain(y: np.ndarray, proba: np.ndarray, points: int = 100) -> pd.DataFrame:
