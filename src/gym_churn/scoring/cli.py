@@ -26,6 +26,7 @@ import numpy as np
 from gym_churn.cli import exit_with, stage_main
 from gym_churn.contract.checks import check_export
 from gym_churn.contract.spec import parse_contract
+from gym_churn.errors import GymChurnError
 from gym_churn.io import iter_table_chunks, load_model, read_json, table_writer
 from gym_churn.scoring.scorer import Scorer, score
 
@@ -35,6 +36,7 @@ log = logging.getLogger(__name__)
 # the 10M-row benchmark peaked at 0.81 GB with the default 512 MB, about 0.3 GB of it libraries
 # and models. Sizes chunks from --memory-mb.
 BYTES_PER_ROW = 3000
+OUTPUT_FORMATS = (".csv", ".parquet")  # what table_writer writes; anything else is refused
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -67,6 +69,11 @@ def load_scorer(model_path: str) -> Scorer:
 @stage_main
 def main(argv: list[str] | None = None) -> None:
     args = _parser().parse_args(argv)
+    if Path(args.output).suffix not in OUTPUT_FORMATS:
+        raise GymChurnError(
+            f"{args.output}: unknown output format {Path(args.output).suffix or '(none)'!r}; "
+            f"write {' or '.join(OUTPUT_FORMATS)}"
+        )
     scorer = load_scorer(args.model)
     rows_per_chunk = max(1000, args.memory_mb * 2**20 // BYTES_PER_ROW)
     from tqdm import tqdm  # a bar on a terminal; disable=None keeps CI logs quiet
