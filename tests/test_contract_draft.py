@@ -275,3 +275,14 @@ def test_gym_draft_finds_the_menu_and_the_flags():
 )
 def test_case_variants_give_a_contract_that_parses(values):
     _parses_and_checks(_frame(col=values, x=list(range(N // 2)) * 2), target="y")
+
+
+@pytest.mark.parametrize(("levels", "segment"), [(12, True), (13, False), (50, False)])
+def test_many_level_categories_stay_out_of_the_kmeans_segments(levels: int, segment: bool) -> None:
+    values = [f"L{i:02d}" for i in range(levels)] * 4
+    raw = pd.DataFrame({"place": values, "y": [i % 2 for i in range(len(values))]})
+    spec = draft_contract(raw, target="y", positive="1").contract["features"]["place"]
+    assert spec["kind"] == "categorical"
+    assert spec.get("segment", True) is segment
+    if not segment:
+        assert f"{levels} levels: left out of the k-means segments" in spec["note"]

@@ -22,6 +22,9 @@ from gym_churn.errors import ContractError
 # A text column with at most this many levels, and fewer levels than half its rows, is a
 # category; more is free text. Gradient boosting splits natively on up to 255 levels.
 MAX_LEVELS = 100
+# A category with more levels is left out of the k-means segments by default (the model and
+# the rule segments still use it).
+MAX_SEGMENT_LEVELS = 12
 # Integers with at most this many distinct values, not a run of consecutive numbers, are
 # taken as a fixed menu (contract lengths of 1, 6 and 12 months).
 MAX_MENU_VALUES = 3
@@ -133,13 +136,20 @@ def draft_feature(name: str, values: pd.Series) -> tuple[dict[str, Any] | None, 
             spec = {"kind": "binary", "values": ordered}
         elif len(levels) <= MAX_LEVELS and len(levels) <= 0.5 * len(text):
             spec = {"kind": "categorical", "values": sorted(str(v) for v in levels)}
+            if len(levels) > MAX_SEGMENT_LEVELS:
+                # one-hot, it would add a dimension per level to every distance: a 50-level
+                # region would outweigh every other column and slow k-means down
+                spec["segment"] = False
         else:
             return None, f"free text ({len(levels)} different values): left out"
     spec["missing"] = "keep" if gaps else "error"
     spec["role"] = "attribute"
-    note = None
+    notes = []
     if gaps:
-        note = f"{gaps} blank cell(s) ({gaps / len(values):.1%}): kept as missing"
+        notes.append(f"{gaps} blank cell(s) ({gaps / len(values):.1%}): kept as missing")
+    if spec.get("segment") is False:
+        notes.append(f"{len(spec['values'])} levels: left out of the k-means segments")
+    note = "; ".join(notes) or None
     return spec, note
 
 
