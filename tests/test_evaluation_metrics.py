@@ -1,16 +1,13 @@
-"""Test-set metrics, plot data (gym_churn.evaluation.metrics) and permutation importance
-(gym_churn.evaluation.importance)."""
+"""Test-set metrics and plot data (gym_churn.evaluation.metrics). Grouped model reliance
+(gym_churn.evaluation.importance) is tested in test_evaluation_importance.py."""
 
 from __future__ import annotations
 
 import math
 
 import numpy as np
-import pandas as pd
 import pytest
-from sklearn.linear_model import LogisticRegression
 
-from gym_churn.evaluation.importance import permutation_drivers
 from gym_churn.evaluation.metrics import (
     calibration_points,
     classification_metrics,
@@ -267,37 +264,38 @@ def test_calibration_points_columns_and_values():
 
     points = calibration_points(y, p, n_bins=2)
 
-    assert list(points.columns) == ["mean_predicted", "observed_churn_rate"]
+    assert list(points.columns) == ["mean_predicted", "observed_churn_rate", "members"]
     assert points["mean_predicted"].tolist() == pytest.approx([0.2, 0.8])
     assert points["observed_churn_rate"].tolist() == pytest.approx([1 / 3, 2 / 3])
+    assert points["members"].tolist() == [3, 3]
 
 
-# ---------------------------------------------------------------- permutation importance
+def test_calibration_points_count_members_in_the_bins_they_are_averaged_in():
+    # bins [0, 0.5] and (0.5, 1]: p = 0.5 is averaged in the first bin, and counted there
+    y = np.array([0, 1, 1])
+    p = np.array([0.0, 0.5, 1.0])
+
+    points = calibration_points(y, p, n_bins=2)
+
+    assert points["mean_predicted"].tolist() == pytest.approx([0.25, 1.0])
+    assert points["members"].tolist() == [2, 1]
 
 
-def test_permutation_drivers_rank_the_informative_column_first():
-    rng = np.random.default_rng(0)
-    X = pd.DataFrame({"signal": rng.normal(size=300), "noise": rng.normal(size=300)})
-    y = pd.Series((X["signal"] + 0.3 * rng.normal(size=300) > 0).astype(int))
-    model = LogisticRegression().fit(X, y)
+def test_calibration_points_with_a_probability_on_a_bin_edge():
+    # the only member of the lower bin sits on its upper edge: two non-empty bins, two rows
+    points = calibration_points(np.array([0, 1]), np.array([0.5, 0.9]), n_bins=2)
 
-    table = permutation_drivers(model, X, y, repeats=3, max_rows=100, seed=0)
-
-    assert list(table.columns) == ["feature", "importance", "importance_std"]
-    assert table["feature"].tolist() == ["signal", "noise"]
-    assert table.loc[0, "importance"] > 0.2
-    assert abs(table.loc[1, "importance"]) < 0.05
+    assert points["mean_predicted"].tolist() == pytest.approx([0.5, 0.9])
+    assert points["members"].tolist() == [1, 1]
 
 
-def test_permutation_drivers_are_seeded_and_sample_at_most_max_rows():
-    rng = np.random.default_rng(1)
-    X = pd.DataFrame({"a": rng.normal(size=200), "b": rng.normal(size=200)})
-    y = pd.Series((X["a"] - X["b"] + rng.normal(size=200) > 0).astype(int))
-    model = LogisticRegression().fit(X, y)
+@pytest.mark.parametrize("seed", [0, 1])
+def test_calibration_points_members_add_up(seed):
+    rng = np.random.default_rng(seed)
+    p = np.r_[rng.uniform(size=50), np.arange(11) / 10]  # every bin edge included
+    y = rng.integers(0, 2, size=len(p))
 
-    first = permutation_drivers(model, X, y, repeats=2, max_rows=50, seed=3)
-    again = permutation_drivers(model, X, y, repeats=2, max_rows=50, seed=3)
-    whole = permutation_drivers(model, X, y, repeats=2, max_rows=1000, seed=3)
+    points = calibration_points(y, p, n_bins=10)
 
-    pd.testing.assert_frame_equal(first, again)
-    assert not np.allclose(first["importance"], whole["importance"])  # a sample of 50 rows
+    assert points["members"].sum() == len(p)
+    assert (points["members"] > 0).all()

@@ -86,9 +86,9 @@ def calibration_points(y: np.ndarray, proba: np.ndarray, n_bins: int) -> pd.Data
     """Per non-empty equal-width bin: mean predicted probability, observed churn rate and the
     number of members in it (a point resting on 7 members says little)."""
     observed, predicted = calibration_curve(y, proba, n_bins=n_bins, strategy="uniform")
-    counts = np.bincount(
-        np.clip((np.asarray(proba) * n_bins).astype(int), 0, n_bins - 1), minlength=n_bins
-    )
+    # the bins calibration_curve uses: right-closed, p on an edge in the lower bin
+    edges = np.linspace(0.0, 1.0, n_bins + 1)[1:-1]
+    counts = np.bincount(np.searchsorted(edges, np.asarray(proba)), minlength=n_bins)
     return pd.DataFrame(
         {"mean_predicted": predicted, "observed_churn_rate": observed,
          "members": counts[counts > 0]}
