@@ -1,280 +1,485 @@
-"""The report is built from metrics and the data contract's words only: every number it shows
-comes from its inputs, no dataset's wording is written in the code, declared findings appear
-only when declared, and only levers whose churn ratio is clearly above 1 are recommended."""
+"""The report (gym_churn.report) from hand-built stage outputs shaped like the committed files:
+the early-tenure lead only when most churners leave early, recommendations only for levers
+whose adjusted CI excludes 1, targeting by risk, the audit's flags and figures, the contract's
+words only, and the jargon last."""
 
 from __future__ import annotations
 
-import copy
+import dataclasses
 import re
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from gym_churn.contract.checks import check_export
-from gym_churn.contract.spec import parse_contract
-from gym_churn.features import add_features
-from gym_churn.io import read_json, write_json
-from gym_churn.report import build_report, recommendations
-from gym_churn.segments import profiles as prof
-from tests.conftest import OTHER_CONTRACT, make_members, make_other
+from gym_churn.analysis.tenure import COLUMNS as TENURE_COLUMNS
+from gym_churn.analysis.tenure import early_churn
+from gym_churn.contract.spec import Contract, parse_contract
+from gym_churn.report import ReportInputs, build_report, early_lead, recommendations
+from gym_churn.segments.profiles import wilson
+from tests.conftest import OTHER_CONTRACT
 
-# Words that only the gym contract (its columns, labels and findings) uses.
-GYM_WORDS = (
-    "Partner", "partner", "visits", "gym", "club", "Group_visits", "group classes", "Lifetime",
-    "Contract_period", "contract length", "friend", "Promo", "Near_Location", "Age",
-)  # fmt: skip
 EVALUATE = {
-    "roc_auc": 0.98765, "pr_auc": 0.9, "f1": 0.91, "precision": 0.93, "recall": 0.9,
-    "accuracy": 0.95, "brier": 0.05, "log_loss": 0.2, "ece": 0.02, "top_decile_lift": 3.6,
-    "threshold": 0.45, "cv_roc_auc_mean": 0.97, "cv_roc_auc_std": 0.01,
-    "baseline_logreg_roc_auc": 0.9612,
+    "roc_auc": 0.98765, "top_decile_lift": 3.612, "ece": 0.0234, "brier": 0.0311, "f1": 0.91,
+    "cv_roc_auc_mean": 0.9871, "baseline_logreg_roc_auc": 0.9612, "pr_auc": 0.97,
+    "precision": 0.8876, "recall": 0.9321, "accuracy": 0.95, "log_loss": 0.1052,
+    "flagged_share": 0.27, "threshold": 0.3707, "cv_roc_auc_std": 0.0035, "test_rows": 800,
 }  # fmt: skip
-CLUSTER = {"k": 2, "algorithm": "kmeans", "stability_ari": 0.95, "silhouette": 0.2}
+CLUSTER = {"k": 2, "silhouette": 0.1587, "stability_ari": 0.9175, "churn_rate_span": 0.5}
+DRIVERS_METRICS = {"churn_rate": 0.26525, "churn_rate_low": 0.2518, "churn_rate_high": 0.2792}
+PROFILE = {"kmeans_nmi_with_churn": 0.1195, "rule_nmi_with_churn": 0.2554, "rule_segments": 2}
+SCORE = {"scored_members_roc_auc": 0.9897, "at_risk_share": 0.2645}
 SUMMARY = {
     "model": "hist_gradient_boosting",
     "model_setting": "auto",
     "cv_folds": 5,
     "candidates": [
         {"model": "hist_gradient_boosting", "hyperparameters": {"max_iter": 60},
-         "cv_roc_auc_mean": 0.9712, "cv_roc_auc_std": 0.0041},
-        {"model": "logreg", "hyperparameters": {"C": 0.1},
-         "cv_roc_auc_mean": 0.9603, "cv_roc_auc_std": 0.0052},
+         "cv_roc_auc_mean": 0.9895, "cv_roc_auc_std": 0.0035},
+        {"model": "logreg", "hyperparameters": {"C": 1.0},
+         "cv_roc_auc_mean": 0.9770, "cv_roc_auc_std": 0.0054},
     ],
 }  # fmt: skip
-FIGURES = {"roc": "../plots/roc.png", "segments": "../plots/segments.png"}
+FIGURES = {"roc": "![roc](../plots/roc.png)", "tenure": "![tenure](../plots/tenure.png)"}
+SCORED = "data/scored/members_scored.csv"
+DATA_SCIENCE = "## For data scientists"
+JARGON = ("brier", "ece", "log_loss", "silhouette")
+
+# Gym: adjusted (ratio, low, high) per feature; the rest get no association (1, 0.9, 1.1).
+GYM_ADJUSTED = {
+    "Contract_period": (4.86, 1.87, 19.24),  # lever, evidence
+    "Group_visits": (1.26, 1.16, 1.37),  # lever, evidence
+    "Promo_friends": (0.70, 0.55, 0.85),  # lever, CI excludes 1 but below it: not recommended
+    "Partner": (1.01, 0.93, 1.09),  # lever, no evidence
+    "Age": (1.81, 1.63, 2.05),  # attribute: never recommended, however strong
+    "Near_Location": (1.70, 1.40, 2.10),  # attribute
+    "Lifetime": (9.35, 7.05, 12.37),  # tenure
+}
+OTHER_ADJUSTED = {
+    "plan": (2.24, 1.85, 3.09),  # the only lever, a category: evidence
+    "region": (1.62, 1.10, 2.51),  # attribute
+    "calls": (0.27, 0.21, 0.35),  # behaviour
+}
 
 
-def _profile(members: pd.DataFrame, contract, labels: np.ndarray) -> dict:
-    """profile.json as the profile stage writes it, from the real functions."""
-    y = members[contract.target.column]
-    matrix = prof.profile_matrix(members, contract)
-    profiles = prof.segment_profiles(matrix, labels, y)
-    low, high = prof.wilson(int(y.sum()), len(y))
+def _compared(contract: Contract, col: str) -> str:
+    spec = contract.features[col]
+    if spec.kind == "binary":
+        return "without vs with"
+    if spec.kind == "categorical":
+        return f"'{spec.levels[0]}' vs '{spec.levels[1]}' (riskiest vs safest)"
+    if spec.allowed:
+        return f"{spec.allowed[0]} vs {spec.allowed[-1]}"
+    return "lower quartile (<= 2) vs upper (>= 7)"
+
+
+def _drivers(contract: Contract, adjusted: dict[str, tuple[float, float, float]]) -> pd.DataFrame:
+    """reports/drivers.csv: marginal ratios a bit above the adjusted ones."""
+    rows = []
+    for i, col in enumerate(contract.raw_features):
+        ratio, low, high = adjusted.get(col, (1.0, 0.9, 1.1))
+        rows.append({
+            "feature": col, "marginal_ratio": ratio * 1.5, "marginal_low": ratio * 1.3,
+            "marginal_high": ratio * 1.7, "adjusted_ratio": ratio, "adjusted_low": low,
+            "adjusted_high": high, "reliance": 0.001 * i, "label": contract.words(col).label,
+            "role": contract.role(col), "compared": _compared(contract, col), "n_low": 400,
+            "n_high": 600, "adjusted_for": "the rest", "reliance_group": col,
+        })  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def _levels(contract: Contract) -> pd.DataFrame:
+    """reports/churn_by_level.csv for the flags and categories."""
+    rows = []
+    for col in contract.raw_features:
+        spec = contract.features[col]
+        if spec.kind not in ("binary", "categorical"):
+            continue
+        levels = spec.levels if spec.kind == "categorical" else [0, 1]
+        for j, level in enumerate(levels[:2]):
+            n, churned = 500 + 100 * j, 150 - 50 * j
+            low, high = wilson(churned, n)
+            rows.append({"feature": col, "label": contract.words(col).label, "level": level,
+                         "share": n / 1100, "n": n, "churned": churned,
+                         "churn_rate": churned / n, "low": low, "high": high})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def _tenure(churned: list[int], members: int = 200) -> pd.DataFrame:
+    """plots/drivers/tenure.csv: `churned[m]` of `members` churned at month m."""
+    total = sum(churned)
+    rows, running = [], 0
+    for month, c in enumerate(churned):
+        running += c
+        low, high = wilson(c, members)
+        rows.append([month, members, c, c / members, low, high, c / total, running / total])
+    return pd.DataFrame(rows, columns=TENURE_COLUMNS)
+
+
+EARLY = [160, 90, 20, 10, 5, 3, 2, 1, 1]  # 250 of 292 churners in months 0 and 1
+LATE = [10, 20, 30, 40, 40, 40, 40, 40, 30]  # 30 of 290
+
+
+def _rules(contract: Contract) -> pd.DataFrame:
+    """reports/rule_segments.csv: two rules in the contract's words."""
+    col = contract.raw_features[0]
+    label = contract.words(col).label
+    rows = []
+    for i, (rule, n, churned) in enumerate(((f"not {label}", 600, 300), (label, 400, 40)), 1):
+        low, high = wilson(churned, n)
+        rows.append({"id": i, "leaf": i + 2, "rule": rule, "members": n, "churned": churned,
+                     "churn_rate": churned / n, "low": low, "high": high, "share": n / 1000,
+                     "share_of_churners": churned / 340})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def _portraits(findings: list[dict[str, Any]]) -> dict[str, Any]:
+    portraits = [
+        {"id": i, "name": name, "size": size, "share": size / 1000, "churn_rate": rate,
+         "churn_low": rate - 0.02, "churn_high": rate + 0.02, "traits": [],
+         "portrait": f"{size} members; {rate:.1%} left."}
+        for i, (name, size, rate) in enumerate((("Steady", 600, 0.05), ("Drifting", 400, 0.5)))
+    ]  # fmt: skip
+    return {"portraits": portraits, "findings": findings}
+
+
+GYM_FINDINGS = [
+    {"claim": "Partner employees are just under half of members", "measure": "share",
+     "value": 0.48675, "low": 0.471281, "high": 0.502245, "n": 4000},
+    {"claim": "…and churn about 1.7× less", "measure": "churn_ratio", "value": 1.720647,
+     "low": 1.542387, "high": 1.919509, "n": 4000},
+]  # fmt: skip
+
+
+def _audit(flagged: list[str], detail: list[dict[str, Any]], anomaly_rows: int) -> dict:
     return {
-        "churn_rate": float(y.mean()),
-        "churn_rate_low": low,
-        "churn_rate_high": high,
-        "members": len(members),
-        "scored_members_roc_auc": 0.9345,
-        "at_risk_share": 0.2216,
-        "findings": prof.findings(members, contract, resamples=30, seed=0),
-        "drivers": prof.churn_drivers(members, contract),
-        "importance": dict.fromkeys(contract.model_features, 0.0123),
-        "segments": prof.portraits(profiles, matrix, contract, n_traits=3),
-    }
+        "flagged_count": len(flagged),
+        "cv_roc_auc": 0.989465,
+        "cv_roc_auc_without_flagged": 0.948954 if flagged else 0.989465,
+        "max_single_feature_roc_auc": 0.877109,
+        "anomaly_rows": anomaly_rows,
+        "flagged_features": flagged,
+        "flagged_detail": detail,
+        "anomalies": [
+            {"name": "counted", "rule": "x >= y", "note": "a shorter x than y",
+             "rows": anomaly_rows, "share": anomaly_rows / 4000}
+        ],
+    }  # fmt: skip
 
 
-@pytest.fixture(scope="module")
-def gym_members(gym_contract) -> pd.DataFrame:
-    """400 members: group-class goers (a lever) and locals (an attribute) churn far less."""
-    frame = make_members(400, seed=3)
-    rng = np.random.default_rng(3)
-    risk = 0.6 - 0.4 * frame["Group_visits"] - 0.4 * frame["Near_Location"]
-    frame["Churn"] = (rng.uniform(size=len(frame)) < risk.clip(0.05)).astype(int)
-    return add_features(frame, gym_contract)
+def _detail(feature: str, made_from: str) -> dict[str, Any]:
+    return {
+        "feature": feature, "made_from": made_from, "single_feature_roc_auc": 0.824,
+        "rarer_label_certain_share": 0.154, "low_tail_members": 452, "low_tail_upto": -0.3889,
+        "low_tail_label": 1.0, "high_tail_members": 42, "high_tail_from": 0.3985,
+        "high_tail_label": 1.0, "flagged": True,
+    }  # fmt: skip
 
 
-@pytest.fixture(scope="module")
-def gym_profile(gym_contract, gym_members) -> dict:
-    labels = (gym_members["Lifetime"] < 6).astype(int).to_numpy()
-    return _profile(gym_members, gym_contract, labels)
-
-
-@pytest.fixture(scope="module")
-def other_profile(other_contract) -> dict:
-    members = add_features(
-        check_export(make_other(120, seed=4), other_contract, source="o.csv").members,
-        other_contract,
+def _inputs(
+    contract: Contract,
+    adjusted: dict[str, tuple[float, float, float]],
+    tenure: list[int],
+    audit: dict[str, Any],
+    findings: list[dict[str, Any]],
+) -> ReportInputs:
+    table = _tenure(tenure)
+    return ReportInputs(
+        contract=contract,
+        evaluate=EVALUATE,
+        cluster=CLUSTER,
+        audit=audit,
+        drivers_metrics=DRIVERS_METRICS,
+        profile=PROFILE,
+        score=SCORE,
+        summary=SUMMARY,
+        drivers=_drivers(contract, adjusted),
+        levels=_levels(contract),
+        tenure=table,
+        early=early_churn(table, 2),
+        rules=_rules(contract),
+        portraits=_portraits(findings),
+        figures=FIGURES,
+        scored_path=SCORED,
     )
-    labels = (members["plan"] == "basic").astype(int).to_numpy()
-    profile = _profile(members, other_contract, labels)
-    profile["importance"]["plan"] = 0.0456
-    return profile
+
+
+GYM_FLAGGED = ["Avg_class_frequency_current_month", "Avg_class_frequency_total"]
+
+
+@pytest.fixture(scope="module")
+def gym_inputs(gym_contract) -> ReportInputs:
+    audit = _audit(GYM_FLAGGED, [_detail("freq_change", " + ".join(GYM_FLAGGED))], 137)
+    return _inputs(gym_contract, GYM_ADJUSTED, EARLY, audit, GYM_FINDINGS)
+
+
+@pytest.fixture(scope="module")
+def gym_report(gym_inputs) -> str:
+    return build_report(gym_inputs)
+
+
+@pytest.fixture(scope="module")
+def other_inputs(other_contract) -> ReportInputs:
+    audit = _audit(["fee"], [_detail("fee_per_month", "fee + tenure_months")], 0)
+    return _inputs(other_contract, OTHER_ADJUSTED, LATE, audit, [])
+
+
+@pytest.fixture(scope="module")
+def other_report(other_inputs) -> str:
+    return build_report(other_inputs)
+
+
+def _section(text: str, heading: str) -> str:
+    start = text.index(f"## {heading}\n")
+    end = text.find("\n## ", start + 1)
+    return text[start : end if end > 0 else len(text)]
+
+
+# ---------------------------------------------------------------- early tenure
+
+
+def test_early_tenure_leads_when_most_churners_leave_early(gym_inputs, gym_report) -> None:
+    assert gym_inputs.early["share"] == pytest.approx(250 / 292)
+
+    lead = early_lead(gym_inputs)
+
+    assert lead is not None
+    assert lead.startswith("**Most members who leave do so early.** 85.6% of the 292 members")
+    assert "membership lifetime below 2 months" in lead
+    assert "80.0% at 0, 45.0% at 1" in lead  # the monthly rates, from the tenure table
+    assert gym_report.index(lead) < gym_report.index("## What to do")
+    recs, _ = recommendations(gym_inputs)
+    assert recs[0].startswith("**Put retention effort into the first 2 months (onboarding).**")
+
+
+def test_no_early_lead_when_churners_leave_later(gym_inputs) -> None:
+    late = _tenure(LATE)
+    inputs = dataclasses.replace(gym_inputs, tenure=late, early=early_churn(late, 2))
+    assert inputs.early["share"] < 0.5
+
+    assert early_lead(inputs) is None
+    text = build_report(inputs)
+    assert "do so early" not in text
+    assert "onboarding" not in text
+
+
+@pytest.mark.parametrize(("churned", "leads"), [([50, 50, 100], True), ([50, 49, 101], False)])
+def test_the_early_lead_starts_at_half_the_churners(gym_inputs, churned, leads) -> None:
+    table = _tenure(churned)
+    inputs = dataclasses.replace(gym_inputs, tenure=table, early=early_churn(table, 2))
+
+    assert (early_lead(inputs) is not None) is leads
+
+
+def test_no_early_lead_without_a_tenure_column(other_inputs) -> None:
+    spec = {**OTHER_CONTRACT, "features": dict(OTHER_CONTRACT["features"])}
+    spec["features"]["tenure_months"] = {**spec["features"]["tenure_months"], "role": "behaviour"}
+    no_tenure = parse_contract(spec, source="no_tenure.yaml")
+    table = _tenure(EARLY)
+    inputs = dataclasses.replace(
+        other_inputs, contract=no_tenure, tenure=table, early=early_churn(table, 2)
+    )
+
+    assert early_lead(inputs) is None
 
 
 # ---------------------------------------------------------------- recommendations
 
 
-def _driver(ratio: float, low: float, high: float, share: float = 0.4) -> dict:
-    with_rate = 0.15
-    without_rate = with_rate * ratio if np.isfinite(ratio) else 0.2
-    return {
-        "kind": "binary",
-        "share": share,
-        "with": {"n": 400, "churned": 60, "churn_rate": with_rate, "low": 0.1, "high": 0.2},
-        "without": {"n": 600, "churned": round(600 * without_rate),
-                    "churn_rate": without_rate, "low": 0.2, "high": 0.35},
-        "ratio_without_vs_with": ratio,
-        "ratio_low": low,
-        "ratio_high": high,
-    }  # fmt: skip
+def _tested(recs: list[str]) -> list[str]:
+    return re.findall(r"\*\*Test '([^']+)'", " ".join(recs))
 
 
-def _hand_profile() -> dict:
-    segment = {"share": 0.5, "portrait": "p", "traits": []}
-    return {
-        "members": 1000,
-        "churn_rate": 0.25,
-        "segments": [
-            {**segment, "id": 0, "name": "Loyal", "size": 600, "churn_rate": 0.05,
-             "churn_low": 0.03, "churn_high": 0.07},
-            {**segment, "id": 1, "name": "Fading", "size": 400, "churn_rate": 0.55,
-             "churn_low": 0.5, "churn_high": 0.6},
-            {**segment, "id": 2, "name": "Unsure", "size": 20, "churn_rate": 0.35,
-             "churn_low": 0.18, "churn_high": 0.56},  # above the base, but not surely
-        ],
-        "drivers": {
-            "Group_visits": _driver(1.9, 1.5, 2.4),  # lever, CI above 1: recommended
-            "Partner": _driver(1.7, 0.9, 3.0),  # lever, CI includes 1: not
-            "Promo_friends": _driver(1.05, 1.01, 1.1),  # lever, too small a difference
-            "Near_Location": _driver(3.0, 2.0, 4.5),  # attribute: never, however strong
-            "Phone": _driver(float("nan"), float("nan"), float("nan")),  # undefined
-            "Avg_class_frequency_total": {"kind": "numeric", "mean_churned": 1.0,
-                                          "mean_retained": 2.0},
-        },
-    }  # fmt: skip
+def test_only_levers_with_evidence_above_one_are_recommended(gym_contract, gym_inputs) -> None:
+    recs, _ = recommendations(gym_inputs)
+
+    # riskier side first by the adjusted ratio; 'joined via a friend' (0.70, CI 0.55 to 0.85)
+    # and partner employees (CI 0.93 to 1.09) are not
+    assert _tested(recs) == ["contract length", "attend group classes"]
+    contract_rec = next(r for r in recs if r.startswith("**Test 'contract length'"))
+    assert "4.86× as often" in contract_rec
+    assert "(95% CI 1.87 to 19.24; members as they are: 7.29×)" in contract_rec
+    assert "hold-out" in contract_rec
 
 
-def test_recommendations_name_surely_risky_segments_and_clear_levers(gym_contract) -> None:
-    recs = recommendations(_hand_profile(), gym_contract)
+def test_levers_without_evidence_are_listed_as_not_recommended(gym_inputs, gym_report) -> None:
+    _, skipped = recommendations(gym_inputs)
 
-    assert len(recs) == 2
-    assert recs[0].startswith("**Segment 1 (Fading)** has 55.0% churned")
-    assert "Segment 0" not in " ".join(recs)
-    assert "Segment 2" not in " ".join(recs)  # its CI reaches below the base rate
-    assert recs[1].startswith("**Test growing 'attend group classes'**")
-    assert "1.90× as often (95% CI 1.50 to 2.40" in recs[1]
-    assert "hold-out" in recs[1]
+    assert any(s.startswith("'partner-company employees': 1.52× as members are") for s in skipped)
+    assert "1.01× (95% CI 0.93 to 1.09) after accounting for the rest" in " ".join(skipped)
+    not_recommended = gym_report[gym_report.index("Not recommended") :]
+    assert "'partner-company employees'" in not_recommended.split("\n\n")[0]
 
 
-def test_recommendations_never_name_an_attribute(gym_contract) -> None:
-    profile = _hand_profile()
-    assert gym_contract.role("Near_Location") == "attribute"
-    assert gym_contract.role("Partner") == "lever"
+def test_an_attribute_is_never_recommended(gym_contract, gym_inputs) -> None:
+    recs, skipped = recommendations(gym_inputs)
+    text = " ".join(recs + skipped)
 
-    text = " ".join(recommendations(profile, gym_contract))
-
-    for col in ("Near_Location", "Partner", "Promo_friends", "Phone"):
-        assert gym_contract.words(col).label not in text, col
+    for col in gym_contract.with_role("attribute", "tenure", "behaviour"):
+        assert f"'{gym_contract.words(col).label}'" not in text, col
 
 
-def test_recommended_levers_come_from_the_drivers(gym_contract, gym_profile) -> None:
-    drivers = gym_profile["drivers"]
-    # as built: both group classes and living nearby go with far less churn
-    assert drivers["Group_visits"]["ratio_low"] > 1.2
-    assert drivers["Near_Location"]["ratio_low"] > 1.2
+def test_targeting_is_by_risk_not_by_segment(gym_inputs, gym_report, other_report) -> None:
+    recs, _ = recommendations(gym_inputs)
 
-    text = " ".join(recommendations(gym_profile, gym_contract))
-
-    named = set(re.findall(r"Test growing '([^']+)'", text))
-    levers = {gym_contract.words(c).label for c in gym_contract.with_role("lever")}
-    assert "attend group classes" in named
-    assert named <= levers
-    assert "live or work nearby" not in text
+    assert recs[-1].startswith("**Target members by their risk, not by segment.**")
+    assert f"(`{SCORED}`)" in recs[-1]
+    assert "3.61× as many of the members who churned" in recs[-1]
+    for text in (gym_report, other_report):
+        assert not re.search(r"target (rule )?segments? \d", text, re.IGNORECASE)
+        assert "Target members by their risk" in text
 
 
-def test_a_lever_with_a_category_is_not_recommended(other_contract, other_profile) -> None:
-    # plan is the other export's only lever, a category: no flag to "grow"
-    recs = recommendations(other_profile, other_contract)
-    assert not any("Test growing" in r for r in recs)
+def test_a_category_lever_with_evidence_is_recommended(other_inputs) -> None:
+    recs, skipped = recommendations(other_inputs)
+
+    assert _tested(recs) == ["plan"]
+    assert "('basic' vs 'plus' (riskiest vs safest))" in recs[0]
+    assert skipped == []
+    assert len(recs) == 2  # no early lead: most churners leave later
 
 
-# ---------------------------------------------------------------- the report
+def test_no_lever_with_evidence_recommends_targeting_only(gym_inputs) -> None:
+    none = {c: (1.2, 0.8, 1.6) for c in ("Contract_period", "Group_visits", "Partner")}
+    late = _tenure(LATE)
+    inputs = dataclasses.replace(
+        gym_inputs,
+        drivers=_drivers(gym_inputs.contract, {**GYM_ADJUSTED, **none}),
+        tenure=late,
+        early=early_churn(late, 2),
+    )
+
+    recs, skipped = recommendations(inputs)
+
+    assert len(recs) == 1
+    assert recs[0].startswith("**Target members by their risk")
+    assert len(skipped) == 4  # every lever
 
 
-@pytest.fixture(scope="module")
-def gym_report(gym_contract, gym_profile) -> str:
-    return build_report(EVALUATE, CLUSTER, gym_profile, SUMMARY, gym_contract, FIGURES)
+# ---------------------------------------------------------------- before you trust the numbers
 
 
-@pytest.fixture(scope="module")
-def other_report(other_contract, other_profile) -> str:
-    return build_report(EVALUATE, CLUSTER, other_profile, SUMMARY, other_contract, FIGURES)
+def test_the_audit_states_the_flagged_columns_and_both_cv_figures(gym_report) -> None:
+    audit = _section(gym_report, "Before you trust the numbers")
+
+    assert "'change in weekly visits, last month vs lifetime' behaves like the outcome" in audit
+    assert "at or below -0.389 (452 members) or at or above 0.399 (42 members)" in audit
+    assert "with 'visits last month', 'lifetime visits' the model's cross-validated" in audit
+    assert "ROC-AUC is 0.989; without them 0.949" in audit
+    summary = gym_report[: gym_report.index("## What to do")]
+    assert "Read the score with care: it leans on 'visits last month', 'lifetime visits'" in summary
+
+
+def test_the_anomaly_sentence_appears_only_with_rows(gym_report, other_report) -> None:
+    gym_audit = _section(gym_report, "Before you trust the numbers")
+    other_audit = _section(other_report, "Before you trust the numbers")
+
+    assert "**137 rows (3.4%) break 'a shorter x than y'** (`x >= y`)" in gym_audit
+    assert "break '" not in other_audit
+    assert "rows (" not in other_audit
+
+
+def test_nothing_flagged_says_so(other_inputs) -> None:
+    clean = dataclasses.replace(other_inputs, audit=_audit([], [], 0))
+
+    text = build_report(clean)
+    audit = _section(text, "Before you trust the numbers")
+
+    assert "Nothing in the data looks too good to be true for who churned." in audit
+    assert "Read the score with care" not in text
+    assert "without them" not in text
+
+
+# ---------------------------------------------------------------- numbers and words
 
 
 @pytest.mark.parametrize(
-    "value",
+    "shown",
     [
-        "0.988",  # test ROC-AUC
-        "0.961",  # baseline
-        "3.60×",  # lift
-        "0.45",  # threshold
-        "0.934",  # scored members' ROC-AUC
-        "22.2% of members are flagged at risk",
-        "0.9712 ± 0.0041",  # a candidate's CV ROC-AUC
-        "train.model: auto",
-        "5-fold cross-validation",
-        "| `baseline_logreg_roc_auc` | 0.9612 |",
+        "26.5% of members churned (95% CI 25.2% to 27.9%)",
+        "on 800 held-out members, the riskiest 10% hold 3.61×",
+        "it finds 93.2% of those who churned, with 88.8% of the members",
+        "keyed by `member_row`",
+        "| 1 | not of gender 1 | 600 | 50.0% (46.0% to 54.0%) | 88.2% |",
+        "rules 0.26, portraits\n0.12",
+        "**1. Drifting** — 400 members; 50.0% left.",
+        "| Partner employees are just under half of members | 48.7% | 47.1% to 50.2% | 4000 |",
+        "| …and churn about 1.7× less | 1.72 | 1.54 to 1.92 | 4000 |",
+        "| `roc_auc` | 0.9877 |",
+        "0.9895 ± 0.0035",
+        "silhouette\n0.159",
         "![roc](../plots/roc.png)",
-        "![segments](../plots/segments.png)",
-        "Silhouette 0.200, stability",
+        "![tenure](../plots/tenure.png)",
+        "| 0 | 200 | 80.0% |",
     ],
 )
-def test_report_shows_pipeline_numbers(gym_report: str, value: str) -> None:
-    assert value in gym_report
+def test_the_gym_report_shows_the_inputs(gym_report, shown) -> None:
+    assert shown in gym_report
 
 
-def test_report_shows_every_segment_and_its_portrait(gym_report, gym_profile) -> None:
-    for seg in gym_profile["segments"]:
-        assert f"**{seg['id']}. {seg['name']}** — {seg['portrait']}" in gym_report
-    assert f"{gym_profile['members']} members" in gym_report
-    assert not re.search(r"\bnan\b", gym_report.lower())
+def test_the_gym_report_uses_the_contract_words(gym_contract, gym_report) -> None:
+    assert gym_report.startswith(f"# Member churn report: {gym_contract.name}\n")
+    assert f"About this data: {gym_contract.description}" in gym_report
+    assert "| membership lifetime (months) | members |" in gym_report
+    assert "Fixed traits ('of gender 1', 'live or work nearby'" in gym_report
 
 
-def test_gym_report_uses_the_contract_words(gym_contract, gym_report) -> None:
-    assert gym_report.startswith(f"# Member churn report: {gym_contract.name}")
-    assert gym_contract.description.split()[0] in gym_report
-    assert "attend group classes (`Group_visits`)" in gym_report
-    assert "keyed by `member_row`" in gym_report
-
-
-def test_declared_findings_table_appears_when_findings_are_declared(
-    gym_contract, gym_report, gym_profile
-) -> None:
-    assert "Findings declared in the data contract" in gym_report
-    for claim in (f.claim for f in gym_contract.findings):
-        assert f"| {claim} |" in gym_report
-    share = gym_profile["findings"][0]
-    assert f"| {share['claim']} | {share['value']:.1%} |" in gym_report
-
-
-def test_other_report_has_no_gym_wording(other_report: str) -> None:
-    for word in GYM_WORDS:
+def test_the_other_report_has_none_of_the_gym_words(other_contract, other_report) -> None:
+    for word in ("Partner", "partner", "visits", "friend", "Lifetime", "lifetime"):
         assert word not in other_report, word
-    assert "Findings declared" not in other_report  # the contract declares none
-    assert "# Member churn report: other export" in other_report
+    assert other_report.startswith("# Member churn report: other export\n")
     assert "keyed by `customer_id`" in other_report
-    # words where the contract has them, the lever's role, its own model reliance
-    assert "**plan (`plan`)** (lever; model reliance 0.0456)" in other_report
-    assert "region (`region`)" in other_report  # the column name otherwise
-    assert not re.search(r"\bnan\b", other_report.lower())
+    assert "Fixed traits ('region', 'seniors')" in other_report
+    assert "Declared findings" not in other_report  # the contract declares none
 
 
-def test_report_takes_the_outcome_words_from_the_contract(other_profile) -> None:
+def test_the_outcome_words_come_from_the_contract(other_inputs) -> None:
     contract = parse_contract(
-        {**OTHER_CONTRACT, "target": {**OTHER_CONTRACT["target"], "label": "cancelled",
-                                      "negative_label": "renewed"}},
+        {**OTHER_CONTRACT, "target": {**OTHER_CONTRACT["target"], "label": "cancelled"}},
         source="other.yaml",
-    )  # fmt: skip
-
-    text = build_report(EVALUATE, CLUSTER, other_profile, SUMMARY, contract, {})
-
-    assert "of whom cancelled" in text
-    assert "mean, renewed" in text
-    assert "![" not in text  # no figures given, none linked
-
-
-def test_report_from_the_metrics_as_written(tmp_path, gym_contract, gym_profile) -> None:
-    # the profile stage builds the report from profile.json as written (rounded, NaN kept)
-    profile = copy.deepcopy(gym_profile)
-    profile["drivers"]["Phone"] = _driver(float("nan"), float("nan"), float("nan"))
-    write_json(profile, tmp_path / "profile.json")
-
-    text = build_report(
-        EVALUATE, CLUSTER, read_json(tmp_path / "profile.json"), SUMMARY, gym_contract, FIGURES
     )
 
-    phone = next(line for line in text.splitlines() if "(`Phone`)" in line)
-    assert phone.split(" | ")[4] == "–"  # no ratio without churn among members with it
-    assert text == build_report(EVALUATE, CLUSTER, profile, SUMMARY, gym_contract, FIGURES)
+    text = build_report(dataclasses.replace(other_inputs, contract=contract))
+
+    assert "26.5% of members cancelled" in text
+    assert "churned" not in text[: text.index(DATA_SCIENCE)]
+
+
+@pytest.mark.parametrize("report", ["gym_report", "other_report"])
+def test_jargon_waits_for_the_data_scientists(request, report) -> None:
+    text = request.getfixturevalue(report)
+    start = text.index(DATA_SCIENCE)
+
+    for word in JARGON:
+        found = [m.start() for m in re.finditer(rf"\b{word}\b", text, re.IGNORECASE)]
+        assert found, word
+        assert min(found) > start, word
+
+
+@pytest.mark.parametrize("report", ["gym_report", "other_report"])
+def test_no_nan_in_the_report(request, report) -> None:
+    text = request.getfixturevalue(report)
+
+    assert not re.search(r"\bnan\b", text, re.IGNORECASE)
+
+
+def test_an_undefined_ratio_is_not_shown_as_nan(gym_inputs) -> None:
+    # nobody with a phone number on file churned in a small export: the marginal ratio is
+    # undefined (the drivers stage writes it as an empty cell, read back as NaN)
+    drivers = gym_inputs.drivers.copy()
+    phone = drivers["feature"] == "Phone"
+    drivers.loc[phone, ["marginal_ratio", "marginal_low", "marginal_high"]] = np.nan
+
+    text = build_report(dataclasses.replace(gym_inputs, drivers=drivers))
+
+    assert not re.search(r"\bnan\b", text, re.IGNORECASE)
+
+
+def test_a_lever_going_with_more_churn_is_not_called_unproven(gym_inputs, gym_report) -> None:
+    # 'joined via a friend': adjusted 0.70 (95% CI 0.55 to 0.85) -- members with it churn
+    # more, clearly; "the evidence does not hold" would tell a marketer the opposite
+    paragraph = next(p for p in gym_report.split("\n\n") if p.startswith("Not recommended"))
+
+    assert "'partner-company employees'" in paragraph
+    assert "'joined via a friend'" not in paragraph
