@@ -48,6 +48,31 @@ def _ci(low: float, high: float, pct: bool = True) -> str:
     return f"{_pct(low)} to {_pct(high)}" if pct else f"{low:.2f} to {high:.2f}"
 
 
+def _ratio(x: float, low: float, high: float) -> str:
+    """A ratio with its CI, or a dash where it is undefined (nobody churned on one side)."""
+    if pd.isna(x):
+        return "–"
+    return f"{x:.2f} ({_ci(low, high, pct=False)})"
+
+
+def _times(x: float) -> str:
+    return "–" if pd.isna(x) else f"{x:.2f}×"
+
+
+def reversed_levers(r: ReportInputs) -> list[str]:
+    """Levers whose high side goes with *more* churn after adjustment (CI below 1): the
+    evidence holds, the other way round, so they are not levers to grow."""
+    out = []
+    for _, row in r.drivers[r.drivers["role"] == "lever"].iterrows():
+        if _excludes_one(row) and row["adjusted_ratio"] < 1:
+            out.append(
+                f"'{row['label']}' ({row['compared']}): after accounting for the rest, members "
+                f"on the high side {r.contract.target.label} more, not less ("
+                f"{_ratio(row['adjusted_ratio'], row['adjusted_low'], row['adjusted_high'])})"
+            )
+    return out
+
+
 def _table(header: list[str], rows: list[list[str]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
@@ -113,10 +138,10 @@ def recommendations(r: ReportInputs) -> tuple[list[str], list[str]]:
                 "in this data, not a proven effect: move a random part of the members on the "
                 "low side toward the high side, keep a hold-out group, and compare their churn."
             )
-        else:
+        elif not _excludes_one(row):
             skipped.append(
-                f"{name}: {row['marginal_ratio']:.2f}× as members are, but "
-                f"{row['adjusted_ratio']:.2f}× (95% CI "
+                f"{name}: {_times(row['marginal_ratio'])} as members are, but "
+                f"{_times(row['adjusted_ratio'])} (95% CI "
                 f"{_ci(row['adjusted_low'], row['adjusted_high'], pct=False)}) after accounting "
                 "for the rest"
             )
@@ -208,8 +233,8 @@ def _drivers_section(r: ReportInputs) -> str:
     for _, d in r.drivers.iterrows():
         rows.append([
             str(d["label"]), str(d["role"]), str(d["compared"]),
-            f"{d['marginal_ratio']:.2f} ({_ci(d['marginal_low'], d['marginal_high'], pct=False)})",
-            f"{d['adjusted_ratio']:.2f} ({_ci(d['adjusted_low'], d['adjusted_high'], pct=False)})"
+            _ratio(d["marginal_ratio"], d["marginal_low"], d["marginal_high"]),
+            _ratio(d["adjusted_ratio"], d["adjusted_low"], d["adjusted_high"])
             + (" *" if _excludes_one(d) else ""),
             f"{d['reliance']:.3f}",
         ])  # fmt: skip
@@ -378,10 +403,10 @@ def build_report(r: ReportInputs) -> str:
     recs, skipped = recommendations(r)
     rec_text = "\n".join(f"{i}. {text}" for i, text in enumerate(recs, 1))
     if skipped:
-        rec_text += (
-            "\n\nNot recommended, because the evidence does not hold once the other traits "
-            "are accounted for: " + "; ".join(skipped) + "."
-        )
+        rec_text += "\n\nNot recommended: " + "; ".join(skipped) + "."
+    reverse = reversed_levers(r)
+    if reverse:
+        rec_text += "\n\nGoes with more churn, not less: " + "; ".join(reverse) + "."
     attributes = _words_list(c, c.with_role("attribute"))
     n = int(e.get("test_rows", 0))
     summary = [

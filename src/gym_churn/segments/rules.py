@@ -21,6 +21,7 @@ from sklearn.preprocessing import OneHotEncoder
 from sklearn.tree import DecisionTreeClassifier
 
 from gym_churn.contract.spec import Contract
+from gym_churn.features import model_inputs
 from gym_churn.segments.profiles import wilson
 
 ONE_HOT_SEP = "="
@@ -35,9 +36,16 @@ def rule_columns(contract: Contract, flagged: list[str]) -> list[str]:
 class RuleTree:
     pipeline: Pipeline
     names: list[str]  # encoded column names the tree splits on
+    contract: Contract
+
+    def inputs(self, members: pd.DataFrame) -> pd.DataFrame:
+        """The tree's columns, category levels as the text they are declared with (a level
+        coded 1 and read back from CSV with a gap is 1.0 in the file)."""
+        columns = list(self.pipeline[0].feature_names_in_)
+        return model_inputs(members, self.contract)[columns]
 
     def leaves(self, members: pd.DataFrame) -> np.ndarray:
-        X = self.pipeline[:-1].transform(members)
+        X = self.pipeline[:-1].transform(self.inputs(members))
         return self.pipeline[-1].apply(X)
 
 
@@ -73,8 +81,8 @@ def fit_rule_tree(
         random_state=seed,
     )
     pipeline = Pipeline([("encode", encode), ("tree", tree)])
-    pipeline.fit(train[columns], train[contract.target.column])
-    return RuleTree(pipeline, list(encode.get_feature_names_out()))
+    pipeline.fit(model_inputs(train, contract)[columns], train[contract.target.column])
+    return RuleTree(pipeline, list(encode.get_feature_names_out()), contract)
 
 
 def _bounds(rule: RuleTree) -> dict[int, dict[str, list[float]]]:
