@@ -4,6 +4,8 @@ listed key exists, so `dvc exp run -S key=value` re-runs what depends on the key
 from __future__ import annotations
 
 import ast
+import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +71,8 @@ def test_every_listed_param_exists(stage: str, entry: str) -> None:
     [
         ("split", {"split"}),
         ("evaluate", {"evaluate"}),
+        ("audit", {"audit"}),
+        ("drivers", {"drivers", "report"}),
         ("cluster", {"cluster"}),
         ("profile", {"profile"}),
     ],
@@ -80,22 +84,96 @@ def test_stage_sections_are_read_by_their_stage_only(section: str, stages: set[s
     assert readers == stages
 
 
-def test_profile_reads_the_model_spec_from_train_not_from_params() -> None:
-    # The model spec train kept reaches profile through the train summary (a dependency), so
-    # a threshold or grid change re-runs profile only when train's choice changes.
-    listed = _listed()
-    assert any(_covers(e, "train.threshold.offer_cost") for e in listed["train"])
-    assert not any(_covers(e, "train.threshold.offer_cost") for e in listed["profile"])
-    assert not any(_covers(e, "train.hist_gradient_boosting.max_iter") for e in listed["profile"])
-    assert PATHS["train_summary"] in {_resolve(d) for d in DVC["stages"]["profile"]["deps"]}
+def test_every_params_section_is_listed() -> None:
+    listed = {e.split(".")[0] for entries in _listed().values() for e in entries}
+    assert listed == set(PARAMS)
+
+
+@pytest.mark.parametrize("stage", ["audit", "score"])
+def test_the_model_spec_comes_from_train_not_from_params(stage: str) -> None:
+    # audit and score cross-validate the model spec train kept, read from the train summary
+    # (a dependency): a threshold or grid change re-runs them only when train's choice changes.
+    spec = DVC["stages"][stage]
+    train_keys = [e for e in spec["params"] if e.split(".")[0] == "train"]
+    assert train_keys == ["train.cv_folds"]  # the folds are theirs to use
+    assert PATHS["train_summary"] in {_resolve(d) for d in spec["deps"]}
+    assert PATHS["model"] not in {_resolve(d) for d in spec["deps"]}
+
+
+def test_report_wording_never_reruns_cross_validation() -> None:
+    # Editing the report's wording (src/gym_churn/report.py) re-runs the report stage alone,
+    # and the report stage reads outputs only: no model-training param, no training code.
+    spec = DVC["stages"]["report"]
+    assert [e for e in spec["params"] if e.split(".")[0] == "train"] == []
+    deps = {_resolve(d) for d in spec["deps"]}
+    closure = _code_closure(_resolve(spec["cmd"]).split()[2])
+    assert "src/gym_churn/report.py" in closure
+    for training in ("src/gym_churn/models/selection.py", "src/gym_churn/models/estimators.py"):
+        assert training not in closure
+        assert training not in deps
+    for data in ("raw", "processed", "train", "test", "model", "cluster_model"):
+        assert PATHS[data] not in deps, data
+    readers = {
+        name
+        for name, stage in DVC["stages"].items()
+        if "src/gym_churn/report.py" in {_resolve(d) for d in stage["deps"]}
+    }
+    assert readers == {"report"}
+    assert list(DVC["stages"])[-1] == "report"  # nothing runs after it
 
 
 @pytest.mark.parametrize("stage", [s for s in DVC["stages"] if s != WHOLE_FILE])
 def test_every_stage_that_reads_the_contract_depends_on_it(stage: str) -> None:
     # Editing the contract must re-run exactly the stages that read it: every stage does.
     spec = DVC["stages"][stage]
+    module = _resolve(spec["cmd"]).split()[2]
+    source = _module_file(module).read_text()
+    assert "load_contract(args.contract)" in source
     assert "--contract ${paths.contract}" in spec["cmd"]
     assert "${paths.contract}" in spec["deps"]
+
+
+def _metrics_files() -> list[str]:
+    return [
+        _resolve(next(iter(out)) if isinstance(out, dict) else out)
+        for stage in DVC["stages"].values()
+        for out in stage.get("metrics", [])
+    ]
+
+
+def _flat_numbers(path: str) -> dict[str, float]:
+    """The keys `dvc metrics show` and `dvc exp show` make columns of: top-level numbers.
+    dvc leaves out lists (and the dicts inside them); a dict or a string would be shown."""
+    metrics = json.loads((ROOT / path).read_text())
+    assert isinstance(metrics, dict), path
+    numbers = {}
+    for key, value in metrics.items():
+        if isinstance(value, list):
+            continue
+        assert not isinstance(value, bool), f"{path}: {key} is a bool"
+        assert isinstance(value, int | float), f"{path}: {key} is {type(value).__name__}"
+        assert math.isfinite(value), f"{path}: {key} is {value}"
+        numbers[key] = value
+    return numbers
+
+
+def test_the_committed_metrics_are_the_declared_ones() -> None:
+    committed = {p.relative_to(ROOT).as_posix() for p in (ROOT / "metrics").glob("*.json")}
+    assert committed == set(_metrics_files())
+
+
+@pytest.mark.parametrize("path", _metrics_files())
+def test_metrics_hold_only_numbers_and_lists(path: str) -> None:
+    assert _flat_numbers(path), f"{path}: no headline number"
+
+
+def test_the_metrics_columns_stay_few() -> None:
+    # every flat number is a column of `dvc exp show`: row counts and details live elsewhere
+    columns = {path: len(_flat_numbers(path)) for path in _metrics_files()}
+    assert sum(columns.values()) <= 40, columns
+    preprocess = DVC["stages"]["preprocess"]
+    assert "metrics" not in preprocess
+    assert PATHS["preprocess_metrics"] not in _metrics_files()
 
 
 def test_metrics_and_plot_data_are_not_cached() -> None:

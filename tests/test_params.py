@@ -14,6 +14,8 @@ from gym_churn.errors import ParamsError
 from gym_churn.params import AUTO, MODEL_FAMILIES, Params, parse_params
 
 PARAMS_PATH = Path(__file__).parents[1] / "params.yaml"
+# In dvc.yaml's order: shared values, then one section per stage that has knobs.
+SECTIONS = ["base", "split", "train", "evaluate", "audit", "drivers", "cluster", "profile"]
 
 
 @pytest.fixture
@@ -62,10 +64,14 @@ def test_real_params_yaml_parses(raw):
     assert len(params.train.auto) == len(raw["train"]["auto"])
     assert params.split.test_size == raw["split"]["test_size"]
     assert params.profile.bootstrap == raw["profile"]["bootstrap"]
+    assert params.profile.rule_leaves == raw["profile"]["rule_leaves"]
+    assert params.profile.rule_min_share == raw["profile"]["rule_min_share"]
+    assert params.audit.min_pure_share == raw["audit"]["min_pure_share"]
+    assert params.drivers.model_dump() == raw["drivers"]
 
 
 def test_sections(raw):
-    assert list(Params.model_fields) == ["base", "split", "train", "evaluate", "cluster", "profile"]
+    assert list(Params.model_fields) == SECTIONS
     assert set(raw) == set(Params.model_fields)
 
 
@@ -165,6 +171,12 @@ def test_params_are_frozen(raw):
         ("evaluate.calibration_bins", "calibration_bin"),
         ("cluster.k_max", "kmax"),
         ("profile.bootstrap", "bootstrp"),
+        ("profile.rule_leaves", "rule_leafs"),
+        ("profile.rule_min_share", "rule_min_size"),
+        ("audit.min_pure_share", "min_pure_shares"),
+        ("drivers.bootstrap", "boostrap"),
+        ("drivers.max_rows", "max_row"),
+        ("drivers.early_months", "early_month"),
     ],
 )
 def test_misspelled_key_is_named(raw, dotted, typo):
@@ -181,7 +193,7 @@ def test_unknown_top_level_section_lists_the_sections(raw, section):
 
     line = next(line for line in message.splitlines() if line.strip().startswith(f"{section}:"))
     assert "unknown section" in line
-    assert "the sections are base, split, train, evaluate, cluster, profile" in line
+    assert f"the sections are {', '.join(SECTIONS)}" in line
 
 
 @pytest.mark.parametrize(
@@ -192,10 +204,11 @@ def test_keys_now_in_the_contract_are_refused(raw, dotted, value):
     assert f"{dotted}: unknown key" in _error(_replace(raw, dotted, value))
 
 
-def test_missing_section_is_named(raw):
-    del raw["evaluate"]
+@pytest.mark.parametrize("section", SECTIONS)
+def test_missing_section_is_named(raw, section):
+    del raw[section]
 
-    assert "evaluate: required key is missing" in _error(raw)
+    assert f"{section}: required key is missing" in _error(raw)
 
 
 @pytest.mark.parametrize(
@@ -260,12 +273,42 @@ def test_k_min_equal_to_k_max_is_accepted(raw):
         ("cluster.stability_fraction", 1.0),
         ("profile.bootstrap", 99),
         ("profile.portrait_traits", 0),
+        ("profile.rule_leaves", 1),
+        ("profile.rule_min_share", 0),
+        ("profile.rule_min_share", 0.5),  # two leaves could not both hold half the members
+        ("audit.min_pure_share", 0),
+        ("audit.min_pure_share", 1),
+        ("audit.min_pure_share", -0.1),
+        ("drivers.bootstrap", 19),  # too few resamples for a 95% percentile interval
+        ("drivers.max_rows", 99),
+        ("drivers.early_months", 0),
+        ("drivers.early_months", 1.5),
     ],
 )
 def test_other_out_of_range_values_are_named(raw, dotted, value):
     message = _error(_replace(raw, dotted, value))
 
     assert any(line.strip().startswith(dotted) for line in message.splitlines()), message
+
+
+@pytest.mark.parametrize(
+    ("dotted", "value"),
+    [
+        ("profile.rule_leaves", 2),
+        ("profile.rule_min_share", 0.49),
+        ("profile.rule_min_share", 0.001),
+        ("audit.min_pure_share", 0.001),
+        ("audit.min_pure_share", 0.99),
+        ("drivers.bootstrap", 20),
+        ("drivers.max_rows", 100),
+        ("drivers.early_months", 1),
+    ],
+)
+def test_edge_values_of_the_analysis_sections_are_accepted(raw, dotted, value):
+    params = parse_params(_replace(raw, dotted, value))
+
+    section, key = dotted.split(".")
+    assert getattr(getattr(params, section), key) == value
 
 
 @pytest.mark.parametrize("not_a_mapping", [None, [], "base: 1", 3])

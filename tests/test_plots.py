@@ -8,9 +8,10 @@ import pytest
 from matplotlib.figure import Figure
 
 from gym_churn import plots
+from gym_churn.analysis.tenure import churn_by_tenure
 from gym_churn.contract.checks import check_export
 from gym_churn.evaluation import metrics
-from tests.conftest import make_other
+from tests.conftest import make_members, make_other
 
 Y = np.array([1, 0, 1, 0, 0, 1, 0, 0, 0, 1])
 P = np.array([0.9, 0.8, 0.7, 0.4, 0.3, 0.6, 0.2, 0.1, 0.15, 0.35])
@@ -91,12 +92,15 @@ def test_gain_figure_starts_at_the_origin():
     assert len(line.get_xdata()) == len(points) + 1
 
 
-def test_importance_figure_has_one_bar_per_feature():
+def test_importance_figure_has_one_bar_per_group_named_by_its_label():
+    # evaluate's importance.csv: one row per group of columns, named in the contract's words
     table = pd.DataFrame(
         {
-            "feature": ["Lifetime", "Age", "Phone"],
+            "group": ["Lifetime", "Age", "Phone"],
+            "columns": ["Lifetime + tenure_bucket", "Age", "Phone"],
             "importance": [0.2, 0.05, -0.01],
             "importance_std": [0.01, 0.02, 0.005],
+            "label": ["months as a member", "age", "phone given"],
         }
     )
 
@@ -105,8 +109,57 @@ def test_importance_figure_has_one_bar_per_feature():
     assert isinstance(fig, Figure)
     ax = fig.axes[0]
     assert len(ax.patches) == 3
-    # sorted ascending so that the most important feature is drawn at the top
-    assert [t.get_text() for t in ax.get_yticklabels()] == ["Phone", "Age", "Lifetime"]
+    # sorted ascending so that the group the model leans on most is drawn at the top
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert labels == ["phone given", "age", "months as a member"]
+    assert [bar.get_width() for bar in ax.patches] == pytest.approx([-0.01, 0.05, 0.2])
+
+
+def _tenure_table(gym_contract) -> pd.DataFrame:
+    members = make_members(200)
+    return churn_by_tenure(members, gym_contract)
+
+
+def test_tenure_figure_draws_churn_by_month_and_the_running_share(gym_contract):
+    table = _tenure_table(gym_contract)
+    assert table["cumulative_share_of_churners"].iloc[-1] == pytest.approx(1)
+
+    fig = plots.tenure_figure(table, "time as a member", "months")
+
+    assert isinstance(fig, Figure)
+    ax = fig.axes[0]
+    assert ax.get_xlabel() == "time as a member (months)"
+    # months after the last churner left are not shown: the running share is flat there
+    shown = table[table["cumulative_share_of_churners"].shift(fill_value=0) < 0.999]
+    assert 0 < len(shown) <= len(table)
+    assert [bar.get_height() for bar in ax.patches] == pytest.approx(shown["churn_rate"].tolist())
+    running = ax.lines[-1]
+    np.testing.assert_allclose(running.get_ydata(), shown["cumulative_share_of_churners"])
+    assert ax.get_ylim() == pytest.approx((0, 1.05))
+    assert "share of all churners so far" in _legend_texts(fig)
+
+
+def test_tenure_figure_without_a_unit_shows_the_label_alone(gym_contract):
+    fig = plots.tenure_figure(_tenure_table(gym_contract), "tenure", "")
+
+    assert fig.axes[0].get_xlabel() == "tenure"
+
+
+def test_tenure_figure_of_an_empty_table_says_why(other_contract):
+    no_tenure = other_contract.model_copy(
+        update={"features": {c: f for c, f in other_contract.features.items()
+                             if f.role != "tenure"}}
+    )  # fmt: skip
+    table = churn_by_tenure(pd.DataFrame(), no_tenure)
+    assert table.empty
+
+    fig = plots.tenure_figure(table, "", "")
+
+    assert isinstance(fig, Figure)
+    ax = fig.axes[0]
+    assert not ax.axison
+    assert len(ax.patches) == len(ax.lines) == 0
+    assert [t.get_text() for t in ax.texts] == ["no tenure column declared in the data contract"]
 
 
 def test_k_scan_figure():

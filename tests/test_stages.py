@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import importlib
+import json
 import logging
 import os
 import re
@@ -22,19 +23,28 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
 
 from gym_churn.contract.spec import ROW_KEY, contract_to_dict
 from gym_churn.io import load_contract, write_bytes, write_json
-from tests.conftest import GYM_CONTRACT_PATH, OTHER_CONTRACT, make_members, make_other
+from tests.conftest import (
+    GYM_CONTRACT,
+    GYM_CONTRACT_PATH,
+    OTHER_CONTRACT,
+    make_members,
+    make_other,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 DVC = yaml.safe_load((ROOT / "dvc.yaml").read_text())
 PATHS: dict[str, str] = DVC["vars"][0]["paths"]
 STAGES: list[str] = list(DVC["stages"])
 ROWS = 120
+# What only the gym speaks of: its column names and the words of its contract and study.
+GYM_WORDS = (*GYM_CONTRACT.raw_features, "gym", "visit", "class", "partner", "friend")
 
 
 def small_params(model: str = "auto") -> dict[str, Any]:
@@ -47,7 +57,8 @@ def small_params(model: str = "auto") -> dict[str, Any]:
     params["cluster"].update(
         k=3, k_min=2, k_max=4, n_init=2, stability_resamples=2, dendrogram_rows=50
     )
-    params["profile"]["bootstrap"] = 100
+    params["drivers"].update(bootstrap=20, max_rows=1000)  # the smallest check_params allows
+    params["profile"].update(bootstrap=100, rule_leaves=4, rule_min_share=0.05)
     return params
 
 
@@ -95,22 +106,36 @@ class Project:
     def file(self, name: str) -> Path:
         return self.root / self.paths[name]
 
-    def run(self, *stages: str) -> dict[str, int]:
+    def run(self, *stages: str, draw: bool = True) -> dict[str, int]:
+        """Run `stages` in order; `draw=False` builds no figure at all (see FIGURE_STAGES)."""
         with inside(self.root), pytest.MonkeyPatch.context() as patch:
             for module in FIGURE_STAGES:
                 patch.setattr(f"gym_churn.stages.{module}.save_figure", _unrendered)
+                if not draw:
+                    patch.setattr(f"gym_churn.stages.{module}.plots", _Undrawn())
             return {stage: run_stage(stage, self.paths) for stage in stages}
 
 
 # Rendering PNGs is most of a small run's time and test_plots' business: here each figure is
-# built, then written as a placeholder (through the same atomic writer).
-FIGURE_STAGES = ("evaluate", "cluster", "profile")
+# built, then written as a placeholder (through the same atomic writer). The gym run of the
+# whole pipeline builds none: the other business's run builds them all from what its stages
+# computed, and test_plots draws the gym's columns.
+FIGURE_STAGES = ("evaluate", "cluster", "drivers", "profile")
+UNDRAWN = object()
+
+
+class _Undrawn:
+    """Stands in for gym_churn.plots: every figure function returns UNDRAWN."""
+
+    def __getattr__(self, name: str) -> Any:
+        return lambda *args, **kwargs: UNDRAWN
 
 
 def _unrendered(fig: Any, path: str | Path) -> None:
-    import matplotlib.pyplot as plt
+    if fig is not UNDRAWN:
+        import matplotlib.pyplot as plt
 
-    plt.close(fig)
+        plt.close(fig)
     write_bytes(b"figure built, not rendered (tests)\n", path)
 
 
@@ -158,7 +183,9 @@ def train_models(
 ) -> Path:
     """The models folder a pipeline run leaves: model.skops and train_summary.json (with the
     contract) from the real train stage, segments.skops from the real cluster stage, and
-    segment_names.json written as profile writes it (profile itself is not run, for speed)."""
+    segment_names.json written as profile writes it (profile, which needs audit's flags and
+    both splits, is not run, for speed; test_the_models_folder_carries_the_contract checks
+    that a whole run leaves the same folder)."""
     project = make_project(root, business, params, export)
     stages = ("preprocess", "split", "train", "cluster")
     assert project.run(*stages) == dict.fromkeys(stages, 0)
@@ -169,10 +196,13 @@ def train_models(
 
 
 @pytest.fixture(scope="module", params=["gym", "other"])
-def done(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Project:
-    """A scratch project after every stage of dvc.yaml ran once, in order."""
+def done(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, import_runs
+) -> Project:
+    """A scratch project after every stage of dvc.yaml ran once, in order. (`import_runs`:
+    started first, the import checks' processes run while this one runs the pipeline.)"""
     project = make_project(tmp_path_factory.mktemp(request.param), request.param)
-    codes = project.run(*STAGES)
+    codes = project.run(*STAGES, draw=request.param != "gym")
     assert codes == dict.fromkeys(STAGES, 0)
     return project
 
@@ -186,11 +216,66 @@ def _contract(project: Project):
 
 def test_dvc_yaml_runs_the_stages_in_pipeline_order() -> None:
     assert STAGES == [
-        "check_params", "preprocess", "split", "train", "evaluate", "cluster", "profile",
+        "check_params", "preprocess", "split", "train", "evaluate", "cluster", "audit",
+        "drivers", "profile", "score", "report",
     ]  # fmt: skip
     _, argv = stage_argv("preprocess", PATHS)
     assert "--contract" in argv
     assert "--params" not in argv
+
+
+def _options(stage: str) -> dict[str, str]:
+    _, argv = stage_argv(stage, PATHS)
+    return dict(zip(argv[::2], argv[1::2], strict=True))
+
+
+@pytest.mark.parametrize(
+    ("stage", "reads"),
+    [
+        ("audit", {"--train": "train", "--members": "processed", "--summary": "train_summary"}),
+        ("drivers", {"--members": "processed"}),
+        ("profile", {"--members": "processed", "--train": "train", "--test": "test",
+                     "--assignments": "assignments", "--audit": "audit_metrics"}),
+        ("score", {"--members": "processed", "--summary": "train_summary",
+                   "--assignments": "assignments", "--segment-names": "segment_names"}),
+        ("report", {"--summary": "train_summary", "--audit-metrics": "audit_metrics",
+                    "--drivers": "drivers", "--tenure": "tenure", "--rules": "rules",
+                    "--portraits": "portraits"}),
+    ],
+)  # fmt: skip
+def test_each_stage_reads_what_an_earlier_stage_wrote(stage: str, reads: dict) -> None:
+    options = _options(stage)
+    for option, name in reads.items():
+        assert options[option] == PATHS[name], (stage, option)
+        writer = next(s for s in STAGES if PATHS[name] in stage_outputs(s, PATHS))
+        assert STAGES.index(writer) < STAGES.index(stage), (stage, option, writer)
+        assert PATHS[name] in map(_filled, DVC["stages"][stage]["deps"]), (stage, option)
+
+
+def _filled(text: str) -> str:
+    return re.sub(r"\$\{paths\.(\w+)\}", lambda m: PATHS[m.group(1)], text)
+
+
+def test_every_dependency_a_stage_writes_comes_from_an_earlier_stage() -> None:
+    writers = {out: s for s in STAGES for out in stage_outputs(s, PATHS)}
+    for i, stage in enumerate(STAGES):
+        for dep in map(_filled, DVC["stages"][stage]["deps"]):
+            if dep in writers:
+                assert STAGES.index(writers[dep]) < i, (stage, dep, writers[dep])
+
+
+def test_profile_writes_the_rules_the_portraits_and_the_segment_names() -> None:
+    options = _options("profile")
+    for option, name in [("--rules", "rules"), ("--portraits", "portraits"),
+                         ("--segment-names", "segment_names")]:  # fmt: skip
+        assert options[option] == PATHS[name]
+        assert PATHS[name] in stage_outputs("profile", PATHS)
+
+
+def test_every_stage_that_saves_a_figure_has_it_replaced_here() -> None:
+    savers = {s for s in STAGES if hasattr(importlib.import_module(f"gym_churn.stages.{s}"),
+                                           "save_figure")}  # fmt: skip
+    assert savers == set(FIGURE_STAGES)
 
 
 def test_every_stage_writes_what_dvc_yaml_declares(done: Project) -> None:
@@ -240,12 +325,133 @@ def test_preprocess_types_the_export_by_its_contract(done: Project) -> None:
         assert "signup_date" not in processed.columns
 
 
+def _json(project: Project, name: str) -> Any:
+    return json.loads(project.file(name).read_text())
+
+
 def test_the_models_folder_carries_the_contract(done: Project) -> None:
-    summary = yaml.safe_load(done.file("train_summary").read_text())
+    summary = _json(done, "train_summary")
     assert summary["contract"] == contract_to_dict(_contract(done))
     assert [c["model"] for c in summary["candidates"]] == ["hist_gradient_boosting", "logreg"]
-    names = yaml.safe_load(done.file("segment_names").read_text())
+    names = _json(done, "segment_names")
     assert sorted(names) == ["0", "1", "2"]  # cluster.k segments, named by profile
+    assert all(isinstance(n, str) and n for n in names.values())
+    assert len(set(names.values())) == 3
+    # train_models (the scoring tests' shortcut) lays out the same folder, in the same shapes
+    models = done.file("model").parent
+    assert {p.name for p in models.iterdir()} == {
+        Path(done.paths[n]).name
+        for n in ("model", "train_summary", "cluster_model", "segment_names")
+    }
+
+
+def test_audit_names_the_flagged_features_and_the_cv_without_them(done: Project) -> None:
+    contract = _contract(done)
+    audit = _json(done, "audit_metrics")
+    summary = _json(done, "train_summary")
+    flagged = audit["flagged_features"]
+    assert isinstance(flagged, list)
+    assert set(flagged) <= set(contract.raw_features)
+    assert audit["flagged_count"] == len(flagged)
+    assert audit["cv_roc_auc"] == summary["cv_roc_auc_mean"]
+    assert 0 <= audit["cv_roc_auc_without_flagged"] <= 1
+    if not flagged:  # nothing left out: the same CV
+        assert audit["cv_roc_auc_without_flagged"] == audit["cv_roc_auc"]
+    if contract.id:  # the other export's highest fees are all held by members who stayed
+        assert flagged == ["fee"]
+        assert audit["cv_roc_auc_without_flagged"] != audit["cv_roc_auc"]
+    assert 0.5 <= audit["max_single_feature_roc_auc"] <= 1
+    table = pd.read_csv(done.root / "reports/audit.csv")
+    assert len(table) == len(contract.model_features)
+
+
+def test_drivers_lead_with_the_ratios_one_row_per_raw_feature(done: Project) -> None:
+    contract = _contract(done)
+    table = pd.read_csv(done.file("drivers"))
+    assert list(table.columns[:8]) == [
+        "feature", "marginal_ratio", "marginal_low", "marginal_high",
+        "adjusted_ratio", "adjusted_low", "adjusted_high", "reliance",
+    ]  # fmt: skip
+    assert table["feature"].tolist() == contract.raw_features
+    for kind in ("marginal", "adjusted"):
+        ratio, low, high = (table[f"{kind}_{s}"] for s in ("ratio", "low", "high"))
+        known = ratio.notna() & low.notna() & high.notna()
+        assert known.sum() >= len(table) // 2, kind
+        assert (ratio[known] > 0).all(), kind
+        assert (low[known] <= high[known]).all(), kind
+    # the marginal CI is around its ratio (Katz, log scale); the adjusted one is a bootstrap's
+    known = table["marginal_ratio"].notna()
+    assert (table["marginal_low"][known] <= table["marginal_ratio"][known]).all()
+    assert (table["marginal_ratio"][known] <= table["marginal_high"][known]).all()
+    importance = pd.read_csv(done.root / done.paths["evaluate_plots"] / "importance.csv")
+    assert set(table["reliance"].dropna()) <= set(importance["importance"].round(6))
+    metrics = _json(done, "drivers_metrics")
+    members = pd.read_csv(done.file("processed"))
+    assert metrics["churn_rate"] == pytest.approx(members[contract.target.column].mean())
+    assert metrics["churn_rate_low"] <= metrics["churn_rate"] <= metrics["churn_rate_high"]
+
+
+def test_tenure_table_counts_every_member_once(done: Project) -> None:
+    contract = _contract(done)
+    members = pd.read_csv(done.file("processed"))
+    tenure = pd.read_csv(done.file("tenure"))
+    known = members[members[contract.tenure].notna()]
+    months = np.floor(known[contract.tenure]).astype(int)
+    assert tenure["tenure"].tolist() == sorted(set(months))
+    assert tenure["members"].sum() == len(known)
+    assert tenure["churned"].sum() == known[contract.target.column].sum()
+    assert tenure["cumulative_share_of_churners"].iloc[-1] == pytest.approx(1)
+    assert (tenure["low"] <= tenure["churn_rate"]).all()
+    assert (tenure["churn_rate"] <= tenure["high"]).all()
+
+
+def test_rule_segments_partition_the_members(done: Project) -> None:
+    members = pd.read_csv(done.file("processed"))
+    rules = pd.read_csv(done.file("rules"))
+    profile = _json(done, "profile_metrics")
+    assert 2 <= len(rules) <= small_params()["profile"]["rule_leaves"]
+    assert profile["rule_segments"] == len(rules)
+    assert rules["id"].tolist() == list(range(1, len(rules) + 1))
+    assert rules["members"].sum() == len(members)
+    assert rules["share"].sum() == pytest.approx(1)
+    assert rules["churned"].sum() == members[_contract(done).target.column].sum()
+    assert rules["churn_rate"].is_monotonic_decreasing  # riskiest first
+    assert rules["rule"].map(lambda r: isinstance(r, str) and r != "").all()
+    for key in ("kmeans_nmi_with_churn", "rule_nmi_with_churn"):
+        assert 0 <= profile[key] <= 1, key
+    portraits = _json(done, "portraits")["portraits"]
+    names = {str(p["id"]): p["name"] for p in portraits}
+    assert names == _json(done, "segment_names")
+
+
+def test_the_scored_table_holds_every_member_scored_out_of_fold(done: Project) -> None:
+    contract = _contract(done)
+    scored = pd.read_csv(done.file("scored"))
+    members = pd.read_csv(done.file("processed"))
+    assert list(scored.columns[:6]) == [
+        contract.key, "churn_probability", "risk_decile", "at_risk", "segment", "segment_name",
+    ]  # fmt: skip
+    assert scored[contract.key].tolist() == members[contract.key].tolist()
+    assert scored["churn_probability"].between(0, 1).all()
+    assert set(scored["risk_decile"]) <= set(range(1, 11))
+    names = {int(k): v for k, v in _json(done, "segment_names").items()}
+    assert (scored["segment"].map(names) == scored["segment_name"]).all()
+    metrics = _json(done, "score_metrics")
+    assert metrics["at_risk_share"] == pytest.approx(scored["at_risk"].mean())
+
+
+def test_the_report_is_written_in_the_exports_words(done: Project) -> None:
+    contract = _contract(done)
+    report = done.file("report").read_text()
+    assert report.startswith("#")
+    assert not re.search(r"\bnan\b", report, flags=re.IGNORECASE)
+    assert contract.target.label in report
+    if contract.id:  # the other business: none of the gym's words
+        for word in GYM_WORDS:
+            assert not re.search(rf"\b{word}(e?s)?\b", report, flags=re.IGNORECASE), word
+        assert "plan" in report
+    for link in re.findall(r"!\[[^]]*\]\(([^)]+)\)", report):
+        assert (done.file("report").parent / link).resolve().is_file(), link
 
 
 # hist_gradient_boosting: the scoring tests load the model files it writes.
@@ -257,6 +463,30 @@ def test_evaluate_loads_the_model_train_wrote_for_every_family(tmp_path: Path, f
     stages = ("preprocess", "split", "train", "evaluate")
     assert project.run(*stages) == dict.fromkeys(stages, 0)
     assert yaml.safe_load(project.file("train_summary").read_text())["model"] == family
+
+
+def test_drivers_bootstraps_a_category_level_few_members_hold(tmp_path: Path) -> None:
+    # A level one member holds is missing from about a third of the bootstrap resamples
+    # (real exports have rare levels); the outcome model of such a resample must still fit.
+    export = make_other(ROWS)
+    export["region"] = export["region"].replace("r11", "r10")
+    export.loc[5, "region"] = "r11"
+    project = make_project(tmp_path, "other", export=export)
+    # three columns keep the 2 x 21 outcome-model fits quick
+    kept = ("plan", "region", "calls")
+    contract = yaml.safe_load(project.file("contract").read_text())
+    dropped = [c for c in contract["features"] if c not in kept]
+    contract["features"] = {c: contract["features"][c] for c in kept}
+    contract["ignore"] = {c: "not needed here" for c in [*contract["ignore"], *dropped]}
+    del contract["engineered"]
+    project.file("contract").write_text(yaml.safe_dump(contract, sort_keys=False))
+    assert project.run("preprocess") == {"preprocess": 0}
+    importance = project.root / project.paths["evaluate_plots"] / "importance.csv"
+    importance.parent.mkdir(parents=True)
+    pd.DataFrame({"group": kept, "importance": 0.0}).to_csv(importance, index=False)
+    assert project.run("drivers") == {"drivers": 0}
+    table = pd.read_csv(project.file("drivers")).set_index("feature")
+    assert table.loc["region", ["adjusted_low", "adjusted_high"]].notna().all()
 
 
 # ---------------------------------------------------------------- clean failures
@@ -377,28 +607,56 @@ def test_cluster_needs_a_segment_column(tmp_path: Path, caplog) -> None:
 # ---------------------------------------------------------------- start-up cost
 
 # Every stage is its own process under `dvc repro`, so a heavy library imported where it is
-# not used costs start-up time on every run (about 0.3 s each for skops and matplotlib).
-HEAVY = ("sklearn", "skops", "matplotlib", "seaborn", "pandera")
+# not used costs start-up time on every run (about 0.3 s each for skops and matplotlib, more
+# for scipy.stats).
+HEAVY = ("sklearn", "skops", "matplotlib", "seaborn", "pandera", "scipy")
 
+MODELS = {"sklearn", "scipy"}  # scikit-learn loads scipy
 
 # Stages whose allowed sets grow along the list share one fresh process: importing them in
 # this order, a library present after a stage's import but not allowed to it was imported by
 # that stage (an earlier one would have been caught first). preprocess needs its own.
+# skops and matplotlib are never imported with a stage module: only when a model is saved or
+# loaded, or a figure drawn. report computes nothing heavy: scipy only for Wilson intervals.
 IMPORT_RUNS = [
     [("preprocess", {"pandera"})],
-    [("check_params", set()), ("split", set()), ("train", {"sklearn"}), ("evaluate", {"sklearn"}),
-     ("cluster", {"sklearn"}), ("profile", {"sklearn"})],
+    [("check_params", set()), ("split", set()), ("report", {"scipy"}), ("train", MODELS),
+     ("evaluate", MODELS), ("cluster", MODELS), ("audit", MODELS), ("drivers", MODELS),
+     ("profile", MODELS), ("score", MODELS)],
 ]  # fmt: skip
 
 
-@pytest.mark.parametrize("stages", IMPORT_RUNS, ids=["preprocess", "the-others"])
-def test_stage_modules_import_only_the_libraries_they_need(stages: list) -> None:
-    script = "import importlib, sys\n" + "".join(
+def test_the_import_runs_cover_every_stage() -> None:
+    assert sorted(s for run in IMPORT_RUNS for s, _ in run) == sorted(STAGES)
+
+
+def _import_script(stages: list) -> str:
+    return "import importlib, sys\n" + "".join(
         f"importlib.import_module('gym_churn.stages.{stage}')\n"
         f"print({stage!r}, *[m for m in {HEAVY!r} if m in sys.modules])\n"
         for stage, _ in stages
     )
-    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
-    assert run.returncode == 0, run.stderr
-    loaded = {line.split()[0]: set(line.split()[1:]) for line in run.stdout.splitlines()}
+
+
+@pytest.fixture(scope="module")
+def import_runs() -> Iterator[list[subprocess.Popen]]:
+    """The import runs, in fresh processes. Each takes seconds of start-up, so `done` starts
+    them before its pipeline runs, and they run beside it."""
+    runs = [
+        subprocess.Popen([sys.executable, "-c", _import_script(stages)], text=True,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        for stages in IMPORT_RUNS
+    ]  # fmt: skip
+    yield runs
+    for run in runs:
+        run.kill()
+        run.communicate()
+
+
+@pytest.mark.parametrize("index", range(len(IMPORT_RUNS)), ids=["preprocess", "the-others"])
+def test_stage_modules_import_only_the_libraries_they_need(import_runs, index: int) -> None:
+    stages = IMPORT_RUNS[index]
+    stdout, stderr = import_runs[index].communicate(timeout=120)
+    assert import_runs[index].returncode == 0, stderr
+    loaded = {line.split()[0]: set(line.split()[1:]) for line in stdout.splitlines()}
     assert loaded == {stage: loaded[stage] & allowed for stage, allowed in stages}
