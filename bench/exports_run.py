@@ -90,7 +90,7 @@ def run_export(name: str, export: Path, workdir: Path) -> dict:
     contract = repo / "data" / "contracts" / f"{Path(file_name).stem}.yaml"
     if out.returncode != 0 or not contract.is_file():
         raise RuntimeError(f"init failed on {name}:\n{out.stdout}\n{out.stderr}")
-    seconds, peak_mb, _ = bench.measured(["dvc", "repro"], repo)
+    seconds, peak_mb, timed_log = bench.measured(["dvc", "repro"], repo)
     summary = json.loads((repo / "models" / "train_summary.json").read_text())
     evaluate = json.loads((repo / "metrics" / "evaluate.json").read_text())
     paths = yaml.safe_load((repo / "dvc.yaml").read_text())["vars"][0]["paths"]
@@ -118,6 +118,7 @@ def run_export(name: str, export: Path, workdir: Path) -> dict:
         "untracked_besides_export": sorted(untracked - expected),
         "seconds": seconds,
         "peak_mb": peak_mb,
+        "stage_seconds": {k: round(v, 1) for k, v in bench.stage_seconds(timed_log).items()},
     }
 
 
@@ -148,6 +149,9 @@ def main(argv: list[str] | None = None) -> int:
             f"{r['cv_logreg']:.4f} | {r['cv_hgb']:.4f} | {r['test_roc_auc']:.4f} | "
             f"{'yes' if r['id_in_scored'] else 'NO'} | {r['seconds']:.1f} | {r['peak_mb']:.0f} |"
         )
+    for r in rows:
+        stages = ", ".join(f"{k} {v:.0f}" for k, v in r["stage_seconds"].items())
+        lines.append(f"\n{r['export']}: seconds per stage: {stages}")
     by_name = {r["export"]: r for r in rows}
     if {"scale_cat", "scale_num"} <= by_name.keys():
         ratio = by_name["scale_cat"]["seconds"] / by_name["scale_num"]["seconds"]

@@ -61,8 +61,11 @@ def main(argv: list[str] | None = None) -> None:
             for col in contract.raw_features
             if level_view(contract, col)
             for row in churn_by_level(members, col, target)
-        ]
-    )
+        ],
+        # the header stays when no column is a flag, a category or a short menu
+        columns=["feature", "label", "level", "share", "n", "churned", "churn_rate", "low",
+                 "high"],
+    )  # fmt: skip
     tenure = churn_by_tenure(members, contract)
     early = early_churn(tenure, cfg.early_months)
     y = members[target]
