@@ -98,24 +98,33 @@ def adjustment_set(contract: Contract, col: str) -> list[str]:
     return [c for c in contract.with_role(*NON_BEHAVIOUR) if c != col]
 
 
-def outcome_model(contract: Contract, columns: list[str]) -> Pipeline:
+def outcome_model(
+    contract: Contract, columns: list[str], categories: dict[str, list[str]] | None = None
+) -> Pipeline:
     """Logistic regression of churn on `columns`: numbers through cubic splines (tenure and
-    churn are far from linear), categories and short menus one-hot, flags as they are."""
+    churn are far from linear), categories and short menus one-hot, flags as they are.
+
+    `categories` fixes each one-hot column's levels (as text), so every bootstrap refit has
+    the same columns even when a resample misses a rare level."""
     levels = [c for c in columns if contract.features[c].kind != "binary" and _as_levels(
         contract, c)]  # fmt: skip
     flags = [c for c in columns if contract.features[c].kind == "binary"]
     numbers = [c for c in columns if c not in levels and c not in flags]
     parts: list[tuple[str, Any, list[str]]] = []
     if numbers:
-        spline = Pipeline([("impute", SimpleImputer(strategy="median")),
+        spline = Pipeline([("impute", SimpleImputer(strategy="median",
+                                                    keep_empty_features=True)),
                            ("spline", SplineTransformer(n_knots=4, degree=3))])  # fmt: skip
         parts.append(("numbers", spline, numbers))
     if flags:
-        parts.append(("flags", SimpleImputer(strategy="most_frequent"), flags))
+        parts.append(
+            ("flags", SimpleImputer(strategy="most_frequent", keep_empty_features=True), flags)
+        )
     if levels:
+        known = [categories[c] for c in levels] if categories else "auto"
         onehot = Pipeline([
             ("text", FunctionTransformer(_as_text)),
-            ("onehot", OneHotEncoder(handle_unknown="ignore")),
+            ("onehot", OneHotEncoder(categories=known, handle_unknown="ignore")),
         ])  # fmt: skip
         parts.append(("levels", onehot, levels))
     return Pipeline([
@@ -169,6 +178,8 @@ def adjusted(
     if len(members) > max_rows:
         members = members.sample(max_rows, random_state=seed)
     members = members.reset_index(drop=True)
+    # every level as text, from the whole sample: a resample may miss a rare one
+    categories = {c: sorted(_as_text(members[[c]])[c].unique()) for c in contract.raw_features}
     by_set: dict[tuple[str, ...], list[str]] = {}
     for col in contract.raw_features:
         by_set.setdefault(tuple(sorted([col, *adjustment_set(contract, col)])), []).append(col)
@@ -176,7 +187,7 @@ def adjusted(
     draws: dict[str, list[float]] = {col: [] for col in contract.raw_features}
     for columns, cols in by_set.items():
         order = [c for c in contract.raw_features if c in columns]
-        model = outcome_model(contract, order)
+        model = outcome_model(contract, order, categories)
         for b in range(resamples + 1):
             sample = (
                 members if b == 0 else members.iloc[rng.integers(0, len(members), len(members))]
