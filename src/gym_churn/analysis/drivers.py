@@ -18,7 +18,7 @@ None of these is an effect: they are associations in this export.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -105,7 +105,8 @@ def outcome_model(
     churn are far from linear), categories and short menus one-hot, flags as they are.
 
     `categories` fixes each one-hot column's levels (as text), so every bootstrap refit has
-    the same columns even when a resample misses a rare level."""
+    the same columns even when a resample misses a rare level; with it, the caller passes
+    those columns already as level text (made once, not at every refit and prediction)."""
     levels = [c for c in columns if contract.features[c].kind != "binary" and _as_levels(
         contract, c)]  # fmt: skip
     flags = [c for c in columns if contract.features[c].kind == "binary"]
@@ -120,11 +121,14 @@ def outcome_model(
         parts.append(
             ("flags", SimpleImputer(strategy="most_frequent", keep_empty_features=True), flags)
         )
-    if levels:
-        known = [categories[c] for c in levels] if categories else "auto"
+    if levels and categories:
+        # the caller turned the cells into level text once, before any refit
+        known = [categories[c] for c in levels]
+        parts.append(("levels", OneHotEncoder(categories=known, handle_unknown="ignore"), levels))
+    elif levels:
         onehot = Pipeline([
             ("text", FunctionTransformer(_as_text)),
-            ("onehot", OneHotEncoder(categories=known, handle_unknown="ignore")),
+            ("onehot", OneHotEncoder(handle_unknown="ignore")),
         ])  # fmt: skip
         parts.append(("levels", onehot, levels))
     return Pipeline([
@@ -179,7 +183,17 @@ def adjusted(
         members = members.sample(max_rows, random_state=seed)
     members = members.reset_index(drop=True)
     # every level as text, from the whole sample: a resample may miss a rare one
-    categories = {c: sorted(_as_text(members[[c]])[c].unique()) for c in contract.raw_features}
+    level_cols = [c for c in contract.raw_features
+                  if contract.kind(c) != "binary" and _as_levels(contract, c)]  # fmt: skip
+    if level_cols:
+        members = members.assign(**_as_text(members[level_cols]))
+        contrasts = {
+            c: replace(k, low=_as_text(pd.DataFrame({c: [k.low]}))[c].iloc[0],
+                       high=_as_text(pd.DataFrame({c: [k.high]}))[c].iloc[0])
+            if c in level_cols else k
+            for c, k in contrasts.items()
+        }  # fmt: skip
+    categories = {c: sorted(members[c].unique()) for c in level_cols}
     by_set: dict[tuple[str, ...], list[str]] = {}
     for col in contract.raw_features:
         by_set.setdefault(tuple(sorted([col, *adjustment_set(contract, col)])), []).append(col)
