@@ -3,7 +3,7 @@
     python bench/model_grid.py            # after `dvc repro` has written the training split
 
 For each setting: the train stage's 5-fold CV ROC-AUC (same folds and seed, via
-gym_churn.modeling) and the time one `predict_proba` takes per million rows (on the training
+gym_churn.models) and the time one `predict_proba` takes per million rows (on the training
 rows repeated), since every member of a monthly export is scored. The test split is not read.
 Prints a Markdown table, best CV ROC-AUC first.
 """
@@ -18,9 +18,9 @@ import numpy as np
 import pandas as pd
 from run import project_paths  # bench/run.py: the paths as dvc.yaml sets them
 
-from gym_churn.features import add_features
-from gym_churn.io import load_params
-from gym_churn.modeling import build_model, cross_validate_oof, split_xy
+from gym_churn.io import load_contract, load_params
+from gym_churn.models.estimators import build_model
+from gym_churn.models.selection import cross_validate_oof, split_xy
 
 PROJECT = Path(__file__).resolve().parents[1]
 LEAVES = (3, 4, 5, 7)
@@ -32,19 +32,20 @@ TIMING_ROWS = 1_000_000
 def main() -> int:
     paths = project_paths()
     params = load_params(PROJECT / paths["params"])
-    train = pd.read_csv(PROJECT / paths["train"])
-    X, y = split_xy(add_features(train, params.preprocess.features), params.base.target)
+    contract = load_contract(PROJECT / paths["contract"])
+    train = pd.read_csv(PROJECT / paths["train"])  # preprocessed: engineered features included
+    X, y = split_xy(train, contract)
     big = X.iloc[np.resize(np.arange(len(X)), TIMING_ROWS)]
     rows = []
     for leaves in LEAVES:
         for rate, trees in RATES_AND_TREES:
-            hgb = params.train.hist_gradient_boosting.model_copy(
-                update={"learning_rate": rate, "max_iter": trees, "max_leaf_nodes": leaves}
-            )
-            cfg = params.train.model_copy(
-                update={"model": "hist_gradient_boosting", "hist_gradient_boosting": hgb}
-            )
-            model = build_model(cfg, params.base.seed)
+            hyper = {
+                **params.train.hyperparameters("hist_gradient_boosting"),
+                "learning_rate": rate,
+                "max_iter": trees,
+                "max_leaf_nodes": leaves,
+            }
+            model = build_model("hist_gradient_boosting", hyper, contract, params.base.seed)
             cv = cross_validate_oof(model, X, y, params.train.cv_folds, params.base.seed)
             fitted = model.fit(X, y)
             start = time.perf_counter()
