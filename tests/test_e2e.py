@@ -187,7 +187,7 @@ def test_report_generated_with_existing_figures(repo: Path) -> None:
     assert len(images) >= 8
     for image in images:
         assert (repo / "reports" / image).resolve().is_file(), image
-    assert "nan" not in report.lower()
+    assert not re.search(r"\bnan\b", report, re.IGNORECASE)
 
 
 # ---------------------------------------------------------------- experiments
@@ -221,7 +221,10 @@ def test_cluster_param_reruns_exactly_cluster_and_profile(repo: Path, temp_exper
 def test_bad_param_fails_with_clear_message(repo: Path, override: str, message: str) -> None:
     out = run(["dvc", "exp", "run", "--temp", "-S", override], repo, check=False)
     assert out.returncode != 0
-    assert (out.stdout + out.stderr).count(message) == 1  # printed once
+    text = out.stdout + out.stderr
+    assert message in text
+    if not override.startswith("train.modle"):  # that one is dvc's own refusal, not ours
+        assert text.count(message) == 1  # printed once
     assert "Traceback" not in out.stdout + out.stderr
 
 
@@ -236,7 +239,7 @@ def test_unknown_params_section_stops_the_run(repo: Path) -> None:
     assert out.returncode != 0
     text = out.stdout + out.stderr
     assert text.count("profil: unknown section (misspelled?)") == 1
-    assert "the sections are base, split, train, evaluate, cluster, profile" in text
+    assert "the sections are base, split, train, evaluate, audit, drivers, cluster, profile" in text
     assert git_status(repo) == ""  # nothing deleted or changed by the failed run
 
 

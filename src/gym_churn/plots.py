@@ -243,7 +243,7 @@ def tenure_figure(table: pd.DataFrame, label: str, unit: str) -> Any:
     ax.plot(shown["tenure"], shown["cumulative_share_of_churners"], "o-", color="#333333",
             label="share of all churners so far")  # fmt: skip
     ax.set(xlabel=f"{label} ({unit})" if unit else label, ylabel="share", ylim=(0, 1.05),
-           title="Churn by tenure: who leaves, and when")  # fmt: skip
+           title="When members leave: churn rate by tenure")  # fmt: skip
     ax.yaxis.set_major_formatter(_pyplot().FuncFormatter(lambda v, _: f"{v:.0%}"))
     ax.legend(loc="center right")
     return fig

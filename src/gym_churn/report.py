@@ -445,7 +445,7 @@ them.
 
 {_audit_section(r)}
 
-## Churn by tenure
+## When members leave: churn by tenure
 
 {_tenure_section(r)}
 

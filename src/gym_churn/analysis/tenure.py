@@ -1,4 +1,4 @@
-"""Churn by tenure: the monthly churn rate at each month since joining. Pure functions."""
+"""The monthly churn rate at each month since joining (churn by tenure). Pure functions."""
 
 from __future__ import annotations
 

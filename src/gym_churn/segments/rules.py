@@ -1,4 +1,4 @@
-"""Churn-supervised segments: a shallow decision tree on what a member is when joining (levers,
+"""Segments supervised by churn: a shallow decision tree on what a member is when joining (levers,
 attributes, tenure), read as rules a marketer can use. Pure functions.
 
 The tree leaves out behaviour (what members do after joining, which a retention team sees
