@@ -1,5 +1,5 @@
-"""Scoring members with what the pipeline trained: probabilities, deciles against the training
-base, the at-risk flag, segments, and reasons that agree with the model by construction."""
+"""The one scorer: probabilities, deciles against the training base, the at-risk flag,
+segments, Shapley reasons in percentage points and the suggested lever."""
 
 from __future__ import annotations
 
@@ -14,8 +14,10 @@ import pytest
 from gym_churn.contract.checks import check_export
 from gym_churn.contract.spec import ROW_KEY
 from gym_churn.io import read_json
-from gym_churn.scoring.cli import load_scorer
-from gym_churn.scoring.scorer import MIN_DROP, Scorer, _proba, risk_decile, score, top_reasons
+from gym_churn.models.predict import inputs, predict
+from gym_churn.scoring.load import load_scorer
+from gym_churn.scoring.scorer import Scorer, describe, risk_decile, score
+from gym_churn.scoring.shapley import contributions
 from tests.conftest import GYM_CONTRACT, TARGET
 from tests.test_stages import SEGMENT_NAMES, small_params, train_models
 
@@ -23,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 RAW = ROOT / "data/raw/gym_churn.csv"
 ROWS = 1500  # of the bundled export: enough signal for a model with clear reasons
 REASONS = ["reason_1", "reason_2", "reason_3"]
-DROPS = [f"{r}_risk_drop" for r in REASONS]
+POINTS = [f"{r}_points" for r in REASONS]
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -70,6 +72,10 @@ def test_the_scorer_is_what_train_and_cluster_wrote(scorer: Scorer, models: Path
     assert scorer.decile_edges.tolist() == summary["risk_decile_edges"]
     assert scorer.typical == summary["typical_values"]
     assert scorer.segment_names == SEGMENT_NAMES
+    settings = read_json(models / "scoring.json")
+    assert len(scorer.background) == len(settings["background"]) > 0
+    assert scorer.min_points == settings["min_reason_points"]
+    assert set(scorer.lever_options) == set(GYM_CONTRACT.with_role("lever"))
 
 
 def test_score_columns_keys_and_segments(scorer: Scorer, members, scored) -> None:
@@ -110,78 +116,87 @@ def test_risk_decile_against_edges(proba: float, expected: int) -> None:
     assert risk_decile(np.array([proba]), edges)[0] == expected
 
 
-def test_every_reason_lowers_the_risk_by_its_drop(
+def test_score_is_describe_on_the_models_own_probabilities(
     scorer: Scorer, members: pd.DataFrame, scored: pd.DataFrame
 ) -> None:
-    flagged = scored[scored["at_risk"] == 1].head(60)
-    assert len(flagged) == 60
-    assert (flagged["reason_1"] != "").all()
-    checked = 0
-    for i, row in flagged.iterrows():
-        member = members.loc[[i]]
-        assert member[ROW_KEY].item() == row[ROW_KEY]
-        for reason, drop in zip(REASONS, DROPS, strict=True):
-            feature = row[reason]
-            if not feature:
-                assert np.isnan(row[drop])
-                continue
-            undone = member.assign(**{feature: scorer.typical[feature]})
-            lowered = _proba(scorer, undone)[0]
-            assert row["churn_probability"] - lowered == pytest.approx(row[drop], abs=1e-9)
-            assert row[drop] > MIN_DROP, (row[ROW_KEY], feature)
-            checked += 1
-    assert checked > 100
+    # one code path: the per-member table calls describe with out-of-fold probabilities,
+    # gym-churn-score calls score; the same probabilities give the same everything
+    proba = predict(scorer.model, scorer.contract, members)
+    pd.testing.assert_frame_equal(describe(scorer, members, proba), scored)
 
 
-def test_reasons_are_ordered_by_effect(scored: pd.DataFrame) -> None:
-    drops = scored.loc[scored["at_risk"] == 1, DROPS].dropna()
-    assert len(drops) > 50
-    assert (drops["reason_1_risk_drop"] >= drops["reason_2_risk_drop"]).all()
-    assert (drops["reason_2_risk_drop"] >= drops["reason_3_risk_drop"]).all()
+def test_the_same_probabilities_give_the_same_columns_whichever_path(
+    scorer: Scorer, members: pd.DataFrame
+) -> None:
+    # out-of-fold-like probabilities (not the model's): deciles, at_risk, reasons and lever
+    # follow the given probabilities, identically on a second call and on a subset
+    rng = np.random.default_rng(0)
+    proba = rng.uniform(0, 1, len(members))
+    first = describe(scorer, members, proba)
+    again = describe(scorer, members.iloc[::-1], proba[::-1]).iloc[::-1].reset_index(drop=True)
+    pd.testing.assert_frame_equal(first, again)
+    assert first["at_risk"].tolist() == (proba >= scorer.threshold).astype(int).tolist()
+    assert first["risk_decile"].tolist() == risk_decile(proba, scorer.decile_edges).tolist()
 
 
-def test_unflagged_members_have_no_reasons(scored: pd.DataFrame) -> None:
+def test_reasons_are_the_largest_contributions_above_the_minimum(scored: pd.DataFrame) -> None:
+    flagged = scored[scored["at_risk"] == 1]
+    assert len(flagged) > 50
+    points = flagged[POINTS].abs()
+    shown = points.notna()
+    assert (points[shown] >= 1.0).all(axis=None)  # the bundle's min_reason_points
+    assert shown["reason_1_points"].all()
+    assert (points["reason_1_points"] >= points["reason_2_points"].fillna(0)).all()
+    assert (points["reason_2_points"].fillna(0) >= points["reason_3_points"].fillna(0)).all()
+    for reason, pts in zip(REASONS, POINTS, strict=True):
+        text = flagged.loc[flagged[pts].notna(), reason]
+        way = np.where(flagged.loc[flagged[pts].notna(), pts] > 0, "raises", "lowers")
+        assert all(t.endswith(f"{w} risk") for t, w in zip(text, way, strict=True))
+
+
+def test_reasons_use_the_contracts_words_and_values(scored: pd.DataFrame) -> None:
+    first = scored.loc[scored["at_risk"] == 1, "reason_1"]
+    labels = [GYM_CONTRACT.words(c).label for c in GYM_CONTRACT.raw_features]
+    assert all(any(t.startswith(label) for label in labels) for t in first)
+    assert not first.str.contains("Avg_class|Lifetime|Contract_period").any()
+
+
+def test_unflagged_members_have_no_reasons_or_lever(scored: pd.DataFrame) -> None:
     calm = scored[scored["at_risk"] == 0]
-    assert (calm[REASONS] == "").all(axis=None)
-    assert calm[DROPS].isna().all(axis=None)
+    assert (calm[[*REASONS, "lever"]] == "").all(axis=None)
+    assert calm[[*POINTS, "lever_points"]].isna().all(axis=None)
 
 
-def test_member_at_typical_values_has_no_reason(scorer: Scorer, members: pd.DataFrame) -> None:
-    typical = members.iloc[[0]].assign(**scorer.typical)
-    reasons = top_reasons(scorer, typical, _proba(scorer, typical), 3)
-    assert (reasons[REASONS] == "").all(axis=None)
-
-
-# ---------------------------------------------------------------- the MIN_DROP cut-off
-
-
-class _Nudged:
-    """A model whose risk rises 0.2 with Lifetime above 5 and by a rounding-sized 1e-12 with
-    Age above 30: only the first is a reason."""
-
-    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
-        p = 0.5 + 0.2 * (X["Lifetime"] > 5) + 1e-12 * (X["Age"] > 30)
-        return np.column_stack([1 - p, p])
-
-
-class _OneSegment:
-    def predict(self, X: pd.DataFrame) -> np.ndarray:
-        return np.zeros(len(X), dtype=int)
-
-
-def _nudged_scorer(typical: dict[str, Any]) -> Scorer:
-    return Scorer(
-        model=_Nudged(), threshold=0.6, decile_edges=np.linspace(0.1, 0.9, 9), typical=typical,
-        assigner=_OneSegment(), segment_names={0: "all"}, contract=GYM_CONTRACT,
+def test_contributions_add_up_to_the_members_distance_from_the_base(
+    scorer: Scorer, members: pd.DataFrame
+) -> None:
+    some = members.head(200)
+    c = contributions(
+        scorer.model, scorer.contract, inputs(some, scorer.contract),
+        inputs(scorer.background, scorer.contract),
     )  # fmt: skip
+    assert c.method == "tree"
+    proba = predict(scorer.model, scorer.contract, some)
+    assert c.points.sum(axis=1) == pytest.approx(100 * (proba - c.base), abs=1e-6)
+    assert np.abs(c.points).max() <= 100
 
 
-def test_a_drop_below_min_drop_is_no_reason(members: pd.DataFrame) -> None:
-    typical = members.iloc[0].drop(ROW_KEY).to_dict() | {"Lifetime": 1, "Age": 25}
-    risky = members.iloc[:3].assign(Lifetime=12, Age=50)
-    out = score(_nudged_scorer(typical), risky)
-    assert out["at_risk"].tolist() == [1, 1, 1]
-    assert out["reason_1"].tolist() == ["Lifetime"] * 3
-    assert out["reason_1_risk_drop"].to_numpy() == pytest.approx(0.2)
-    assert (out["reason_2"] == "").all()  # Age lowers the risk by 1e-12 only
-    assert out["reason_2_risk_drop"].isna().all()
+def test_the_suggested_lever_is_a_lever_and_lowers_the_risk_by_its_points(
+    scorer: Scorer, members: pd.DataFrame, scored: pd.DataFrame
+) -> None:
+    labels = {GYM_CONTRACT.words(c).label: c for c in GYM_CONTRACT.with_role("lever")}
+    flagged = scored[(scored["at_risk"] == 1) & (scored["lever"] != "")].head(40)
+    assert len(flagged) == 40
+    for i, row in flagged.iterrows():
+        label, change = row["lever"].split(": ", 1)
+        assert label in labels  # never an attribute, behaviour or tenure
+        column = labels[label]
+        member = members.loc[[i]]
+        best = min(
+            predict(scorer.model, scorer.contract, member.assign(**{column: v}))[0]
+            for v in scorer.lever_options[column]
+        )
+        drop = 100 * (row["churn_probability"] - best)
+        assert drop == pytest.approx(row["lever_points"], abs=1e-9)
+        assert row["lever_points"] > 0
+        assert "->" in change

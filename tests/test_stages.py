@@ -120,7 +120,7 @@ class Project:
 # built, then written as a placeholder (through the same atomic writer). The gym run of the
 # whole pipeline builds none: the other business's run builds them all from what its stages
 # computed, and test_plots draws the gym's columns.
-FIGURE_STAGES = ("evaluate", "cluster", "drivers", "profile")
+FIGURE_STAGES = ("evaluate", "cluster", "drivers", "profile", "campaign")
 UNDRAWN = object()
 
 
@@ -187,7 +187,7 @@ def train_models(
     both splits, is not run, for speed; test_the_models_folder_carries_the_contract checks
     that a whole run leaves the same folder)."""
     project = make_project(root, business, params, export)
-    stages = ("preprocess", "split", "train", "cluster")
+    stages = ("preprocess", "split", "train", "bundle", "cluster")
     assert project.run(*stages) == dict.fromkeys(stages, 0)
     write_json({str(k): v for k, v in SEGMENT_NAMES.items()}, project.file("segment_names"))
     models = project.file("model").parent
@@ -216,8 +216,8 @@ def _contract(project: Project):
 
 def test_dvc_yaml_runs_the_stages_in_pipeline_order() -> None:
     assert STAGES == [
-        "check_params", "preprocess", "split", "train", "evaluate", "cluster", "audit",
-        "drivers", "profile", "score", "report",
+        "check_params", "preprocess", "split", "train", "bundle", "evaluate", "cluster",
+        "audit", "drivers", "profile", "score", "campaign", "report",
     ]  # fmt: skip
     _, argv = stage_argv("preprocess", PATHS)
     assert "--contract" in argv
@@ -236,8 +236,8 @@ def _options(stage: str) -> dict[str, str]:
         ("drivers", {"--members": "processed"}),
         ("profile", {"--members": "processed", "--train": "train", "--test": "test",
                      "--assignments": "assignments", "--audit": "audit_metrics"}),
-        ("score", {"--members": "processed", "--summary": "train_summary",
-                   "--assignments": "assignments", "--segment-names": "segment_names"}),
+        ("score", {"--members": "processed"}),
+        ("campaign", {"--scored": "scored", "--members": "processed"}),
         ("report", {"--summary": "train_summary", "--audit-metrics": "audit_metrics",
                     "--drivers": "drivers", "--tenure": "tenure", "--rules": "rules",
                     "--portraits": "portraits"}),

@@ -158,6 +158,34 @@ class Profile(_Section):
     rule_min_share: Annotated[float, Field(gt=0, lt=0.5)]  # smallest leaf, share of members
 
 
+class Scoring(_Section):
+    reasons: Annotated[int, Field(ge=1, le=10)]  # reasons shown per explained member
+    min_reason_points: Annotated[float, Field(ge=0)]  # smaller contributions are not shown
+    background_rows: Annotated[int, Field(ge=10, le=5000)]  # training members the base uses
+    drift_bins: Annotated[int, Field(ge=2, le=50)]  # quantile bins of numbers for PSI
+    drift_psi: Annotated[float, Field(gt=0)]  # PSI above this: the column drifted
+
+
+class Campaign(_Section):
+    offer_cost: Annotated[float, Field(ge=0)]  # cost of one retention offer
+    member_value: Annotated[float, Field(gt=0)]  # value of a member who stays
+    success_rate: Annotated[float, Field(ge=0, le=1)]  # share of contacted churners kept
+    success_rate_low: Annotated[float, Field(ge=0, le=1)]  # the sensitivity band's ends
+    success_rate_high: Annotated[float, Field(ge=0, le=1)]
+    budget: Annotated[float, Field(ge=0)]  # money for offers this month
+    holdout_share: Annotated[float, Field(ge=0, lt=1)]  # of the list, not contacted
+
+    @model_validator(mode="after")
+    def _band_holds_rate(self) -> Campaign:
+        if not self.success_rate_low <= self.success_rate <= self.success_rate_high:
+            raise ValueError(
+                f"success_rate_low ({self.success_rate_low}) <= success_rate "
+                f"({self.success_rate}) <= success_rate_high ({self.success_rate_high}) "
+                "must hold"
+            )
+        return self
+
+
 class Params(_Section):
     base: Base
     split: Split
@@ -167,6 +195,8 @@ class Params(_Section):
     drivers: Drivers
     cluster: Cluster
     profile: Profile
+    scoring: Scoring
+    campaign: Campaign
 
 
 def _format_error(exc: ValidationError, source: str) -> str:

@@ -3,14 +3,19 @@
     gym-churn score --model models --input export.csv --output scored.csv
     gym-churn-score --model models --input export.parquet --output scored.parquet
 
-Reads  --model    the pipeline's models folder: model.skops, train_summary.json (with the
-                  data contract the model was trained on), segments.skops, segment_names.json
+Reads  --model    the model bundle (the pipeline's models folder), all it needs: model.skops,
+                  train_summary.json (the data contract, threshold, decile edges),
+                  scoring.json (reasons' background, levers, drift reference, settings),
+                  segments.skops, segment_names.json. No checkout, no params.yaml.
        --input    the export: CSV (any delimiter, BOM, CRLF) or parquet; no target needed
-Writes --output   one row per member: the member key (the contract's ID column, or
-                  member_row), churn_probability, risk_decile, at_risk, segment,
-                  segment_name, reason_1..3 with the risk drop of each
+Writes --output   .csv or .parquet, one row per member: the member key (the contract's ID
+                  column, or member_row), churn_probability, risk_decile, at_risk, segment,
+                  segment_name; for at-risk members reason_1..n (words, values, direction)
+                  with reason_k_points (percentage points), lever and lever_points
+       beside it  <output>.drift.csv: each column's PSI against the training base, new levels
+                  <output>.summary.json: counts, speed, and the columns that drifted
 A category level the model never saw is scored as missing, with a warning.
-The export is streamed in chunks sized by --memory-mb; the output appears only when every
+The export is streamed in chunks sized by --memory-mb; the outputs appear only when every
 chunk is scored, so a bad row anywhere leaves no partial file.
 """
 
@@ -19,16 +24,18 @@ from __future__ import annotations
 import argparse
 import logging
 import time
+from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
+import pandas as pd
 
 from gym_churn.cli import exit_with, stage_main
 from gym_churn.contract.checks import check_export
-from gym_churn.contract.spec import parse_contract
 from gym_churn.errors import GymChurnError
-from gym_churn.io import iter_table_chunks, load_model, read_json, table_writer
-from gym_churn.scoring.scorer import Scorer, score
+from gym_churn.io import iter_table_chunks, table_writer, write_json, write_table
+from gym_churn.scoring import drift
+from gym_churn.scoring.load import load_scorer
+from gym_churn.scoring.scorer import score
 
 log = logging.getLogger(__name__)
 
@@ -45,25 +52,16 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--input", required=True)
     p.add_argument("--output", required=True)
     p.add_argument("--memory-mb", type=int, default=512, help="memory for rows in flight")
-    p.add_argument("--reasons", type=int, default=3, help="reasons per at-risk member")
+    p.add_argument(
+        "--reasons", type=int, default=None, help="reasons per at-risk member (bundle's default)"
+    )
     return p
 
 
-def load_scorer(model_path: str) -> Scorer:
-    """Everything scoring needs, from the models folder alone."""
-    folder = Path(model_path)
-    folder = folder.parent if folder.is_file() else folder
-    summary = read_json(folder / "train_summary.json")
-    names = read_json(folder / "segment_names.json")
-    return Scorer(
-        model=load_model(folder / "model.skops"),
-        threshold=summary["threshold"],
-        decile_edges=np.asarray(summary["risk_decile_edges"]),
-        typical=summary["typical_values"],
-        assigner=load_model(folder / "segments.skops"),
-        segment_names={int(k): v for k, v in names.items()},
-        contract=parse_contract(summary["contract"], source=str(folder / "train_summary.json")),
-    )
+def sidecar(output: str | Path, what: str) -> Path:
+    """A file beside the output: scored.parquet -> scored.drift.csv, scored.summary.json."""
+    out = Path(output)
+    return out.with_name(f"{out.stem}.{what}")
 
 
 @stage_main
@@ -75,10 +73,12 @@ def main(argv: list[str] | None = None) -> None:
             f"write {' or '.join(OUTPUT_FORMATS)}"
         )
     scorer = load_scorer(args.model)
+    if args.reasons is not None:
+        scorer = replace(scorer, n_reasons=args.reasons)
     rows_per_chunk = max(1000, args.memory_mb * 2**20 // BYTES_PER_ROW)
     from tqdm import tqdm  # a bar on a terminal; disable=None keeps CI logs quiet
 
-    start, total, flagged = time.perf_counter(), 0, 0
+    start, total, flagged, counted = time.perf_counter(), 0, 0, None
     with table_writer(args.output) as write, tqdm(unit=" members", disable=None) as bar:
         for chunk in iter_table_chunks(args.input, rows_per_chunk):
             # Repeated rows are kept: an export may list two members with identical data.
@@ -86,12 +86,38 @@ def main(argv: list[str] | None = None) -> None:
                 chunk, scorer.contract, source=args.input, labelled=False,
                 lenient_levels=True, duplicates="keep",
             ).members  # fmt: skip
-            scored = score(scorer, members, args.reasons)
+            scored = score(scorer, members)
             write(scored)
+            counted = drift.add_counts(counted, drift.counts(scorer.reference, members, raw=chunk))
             total += len(scored)
             flagged += int(scored["at_risk"].sum())
             bar.update(len(scored))
-    seconds = time.perf_counter() - start
+        # the drift check, beside the output, before the output itself appears
+        if counted is None:  # no rows: nothing drifted
+            empty = pd.DataFrame({c: pd.Series(dtype=float) for c in scorer.reference})
+            counted = drift.counts(scorer.reference, empty)
+        table = drift.drift_table(scorer.reference, counted, scorer.contract, scorer.drift_psi)
+        drifted = table.loc[table["drifted"]]
+        for row in drifted.itertuples():
+            log.warning(
+                "%s (%s) drifted from the training base: PSI %.3f%s; the model may need "
+                "retraining", row.feature, row.label, row.psi,
+                f", new levels {row.new_levels}" if row.new_levels else "",
+            )  # fmt: skip
+        seconds = time.perf_counter() - start
+        write_table(table, sidecar(args.output, "drift.csv"))
+        write_json(
+            {
+                "members": total,
+                "at_risk": flagged,
+                "seconds": seconds,
+                "members_per_second": total / seconds if seconds else None,
+                "drift_psi_threshold": scorer.drift_psi,
+                "drifted": drifted["feature"].tolist(),
+                "warnings": [f"{r.feature} drifted: PSI {r.psi:.3f}" for r in drifted.itertuples()],
+            },
+            sidecar(args.output, "summary.json"),
+        )
     log.info(
         "%d members scored in %.1f s (%.0f members/s), %d at risk -> %s",
         total, seconds, total / seconds if seconds else float("nan"), flagged, args.output,

@@ -1,12 +1,9 @@
-"""Scoring members with the trained pipeline: probability, risk decile, at-risk flag, segment,
-and the top reasons behind each flagged member's risk. Pure functions.
+"""The one scorer: from probabilities to what a retention team reads. Pure.
 
-Reasons are found by replacement: for each raw feature, set the member's value to the member
-base's typical value (the training split's median, or most common value of a flag or a
-category), recompute the
-engineered features and re-score. The features whose replacement lowers the predicted risk
-most are the reasons. This works for every model family, and a reason always agrees with the
-model by construction: undoing it lowers the member's risk.
+The pipeline's per-member table (out-of-fold probabilities of the bundled members) and
+`gym-churn-score` (the trained model's probabilities on a new export) both call `describe`,
+so the same probabilities always give the same risk decile, at-risk flag, segment, reasons
+and suggested lever.
 """
 
 from __future__ import annotations
@@ -18,30 +15,28 @@ import numpy as np
 import pandas as pd
 
 from gym_churn.contract.spec import Contract
-from gym_churn.features import add_features, model_inputs
-
-# A replacement must lower the probability by more than this to count as a reason: below it
-# the difference is floating-point rounding, not the model.
-MIN_DROP = 1e-9
+from gym_churn.models.predict import inputs, predict
+from gym_churn.scoring.reasons import reason_columns, suggested_lever
+from gym_churn.scoring.shapley import contributions
 
 
 @dataclass(frozen=True)
 class Scorer:
+    """Everything scoring needs, as the model bundle (the models folder) holds it."""
+
     model: Any  # fitted churn pipeline (predict_proba)
     threshold: float
-    decile_edges: np.ndarray  # 9 cut points of the training base's probabilities
-    typical: dict[str, Any]
+    decile_edges: np.ndarray  # 9 cut points of the training base's out-of-fold probabilities
+    typical: dict[str, Any]  # the base's typical value of each raw column, shown in reasons
     assigner: Any  # segment assigner (predict)
     segment_names: dict[int, str]
     contract: Contract
-
-
-def _inputs(scorer: Scorer, members: pd.DataFrame) -> pd.DataFrame:
-    return model_inputs(add_features(members, scorer.contract), scorer.contract)
-
-
-def _proba(scorer: Scorer, members: pd.DataFrame) -> np.ndarray:
-    return scorer.model.predict_proba(_inputs(scorer, members))[:, 1]
+    background: pd.DataFrame  # training members the reasons' base is taken over
+    lever_options: dict[str, list[Any]]  # values each lever can be set to
+    reference: dict[str, Any]  # the training base's distributions, for the drift check
+    n_reasons: int = 3
+    min_points: float = 1.0  # smallest contribution (percentage points) shown as a reason
+    drift_psi: float = 0.2
 
 
 def risk_decile(proba: np.ndarray, edges: np.ndarray) -> np.ndarray:
@@ -49,62 +44,65 @@ def risk_decile(proba: np.ndarray, edges: np.ndarray) -> np.ndarray:
     return np.searchsorted(edges, proba, side="right") + 1
 
 
-def top_reasons(
-    scorer: Scorer, members: pd.DataFrame, proba: np.ndarray, n_reasons: int
-) -> pd.DataFrame:
-    """Per member: the `n_reasons` features whose typical value lowers the risk most, with the
-    drop in probability. Fewer (empty) when fewer features lower it."""
-    features = scorer.contract.raw_features
-    drops = np.zeros((len(members), len(features)))
-    for j, col in enumerate(features):
-        differs = (members[col] != scorer.typical[col]).to_numpy()
-        if not differs.any():
-            continue  # members already at the typical value: replacing changes nothing
-        changed = members.loc[differs].assign(**{col: scorer.typical[col]})
-        drops[differs, j] = proba[differs] - _proba(scorer, changed)
-    order = np.argsort(-drops, axis=1, kind="stable")[:, :n_reasons]
-    out = {}
-    for k in range(n_reasons):
-        effect = np.take_along_axis(drops, order[:, k : k + 1], axis=1)[:, 0]
-        lowers = effect > MIN_DROP
-        out[f"reason_{k + 1}"] = _reason_names(np.where(lowers, order[:, k] + 1, 0), features)
-        out[f"reason_{k + 1}_risk_drop"] = np.where(lowers, effect, np.nan)
-    return pd.DataFrame(out, index=members.index)
-
-
-def _reason_names(codes: np.ndarray, features: list[str]) -> pd.Categorical:
-    # Categorical: one small code per member instead of a Python string each (turning
-    # strings into a text column cost ~0.5 s per million members); written out as text.
-    return pd.Categorical.from_codes(codes, categories=["", *features])
-
-
-def score(scorer: Scorer, members: pd.DataFrame, n_reasons: int = 3) -> pd.DataFrame:
-    """Score validated members (as validate_members returns them, target optional)."""
-    proba = _proba(scorer, members)
-    at_risk = proba >= scorer.threshold
-    segment = scorer.assigner.predict(_inputs(scorer, members))
+def _segments(scorer: Scorer, members: pd.DataFrame) -> tuple[np.ndarray, pd.Categorical]:
+    segment = scorer.assigner.predict(inputs(members, scorer.contract)).astype(int)
     names = list(dict.fromkeys(scorer.segment_names.values()))
-    name_code = {seg: names.index(name) for seg, name in scorer.segment_names.items()}
+    code = {seg: names.index(name) for seg, name in scorer.segment_names.items()}
+    codes = pd.Series(segment).map(code).fillna(-1).astype(int).to_numpy()
+    return segment, pd.Categorical.from_codes(codes, categories=names)
+
+
+def describe(
+    scorer: Scorer,
+    members: pd.DataFrame,
+    proba: np.ndarray,
+    explain: np.ndarray | None = None,
+) -> pd.DataFrame:
+    """One row per member: key, churn_probability, risk_decile, at_risk, segment,
+    segment_name, reason_1..n with their percentage points, lever and lever_points.
+
+    members  validated members (as check_export gives them; the target may be there)
+    proba    their churn probabilities (the model's own, or out-of-fold)
+    explain  which members get reasons and a lever (default: the at-risk ones)
+    """
+    contract = scorer.contract
+    proba = np.asarray(proba, dtype=float)
+    at_risk = proba >= scorer.threshold
+    chosen = at_risk if explain is None else np.asarray(explain, dtype=bool)
+    segment, segment_name = _segments(scorer, members)
     out = pd.DataFrame(
         {
-            scorer.contract.key: members[scorer.contract.key].to_numpy(),
+            contract.key: members[contract.key].to_numpy(),
             "churn_probability": proba,
             "risk_decile": risk_decile(proba, scorer.decile_edges),
             "at_risk": at_risk.astype(int),
-            "segment": segment.astype(int),
-            "segment_name": pd.Categorical.from_codes(
-                pd.Series(segment).map(name_code).fillna(-1).astype(int), categories=names
-            ),
+            "segment": segment,
+            "segment_name": segment_name,
         }
     )
-    reasons = top_reasons(scorer, members.loc[at_risk], proba[at_risk], n_reasons)
-    for col in reasons.columns:
-        if col.endswith("_risk_drop"):
-            drops = np.full(len(members), np.nan)
-            drops[at_risk] = reasons[col].to_numpy()
-            out[col] = drops
-        else:
-            codes = np.zeros(len(members), dtype=np.int8)
-            codes[at_risk] = reasons[col].cat.codes.to_numpy()
-            out[col] = _reason_names(codes, scorer.contract.raw_features)
+    picked = members.loc[chosen]
+    contrib = contributions(
+        scorer.model,
+        contract,
+        inputs(picked, contract),
+        inputs(scorer.background, contract),
+    )
+    reasons = reason_columns(
+        contrib.points, contrib.groups, picked, contract, scorer.background,
+        scorer.n_reasons, scorer.min_points,
+    )  # fmt: skip
+    lever = suggested_lever(
+        lambda m: predict(scorer.model, contract, m), picked, contract, scorer.lever_options
+    )
+    for frame in (reasons, lever):
+        for col in frame.columns:
+            numeric = col.endswith("_points")
+            full = np.full(len(out), np.nan) if numeric else np.full(len(out), "", dtype=object)
+            full[chosen] = frame[col].to_numpy()
+            out[col] = full
     return out
+
+
+def score(scorer: Scorer, members: pd.DataFrame) -> pd.DataFrame:
+    """Score validated members with the trained model (describe with its probabilities)."""
+    return describe(scorer, members, predict(scorer.model, scorer.contract, members))

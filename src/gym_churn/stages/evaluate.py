@@ -30,6 +30,7 @@ from gym_churn.io import (
     write_json,
     write_plot_data,
 )
+from gym_churn.models.predict import predict
 from gym_churn.models.selection import baseline_roc_auc, split_xy
 
 log = logging.getLogger(__name__)
@@ -49,7 +50,8 @@ def main(argv: list[str] | None = None) -> None:
     model, summary = load_model(args.model), read_json(args.summary)
 
     X, y = split_xy(test, contract)
-    proba = model.predict_proba(X)[:, 1]
+    # the scorer's own function: gym-churn-score on this split gives these probabilities
+    proba = predict(model, contract, test)
     threshold = summary["threshold"]
     scores = m.classification_metrics(y, proba, threshold, cfg.calibration_bins)
     baseline = baseline_roc_auc(train, test, contract)

@@ -1,16 +1,18 @@
 """score: every member's out-of-fold churn probability, the per-member table.
 
 The model spec train kept is cross-validated over all members, so no member is scored by a
-model that saw its own label.
+model that saw its own label. The probabilities then go through the same scorer as
+`gym-churn-score` (scoring.scorer.describe): the same deciles, at-risk rule, segments,
+reasons and suggested lever.
 
 Reads  --members        every preprocessed member
        --contract       the data contract (the member key)
-       --summary        train summary: the model spec and the decision threshold
-       --assignments    k-means segment per member
-       --segment-names  segment id -> name (profile)
+       --bundle         the model bundle (models/): the model, train summary, scoring.json,
+                        segment model and names
 Writes --scored         data/scored/members_scored.csv: member key, churn_probability,
-                        risk_decile (10 = riskiest tenth), at_risk, segment, segment_name,
-                        then the member's columns
+                        risk_decile (against the training base), at_risk, segment,
+                        segment_name, reasons and lever (at-risk members), then the member's
+                        columns
        --metrics        metrics/score.json: the table's ROC-AUC against actual churn, and
                         the share of members at risk
 Params base.seed, train.cv_folds
@@ -25,37 +27,28 @@ from sklearn.metrics import roc_auc_score
 from gym_churn.cli import exit_with, parser, stage_main
 from gym_churn.io import load_contract, load_params, read_json, read_table, write_json, write_table
 from gym_churn.models.selection import member_oof_scores, model_from_summary
-from gym_churn.segments.profiles import risk_deciles
+from gym_churn.scoring.load import load_scorer
+from gym_churn.scoring.scorer import describe
 
 log = logging.getLogger(__name__)
 
 
 @stage_main
 def main(argv: list[str] | None = None) -> None:
-    args = parser(
-        __doc__, "members", "contract", "summary", "assignments", "segment_names", "scored",
-        "metrics",
-    ).parse_args(argv)  # fmt: skip
+    args = parser(__doc__, "members", "contract", "bundle", "scored", "metrics").parse_args(argv)
     params = load_params(args.params)
     contract = load_contract(args.contract)
     key, seed = contract.key, params.base.seed
-    members, summary = read_table(args.members), read_json(args.summary)
+    members = read_table(args.members)
+    scorer = load_scorer(args.bundle)
+    summary = read_json(f"{args.bundle}/train_summary.json")
     model = model_from_summary(summary, contract, seed)
     _, cv = member_oof_scores(members, model, contract, params.train.cv_folds, seed)
-    oof = cv.oof_proba
-    segment = read_table(args.assignments).set_index(key)["segment"].loc[members[key]]
-    names = {int(k): v for k, v in read_json(args.segment_names).items()}
-    scored = members[[key]].assign(
-        churn_probability=oof,
-        risk_decile=risk_deciles(oof),
-        at_risk=(oof >= summary["threshold"]).astype(int),
-        segment=segment.to_numpy(),
-        segment_name=[names[s] for s in segment],
-    )
+    scored = describe(scorer, members, cv.oof_proba)
     scored = scored.join(members.drop(columns=[key]))
     y = members[contract.target.column]
     result = {
-        "scored_members_roc_auc": float(roc_auc_score(y, oof)),
+        "scored_members_roc_auc": float(roc_auc_score(y, cv.oof_proba)),
         "at_risk_share": float(scored["at_risk"].mean()),
     }
     write_table(scored, args.scored)

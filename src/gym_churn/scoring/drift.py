@@ -1,0 +1,140 @@
+"""Does a new export look like the members the model was trained on? Pure.
+
+For each raw column, the export's distribution is compared with the training base's by the
+population stability index, PSI = sum over bins of (export share - base share) *
+ln(export share / base share): numbers in the base's decile bins, flags and categories by
+level, missing values as a bin of their own. Levels the base never held are listed. A PSI
+above the threshold (0.2 by convention is a shift worth acting on) is a sign the model needs
+retraining.
+
+Counts add up chunk by chunk, so an export streamed in chunks is checked whole.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from gym_churn.contract.spec import Contract, level_text
+
+# Shares are floored here before the logarithm: an empty bin would make PSI infinite.
+FLOOR = 1e-4
+
+
+def _is_levels(contract: Contract, column: str) -> bool:
+    return contract.features[column].kind in ("binary", "categorical")
+
+
+def _level_keys(values: pd.Series) -> pd.Series:
+    return values.map(level_text).astype("string")
+
+
+def reference(members: pd.DataFrame, contract: Contract, bins: int) -> dict[str, Any]:
+    """The training base's distribution of every raw column, JSON-ready: decile cut points
+    and bin shares for numbers, level shares for flags and categories."""
+    out: dict[str, Any] = {}
+    for col in contract.raw_features:
+        values = members[col]
+        if _is_levels(contract, col):
+            keys = _level_keys(values)
+            shares = keys.value_counts(dropna=True) / max(len(values), 1)
+            out[col] = {
+                "levels": [str(k) for k in shares.index],
+                "shares": shares.tolist(),
+                "missing": float(values.isna().mean()),
+            }
+        else:
+            numbers = values.astype(float)
+            cuts = np.unique(np.nanquantile(numbers, np.linspace(0, 1, bins + 1)[1:-1]))
+            binned = np.searchsorted(cuts, numbers[numbers.notna()], side="right")
+            counts = np.bincount(binned, minlength=len(cuts) + 1)
+            out[col] = {
+                "cuts": cuts.tolist(),
+                "shares": (counts / max(len(numbers), 1)).tolist(),
+                "missing": float(numbers.isna().mean()),
+            }
+    return out
+
+
+def counts(
+    ref: dict[str, Any], members: pd.DataFrame, raw: pd.DataFrame | None = None
+) -> dict[str, dict[str, Any]]:
+    """One chunk's counts in the reference's bins (and of levels it never held). Categories
+    are counted in `raw` (the export as read) when given: scoring turns a level the model
+    never saw into a gap, and the check must still see it."""
+    out: dict[str, dict[str, Any]] = {}
+    for col, spec in ref.items():
+        values = members[col]
+        if "levels" in spec:
+            if raw is not None and col in raw and values.dtype == object:
+                values = raw[col].where(raw[col].astype(str).str.strip() != "")
+            keys = _level_keys(values)
+            seen = keys.value_counts(dropna=True)
+            out[col] = {
+                "bins": np.array([int(seen.get(level, 0)) for level in spec["levels"]]),
+                "new": {str(k): int(v) for k, v in seen.items() if str(k) not in spec["levels"]},
+                "missing": int(values.isna().sum()),
+            }
+        else:
+            numbers = values.astype(float)
+            present = numbers[numbers.notna()].to_numpy()
+            binned = np.searchsorted(np.asarray(spec["cuts"]), present, side="right")
+            out[col] = {
+                "bins": np.bincount(binned, minlength=len(spec["cuts"]) + 1),
+                "new": {},
+                "missing": int(numbers.isna().sum()),
+            }
+    return out
+
+
+def add_counts(a: dict[str, dict[str, Any]] | None, b: dict[str, dict[str, Any]]) -> dict:
+    """Counts of two chunks together (a may be None: nothing counted yet)."""
+    if a is None:
+        return b
+    out = {}
+    for col in b:
+        new = dict(a[col]["new"])
+        for k, v in b[col]["new"].items():
+            new[k] = new.get(k, 0) + v
+        out[col] = {
+            "bins": a[col]["bins"] + b[col]["bins"],
+            "new": new,
+            "missing": a[col]["missing"] + b[col]["missing"],
+        }
+    return out
+
+
+def psi(expected: np.ndarray, actual: np.ndarray) -> float:
+    """Population stability index between two share vectors over the same bins."""
+    e = np.maximum(np.asarray(expected, dtype=float), FLOOR)
+    a = np.maximum(np.asarray(actual, dtype=float), FLOOR)
+    return float(np.sum((a - e) * np.log(a / e)))
+
+
+def drift_table(
+    ref: dict[str, Any], counted: dict[str, dict[str, Any]], contract: Contract, threshold: float
+) -> pd.DataFrame:
+    """One row per raw column: PSI against the training base, levels the base never held,
+    and whether it drifted (PSI above `threshold`, or any new level)."""
+    rows = []
+    for col, spec in ref.items():
+        c = counted[col]
+        new_total = sum(c["new"].values())
+        total = int(c["bins"].sum()) + c["missing"] + new_total
+        # new levels count as one extra bin the base held none of
+        expected = [*spec["shares"], spec["missing"], 0.0]
+        actual = np.array([*c["bins"], c["missing"], new_total]) / max(total, 1)
+        value = psi(np.asarray(expected), actual)
+        rows.append(
+            {
+                "feature": col,
+                "label": contract.words(col).label,
+                "psi": value,
+                "new_levels": ", ".join(sorted(c["new"])),
+                "members": total,
+                "drifted": bool(value > threshold or new_total > 0),
+            }
+        )
+    return pd.DataFrame(rows)

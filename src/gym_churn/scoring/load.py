@@ -1,0 +1,44 @@
+"""Load the model bundle (the models folder) into a Scorer: all scoring needs, with no
+checkout and no params.yaml."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from gym_churn.contract.spec import Contract, parse_contract
+from gym_churn.io import load_model, read_json
+from gym_churn.scoring.scorer import Scorer
+
+
+def _background(records: list[dict], contract: Contract) -> pd.DataFrame:
+    frame = pd.DataFrame.from_records(records, columns=contract.raw_features)
+    numbers = [c for c in contract.raw_features if c not in contract.categorical]
+    return frame.assign(**{c: pd.to_numeric(frame[c], errors="coerce") for c in numbers})
+
+
+def load_scorer(model_path: str) -> Scorer:
+    """Everything scoring needs, from the models folder alone."""
+    folder = Path(model_path)
+    folder = folder.parent if folder.is_file() else folder
+    summary = read_json(folder / "train_summary.json")
+    names = read_json(folder / "segment_names.json")
+    settings = read_json(folder / "scoring.json")
+    contract = parse_contract(summary["contract"], source=str(folder / "train_summary.json"))
+    return Scorer(
+        model=load_model(folder / "model.skops"),
+        threshold=summary["threshold"],
+        decile_edges=np.asarray(summary["risk_decile_edges"]),
+        typical=summary["typical_values"],
+        assigner=load_model(folder / "segments.skops"),
+        segment_names={int(k): v for k, v in names.items()},
+        contract=contract,
+        background=_background(settings["background"], contract),
+        lever_options=settings["lever_options"],
+        reference=settings["reference"],
+        n_reasons=settings["reasons"],
+        min_points=settings["min_reason_points"],
+        drift_psi=settings["drift_psi"],
+    )

@@ -1,0 +1,243 @@
+"""Shapley values of the churn model, per group of columns, in percentage points. Pure.
+
+A group is a raw column together with the engineered features made from it (the contract's
+`groups`): the visit columns and their difference are one group, so their credit is never
+split between them.
+
+Which exact method runs depends on the fitted model:
+
+- gradient boosting without category splits, random forest: shap's TreeExplainer, tree path
+  dependent: exact Shapley values of the trees, against the training base the trees record
+  (how many training members took each branch);
+- logistic regression: its log-odds are a sum of one term per input column, so the exact
+  (interventional) Shapley value of a column is its term minus the term's mean over the
+  background members;
+- anything else (boosting that splits on categories natively, which shap does not read, or a
+  calibrated model): exact Shapley values over groups by enumerating every coalition against
+  the background members. Exact, but 2^groups model calls per member and background row.
+
+Tree and linear values are on the model's log-odds scale. They are turned into percentage
+points of churn probability (`to_points`) so that they add up to the member's probability
+minus the base probability, keep every sign, and none exceeds 100 points: the raising and
+the lowering contributions are two players of a two-player Shapley game on the probability
+scale, and each shares its player's points in proportion to its log-odds.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from itertools import combinations
+from math import factorial
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+
+from gym_churn.contract.spec import Contract
+
+log = logging.getLogger(__name__)
+
+# Above this many groups the coalition enumeration is refused: 2^groups model calls per row.
+MAX_BRUTE_FORCE_GROUPS = 14
+
+
+@dataclass(frozen=True)
+class Contributions:
+    """Per member and group, in percentage points; they add up to 100 * (p - base)."""
+
+    groups: list[str]  # the contract's group keys, in contract order
+    points: np.ndarray  # (members, groups)
+    base: float  # base churn probability the contributions start from
+    method: str  # "tree", "linear" or "exact"
+
+
+def _sigmoid(z: np.ndarray | float) -> Any:
+    return 1.0 / (1.0 + np.exp(-np.asarray(z, dtype=float)))
+
+
+def group_matrix(columns: list[str], contract: Contract) -> tuple[list[str], np.ndarray]:
+    """0/1 matrix (columns, groups): which group each model input column belongs to."""
+    groups = contract.groups
+    keys = list(groups)
+    owner = {col: g for g, cols in groups.items() for col in cols}
+    matrix = np.zeros((len(columns), len(keys)))
+    for i, col in enumerate(columns):
+        matrix[i, keys.index(owner[col])] = 1.0
+    return keys, matrix
+
+
+def exact_group_shapley(
+    value: Callable[[np.ndarray], np.ndarray], n_groups: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Exact Shapley values by enumerating coalitions. `value(mask)` gives each member's
+    payoff when the groups where `mask` is True take the member's own values. Returns the
+    values (members, groups) and the empty coalition's payoff per member."""
+    empty = value(np.zeros(n_groups, dtype=bool))
+    payoff = {(): empty}
+    for size in range(1, n_groups + 1):
+        for coalition in combinations(range(n_groups), size):
+            mask = np.zeros(n_groups, dtype=bool)
+            mask[list(coalition)] = True
+            payoff[coalition] = value(mask)
+    phi = np.zeros((len(empty), n_groups))
+    total = factorial(n_groups)
+    for coalition, v in payoff.items():
+        size = len(coalition)
+        members = set(coalition)
+        for g in range(n_groups):
+            if g in members:
+                continue
+            weight = factorial(size) * factorial(n_groups - size - 1) / total
+            with_g = tuple(sorted((*coalition, g)))
+            phi[:, g] += weight * (payoff[with_g] - v)
+    return phi, empty
+
+
+def _columns_of_outputs(transformer: Any, inputs: list[str]) -> list[str]:
+    """The input column behind each column the pipeline's input step puts out: itself, its
+    missing-value indicator, or one of its one-hot levels."""
+    names = [str(n) for n in transformer.get_feature_names_out()]
+    out = []
+    for name in names:
+        if name in inputs:
+            out.append(name)
+        elif name.startswith("missingindicator_") and name[17:] in inputs:
+            out.append(name[17:])
+        else:
+            prefixes = [c for c in inputs if name.startswith(f"{c}_")]
+            if not prefixes:
+                raise ValueError(f"cannot tell which input column {name!r} comes from")
+            out.append(max(prefixes, key=len))
+    return out
+
+
+def _tree_values(model: Pipeline, inputs: pd.DataFrame) -> tuple[np.ndarray, float, str]:
+    import shap  # a heavy import (numba): only when trees are explained
+
+    estimator = model[-1]
+    encoded = np.asarray(model[:-1].transform(inputs), dtype=float)
+    explainer = shap.TreeExplainer(estimator, feature_perturbation="tree_path_dependent")
+    values = explainer.shap_values(encoded, check_additivity=False)
+    base = np.asarray(explainer.expected_value, dtype=float).ravel()
+    if isinstance(estimator, RandomForestClassifier):
+        # a forest's trees average probabilities: the values are already on that scale
+        values = values[..., 1] if values.ndim == 3 else values
+        return values, float(base[-1]), "probability"
+    return values, float(base[0]), "log_odds"
+
+
+def _linear_values(
+    model: Pipeline, inputs: pd.DataFrame, background: pd.DataFrame
+) -> tuple[np.ndarray, float]:
+    estimator: LogisticRegression = model[-1]
+    w = estimator.coef_[0]
+    z = np.asarray(model[:-1].transform(inputs), dtype=float)
+    z_bg = np.asarray(model[:-1].transform(background), dtype=float).mean(axis=0)
+    return (z - z_bg) * w, float(estimator.intercept_[0] + z_bg @ w)
+
+
+def _kind(model: Any) -> str:
+    if not isinstance(model, Pipeline):
+        return "exact"  # calibrated: an ensemble of pipelines behind a calibrator
+    estimator = model[-1]
+    if isinstance(estimator, LogisticRegression):
+        return "linear"
+    if isinstance(estimator, RandomForestClassifier):
+        return "tree"
+    if isinstance(estimator, HistGradientBoostingClassifier):
+        cats = getattr(estimator, "is_categorical_", None)
+        return "exact" if cats is not None and bool(np.any(cats)) else "tree"
+    return "exact"
+
+
+def contributions(
+    model: Any,
+    contract: Contract,
+    inputs: pd.DataFrame,
+    background: pd.DataFrame,
+) -> Contributions:
+    """Each member's churn probability (the model's) split over the contract's groups, in
+    percentage points.
+
+    inputs      the members' model inputs (raw columns, then engineered), as model_inputs gives
+    background  model inputs of the members the base is taken over (linear and exact methods)
+    """
+    columns = list(inputs.columns)
+    keys, membership = group_matrix(columns, contract)
+    kind = _kind(model)
+    if len(inputs) == 0:
+        return Contributions(keys, np.zeros((0, len(keys))), float("nan"), kind)
+    if kind == "exact":
+        points, base = _exact_points(model, inputs, background, keys, membership)
+        return Contributions(keys, points, base, kind)
+    if kind == "tree":
+        values, base, scale = _tree_values(model, inputs)
+        owners = _columns_of_outputs(model[:-1], columns)
+    else:
+        values, base = _linear_values(model, inputs, background)
+        scale = "log_odds"
+        owners = _columns_of_outputs(model[:-1], columns)
+    to_groups = np.stack([membership[columns.index(c)] for c in owners])  # outputs x groups
+    grouped = values @ to_groups
+    if scale == "probability":
+        return Contributions(keys, 100 * grouped, base, kind)
+    return Contributions(keys, to_points(grouped, base), float(_sigmoid(base)), kind)
+
+
+def to_points(log_odds: np.ndarray, base: float) -> np.ndarray:
+    """Log-odds contributions (members, groups) from base log-odds `base` as percentage
+    points adding up to 100 * (sigmoid(base + sum) - sigmoid(base)).
+
+    Raising (R) and lowering (L) contributions are two players: R gets the average of what
+    it adds first and what it adds after L, on the probability scale, L the rest; each
+    contribution gets its player's points in proportion to its log-odds."""
+    up = np.where(log_odds > 0, log_odds, 0.0)
+    down = np.where(log_odds < 0, log_odds, 0.0)
+    r, lo = up.sum(axis=1), down.sum(axis=1)
+    s = _sigmoid
+    gain_r = 0.5 * ((s(base + r) - s(base)) + (s(base + r + lo) - s(base + lo)))
+    gain_l = (s(base + r + lo) - s(base)) - gain_r
+    share_r = np.divide(up, r[:, None], out=np.zeros_like(up), where=r[:, None] > 0)
+    share_l = np.divide(down, lo[:, None], out=np.zeros_like(down), where=lo[:, None] < 0)
+    return 100 * (share_r * gain_r[:, None] + share_l * gain_l[:, None])
+
+
+def _exact_points(
+    model: Any,
+    inputs: pd.DataFrame,
+    background: pd.DataFrame,
+    keys: list[str],
+    membership: np.ndarray,
+) -> tuple[np.ndarray, float]:
+    n_groups = len(keys)
+    if n_groups > MAX_BRUTE_FORCE_GROUPS:
+        raise ValueError(
+            f"exact Shapley values over {n_groups} groups need 2^{n_groups} model calls per "
+            f"member; at most {MAX_BRUTE_FORCE_GROUPS} groups are explained this way"
+        )
+    log.warning(
+        "reasons for %d members by exact enumeration of %d coalitions against %d background "
+        "members (this model has no fast exact method): slow on large exports",
+        len(inputs), 2**n_groups, len(background),
+    )  # fmt: skip
+    columns = list(inputs.columns)
+    col_group = membership.argmax(axis=1)
+    n, b = len(inputs), len(background)
+    mine = inputs.iloc[np.repeat(np.arange(n), b)].reset_index(drop=True)
+    theirs = background.iloc[np.tile(np.arange(b), n)].reset_index(drop=True)
+
+    def value(mask: np.ndarray) -> np.ndarray:
+        take = [c for c, g in zip(columns, col_group, strict=True) if mask[g]]
+        rows = theirs.copy()
+        if take:
+            rows[take] = mine[take].to_numpy()
+        p = model.predict_proba(rows)[:, 1]
+        return p.reshape(n, b).mean(axis=1)
+
+    phi, empty = exact_group_shapley(value, n_groups)
+    return 100 * phi, float(empty.mean())

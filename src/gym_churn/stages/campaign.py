@@ -1,0 +1,94 @@
+"""campaign: whom to contact this month, how many, and the hold-out that will measure it.
+
+Reads  --scored     the per-member table (out-of-fold probabilities)
+       --members    every preprocessed member (for the listed members' reasons and lever)
+       --contract   the data contract (the member key)
+       --bundle     the model bundle (reasons and levers)
+Writes --curve      plots/campaign/profit.csv: expected profit of contacting the riskiest
+                    0..100% (central success rate, both ends of its range, random targeting)
+       --list       reports/campaign.csv: the members to contact, riskiest first: key,
+                    probability, expected value, reasons, lever, and group (contact or
+                    holdout, a seeded random share held back to measure the offer)
+       --figure     the profit curve as a figure
+       --metrics    metrics/campaign.json: best contact share and its expected profit, the
+                    share the budget pays for, list and hold-out sizes
+Params base.seed, campaign.*
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+
+from gym_churn import plots
+from gym_churn.cli import exit_with, parser, stage_main
+from gym_churn.io import (
+    load_contract,
+    load_params,
+    read_table,
+    save_figure,
+    write_json,
+    write_plot_data,
+    write_table,
+)
+from gym_churn.scoring.campaign import (
+    Economics,
+    budget_contacts,
+    campaign_list,
+    optimal_row,
+    profit_curve,
+)
+from gym_churn.scoring.load import load_scorer
+from gym_churn.scoring.scorer import describe
+
+log = logging.getLogger(__name__)
+
+
+@stage_main
+def main(argv: list[str] | None = None) -> None:
+    args = parser(
+        __doc__, "scored", "members", "contract", "bundle", "curve", "list", "figure", "metrics"
+    ).parse_args(argv)
+    params = load_params(args.params)
+    cfg = params.campaign
+    contract = load_contract(args.contract)
+    key = contract.key
+    eco = Economics(
+        cfg.offer_cost, cfg.member_value, cfg.success_rate, cfg.success_rate_low,
+        cfg.success_rate_high,
+    )  # fmt: skip
+    scored = read_table(args.scored)
+    members = read_table(args.members)
+    proba = scored["churn_probability"].to_numpy()
+    curve = profit_curve(proba, eco)
+    best = optimal_row(curve)
+    affordable = budget_contacts(cfg.budget, cfg.offer_cost, len(scored))
+    contacts = int(min(best["contacted"], affordable))
+    # the listed members' reasons and lever, from the one scorer, on the same probabilities
+    listed = np.zeros(len(scored), dtype=bool)
+    listed[np.argsort(-proba, kind="stable")[:contacts]] = True
+    described = describe(load_scorer(args.bundle), members, proba, explain=listed)
+    table = campaign_list(described, key, contacts, eco, cfg.holdout_share, params.base.seed)
+    held = int((table["group"] == "holdout").sum())
+    metrics = {
+        "best_contact_share": float(best["contact_share"]),
+        "best_expected_profit": float(best["profit"]),
+        "budget_contact_share": affordable / len(scored),
+        "listed": contacts,
+        "held_out": held,
+    }
+    write_plot_data(curve, args.curve)
+    write_table(table, args.list)
+    save_figure(plots.profit_figure(curve, best, affordable / len(scored), eco), args.figure)
+    write_json(metrics, args.metrics)
+    log.info(
+        "best share %.0f%% (expected profit %.0f); the budget pays for %d members; %d listed, "
+        "%d held out -> %s",
+        100 * metrics["best_contact_share"], metrics["best_expected_profit"], affordable,
+        contacts, held, args.list,
+    )  # fmt: skip
+
+
+if __name__ == "__main__":
+    exit_with(main())

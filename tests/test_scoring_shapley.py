@@ -1,0 +1,210 @@
+"""Shapley values checked against brute force: every coalition enumerated on small models."""
+
+from __future__ import annotations
+
+from itertools import combinations
+from math import factorial
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OrdinalEncoder, StandardScaler
+
+from gym_churn.scoring.shapley import (
+    _exact_points,
+    _kind,
+    _linear_values,
+    _tree_values,
+    exact_group_shapley,
+    group_matrix,
+    to_points,
+)
+from tests.conftest import GYM_CONTRACT
+
+COLUMNS = ["a", "b", "c", "d"]
+
+
+def _data(n: int = 400, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    X = pd.DataFrame(rng.normal(size=(n, 4)), columns=COLUMNS)
+    logit = 1.5 * X["a"] - X["b"] + X["a"] * X["c"] + 0.3 * X["d"]
+    return X, (rng.uniform(size=n) < 1 / (1 + np.exp(-logit))).astype(int)
+
+
+def _brute_force(value, n: int) -> np.ndarray:
+    """Shapley values straight from the definition, one player at a time."""
+    phi = np.zeros(n)
+    for i in range(n):
+        others = [j for j in range(n) if j != i]
+        for size in range(n):
+            for s in combinations(others, size):
+                w = factorial(size) * factorial(n - size - 1) / factorial(n)
+                phi[i] += w * (value({*s, i}) - value(set(s)))
+    return phi
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 5])
+def test_exact_group_shapley_matches_the_definition(n: int) -> None:
+    rng = np.random.default_rng(n)
+    table = {}
+
+    def value_of(s: frozenset) -> np.ndarray:
+        if s not in table:
+            table[s] = rng.normal(size=3) if s else np.zeros(3)
+        return table[s]
+
+    phi, empty = exact_group_shapley(lambda mask: value_of(frozenset(np.flatnonzero(mask))), n)
+    for member in range(3):
+        expected = _brute_force(lambda s, m=member: value_of(frozenset(s))[m], n)
+        assert phi[member] == pytest.approx(expected, abs=1e-12)
+    # efficiency: the values add up to the grand coalition's payoff minus the empty one's
+    assert phi.sum(axis=1) == pytest.approx(value_of(frozenset(range(n))) - empty)
+
+
+def _expected(node_id: int, nodes, x: np.ndarray, known: set[int]) -> float:
+    """E[tree(x) | x_known], weighting unknown splits by the training members per branch
+    (the game tree path dependent TreeSHAP solves exactly)."""
+    node = nodes[node_id]
+    if node["is_leaf"]:
+        return float(node["value"])
+    left, right = int(node["left"]), int(node["right"])
+    f = int(node["feature_idx"])
+    if f in known:
+        goes_left = x[f] <= node["num_threshold"]
+        return _expected(left if goes_left else right, nodes, x, known)
+    cl, cr = nodes[left]["count"], nodes[right]["count"]
+    return (cl * _expected(left, nodes, x, known) + cr * _expected(right, nodes, x, known)) / (
+        cl + cr
+    )
+
+
+def test_tree_values_are_exact_shapley_values_of_the_trees() -> None:
+    X, y = _data()
+    model = Pipeline(
+        [
+            ("inputs", ColumnTransformer([("n", "passthrough", COLUMNS)])),
+            ("model", HistGradientBoostingClassifier(max_iter=8, max_leaf_nodes=4, random_state=0)),
+        ]
+    ).fit(X, y)
+    values, base, scale = _tree_values(model, X.head(5))
+    assert scale == "log_odds"
+    trees = [p[0].nodes for p in model[-1]._predictors]
+    for i in range(5):
+        x = X.iloc[i].to_numpy()
+
+        def v(s: set[int], x: np.ndarray = x) -> float:
+            return sum(_expected(0, nodes, x, s) for nodes in trees)
+
+        assert values[i] == pytest.approx(_brute_force(v, 4), abs=1e-9)
+    raw = model[-1]._raw_predict(X.head(5).to_numpy())[:, 0]
+    assert values.sum(axis=1) + base == pytest.approx(raw, abs=1e-9)
+
+
+def test_linear_values_are_exact_interventional_shapley_values() -> None:
+    X, y = _data()
+    model = Pipeline(
+        [
+            ("inputs", ColumnTransformer([("n", StandardScaler(), COLUMNS)])),
+            ("model", LogisticRegression()),
+        ]
+    ).fit(X, y)
+    background = X.iloc[100:130]
+    values, base = _linear_values(model, X.head(4), background)
+    for i in range(4):
+
+        def v(s: set[int], i: int = i) -> float:
+            rows = background.copy()
+            for j in s:
+                rows[COLUMNS[j]] = X.iloc[i, j]
+            return float(model.decision_function(rows).mean())
+
+        assert values[i] == pytest.approx(_brute_force(v, 4), abs=1e-9)
+    assert base == pytest.approx(float(model.decision_function(background).mean()))
+
+
+def test_the_exact_method_on_groups_matches_brute_force() -> None:
+    X, y = _data()
+    model = Pipeline(
+        [
+            ("inputs", ColumnTransformer([("n", "passthrough", COLUMNS)])),
+            ("model", HistGradientBoostingClassifier(max_iter=5, random_state=0)),
+        ]
+    ).fit(X, y)
+    # a and c are one group (as a raw column and a feature made from it would be)
+    groups = [[0, 2], [1], [3]]
+    membership = np.zeros((4, 3))
+    for g, cols in enumerate(groups):
+        membership[cols, g] = 1
+    background = X.iloc[200:215]
+    points, base = _exact_points(model, X.head(3), background, ["ac", "b", "d"], membership)
+    for i in range(3):
+
+        def v(s: set[int], i: int = i) -> float:
+            rows = background.copy()
+            for g in s:
+                for j in groups[g]:
+                    rows[COLUMNS[j]] = X.iloc[i, j]
+            return float(model.predict_proba(rows)[:, 1].mean())
+
+        assert points[i] == pytest.approx(100 * _brute_force(v, 3), abs=1e-9)
+    assert base == pytest.approx(float(model.predict_proba(background)[:, 1].mean()))
+
+
+@pytest.mark.parametrize(
+    "log_odds",
+    [
+        [[2.0, -0.5, 0.1]],
+        [[-3.0, 0.2, 0.0]],
+        [[0.0, 0.0, 0.0]],
+        [[8.0, -7.5, 0.4], [0.01, 0.02, -0.03]],
+    ],
+)
+@pytest.mark.parametrize("base", [-1.2, 0.0, 2.5])
+def test_points_add_up_keep_signs_and_stay_within_100(log_odds: list, base: float) -> None:
+    phi = np.asarray(log_odds)
+    points = to_points(phi, base)
+    sig = 1 / (1 + np.exp(-(base + phi.sum(axis=1))))
+    assert points.sum(axis=1) == pytest.approx(100 * (sig - 1 / (1 + np.exp(-base))), abs=1e-9)
+    assert np.all(np.sign(points) == np.sign(phi))
+    assert np.abs(points).max() <= 100
+    # within a sign, points are in proportion to log-odds
+    for row_phi, row_pts in zip(phi, points, strict=True):
+        up = row_phi > 0
+        if up.sum() > 1:
+            ratio = row_pts[up] / row_phi[up]
+            assert ratio == pytest.approx(np.full(up.sum(), ratio[0]))
+
+
+def test_group_matrix_puts_engineered_features_with_their_sources() -> None:
+    columns = GYM_CONTRACT.model_features
+    keys, matrix = group_matrix(columns, GYM_CONTRACT)
+    assert matrix.sum(axis=1).tolist() == [1.0] * len(columns)
+    owner = {c: keys[int(matrix[i].argmax())] for i, c in enumerate(columns)}
+    for name in GYM_CONTRACT.engineered:
+        assert {owner[name]} == {owner[s] for s in GYM_CONTRACT.sources(name)}
+
+
+def _hgb(categorical: bool) -> Pipeline:
+    X, y = _data(200)
+    X = X.assign(e=np.where(X["a"] > 0, "x", "y"))
+    cols = [*COLUMNS, "e"]
+    enc = ColumnTransformer([("n", "passthrough", COLUMNS), ("c", OrdinalEncoder(), ["e"])])
+    hgb = HistGradientBoostingClassifier(
+        max_iter=3, categorical_features=[False] * 4 + [True] if categorical else None
+    )
+    return Pipeline([("inputs", enc), ("model", hgb)]).fit(X[cols], y)
+
+
+def test_the_method_follows_the_model() -> None:
+    X, y = _data(200)
+    logreg = Pipeline([("inputs", StandardScaler()), ("model", LogisticRegression())]).fit(X, y)
+    assert _kind(logreg) == "linear"
+    assert _kind(_hgb(categorical=False)) == "tree"
+    # shap reads no category split: boosting that splits on categories goes to enumeration
+    assert _kind(_hgb(categorical=True)) == "exact"
+    assert _kind(CalibratedClassifierCV(logreg, cv=2).fit(X, y)) == "exact"
