@@ -89,15 +89,26 @@ def test_every_params_section_is_listed() -> None:
     assert listed == set(PARAMS)
 
 
-@pytest.mark.parametrize("stage", ["audit", "score"])
+@pytest.mark.parametrize("stage", ["audit"])
 def test_the_model_spec_comes_from_train_not_from_params(stage: str) -> None:
-    # audit and score cross-validate the model spec train kept, read from the train summary
-    # (a dependency): a threshold or grid change re-runs them only when train's choice changes.
+    # audit cross-validates the model spec train kept, read from the train summary (a
+    # dependency): a threshold or grid change re-runs it only when train's choice changes.
     spec = DVC["stages"][stage]
     train_keys = [e for e in spec["params"] if e.split(".")[0] == "train"]
     assert train_keys == ["train.cv_folds"]  # the folds are theirs to use
     assert PATHS["train_summary"] in {_resolve(d) for d in spec["deps"]}
     assert PATHS["model"] not in {_resolve(d) for d in spec["deps"]}
+
+
+@pytest.mark.parametrize("stage", ["score", "campaign"])
+def test_stages_that_score_read_the_whole_model_bundle(stage: str) -> None:
+    # they score through the same bundle gym-churn-score reads: every file of it is a dep
+    spec = DVC["stages"][stage]
+    deps = {_resolve(d) for d in spec["deps"]}
+    bundle = ("model", "train_summary", "scoring_settings", "cluster_model", "segment_names")
+    assert {PATHS[name] for name in bundle} <= deps
+    assert all(Path(PATHS[name]).parent == Path(PATHS["bundle"]) for name in bundle)
+    assert [e for e in spec["params"] if e.split(".")[0] == "train"] in ([], ["train.cv_folds"])
 
 
 def test_report_wording_never_reruns_cross_validation() -> None:

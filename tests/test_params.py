@@ -15,7 +15,10 @@ from gym_churn.params import AUTO, MODEL_FAMILIES, Params, parse_params
 
 PARAMS_PATH = Path(__file__).parents[1] / "params.yaml"
 # In dvc.yaml's order: shared values, then one section per stage that has knobs.
-SECTIONS = ["base", "split", "train", "evaluate", "audit", "drivers", "cluster", "profile"]
+SECTIONS = [
+    "base", "split", "train", "evaluate", "audit", "drivers", "cluster", "profile", "scoring",
+    "campaign",
+]  # fmt: skip
 
 
 @pytest.fixture

@@ -23,6 +23,7 @@ from gym_churn.report import (
     recommendations,
     reversed_levers,
 )
+from gym_churn.scoring.campaign import Economics, budget_contacts, optimal_row, profit_curve
 from gym_churn.segments.profiles import wilson
 from tests.conftest import OTHER_CONTRACT
 
@@ -208,7 +209,41 @@ def _inputs(
         portraits=_portraits(findings),
         figures=FIGURES,
         scored_path=SCORED,
+        **_campaign(ECONOMICS),
     )
+
+
+ECONOMICS = {"offer_cost": 10.0, "member_value": 100.0, "success_rate": 0.3,
+             "success_rate_low": 0.1, "success_rate_high": 0.5, "budget": 5000.0,
+             "holdout_share": 0.1}  # fmt: skip
+CAMPAIGN_LIST = "reports/campaign.csv"
+
+
+def _campaign(economics: dict[str, Any]) -> dict[str, Any]:
+    """What the campaign stage would write for 1,000 members, a quarter of them risky."""
+    eco = Economics(
+        *(
+            economics[k]
+            for k in (
+                "offer_cost",
+                "member_value",
+                "success_rate",
+                "success_rate_low",
+                "success_rate_high",
+            )
+        )
+    )
+    proba = np.r_[np.full(250, 0.8), np.full(750, 0.02)]
+    curve = profit_curve(proba, eco)
+    best = optimal_row(curve)
+    affordable = budget_contacts(economics["budget"], economics["offer_cost"], len(proba))
+    listed = int(min(best["contacted"], affordable))
+    metrics = {"best_contact_share": float(best["contact_share"]),
+               "best_expected_profit": float(best["profit"]),
+               "budget_contact_share": affordable / len(proba), "listed": listed,
+               "held_out": round(economics["holdout_share"] * listed)}  # fmt: skip
+    return {"campaign": metrics, "curve": curve, "economics": economics,
+            "campaign_path": CAMPAIGN_LIST}  # fmt: skip
 
 
 GYM_FLAGGED = ["Avg_class_frequency_current_month", "Avg_class_frequency_total"]
@@ -234,6 +269,27 @@ def other_inputs(other_contract) -> ReportInputs:
 @pytest.fixture(scope="module")
 def other_report(other_inputs) -> str:
     return build_report(other_inputs)
+
+
+def test_the_campaign_section_quotes_the_computed_targeting(gym_report) -> None:
+    text = _section(gym_report, "Whom to contact this month")
+    # 250 members at 0.8: each returns 0.8 * 0.3 * 100 - 10 = 14; the rest lose money
+    assert "contacting the riskiest 25% of members (250 of 1,000)" in text
+    assert "expected to return 3,500 more than the offers cost" in text
+    assert "at 10% nothing is worth contacting" in text  # 0.8 * 0.1 * 100 < 10
+    assert "at 50% the best share is 25% (expected 7,500)" in text
+    assert f"`{CAMPAIGN_LIST}`" in text
+    assert "**25 of them, picked at random, are marked\n`holdout`: do not contact them.**" in text
+    assert "95% CI" in text
+
+
+def test_the_campaign_section_says_when_nothing_pays(gym_contract) -> None:
+    cheap = {**ECONOMICS, "success_rate_low": 0.01, "success_rate": 0.02}
+    inputs = _inputs(gym_contract, GYM_ADJUSTED, EARLY, _audit([], [], 0), [])
+    inputs = dataclasses.replace(inputs, **_campaign(cheap))
+    text = _section(build_report(inputs), "Whom to contact this month")
+    assert "at 2% success no share of members returns more than the offers cost" in text
+    assert "at 1% nothing is worth contacting" in text
 
 
 def _section(text: str, heading: str) -> str:

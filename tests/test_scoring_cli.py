@@ -63,7 +63,10 @@ def _score(models: Path, export: Path, output: Path, *extra: str) -> int:
 
 def test_the_models_folder_holds_everything_scoring_needs(gym_models: Path) -> None:
     names = {p.name for p in gym_models.iterdir()}
-    assert names == {"model.skops", "train_summary.json", "segments.skops", "segment_names.json"}
+    assert names == {
+        "model.skops", "train_summary.json", "scoring.json", "segments.skops",
+        "segment_names.json",
+    }  # fmt: skip
     assert "contract" in read_json(gym_models / "train_summary.json")
     assert load_scorer(str(gym_models)).contract.key == ROW_KEY
 

@@ -341,7 +341,7 @@ def test_the_models_folder_carries_the_contract(done: Project) -> None:
     models = done.file("model").parent
     assert {p.name for p in models.iterdir()} == {
         Path(done.paths[n]).name
-        for n in ("model", "train_summary", "cluster_model", "segment_names")
+        for n in ("model", "train_summary", "scoring_settings", "cluster_model", "segment_names")
     }
 
 
@@ -620,9 +620,9 @@ MODELS = {"sklearn", "scipy"}  # scikit-learn loads scipy
 # loaded, or a figure drawn. report computes nothing heavy: scipy only for Wilson intervals.
 IMPORT_RUNS = [
     [("preprocess", {"pandera"})],
-    [("check_params", set()), ("split", set()), ("report", {"scipy"}), ("train", MODELS),
-     ("evaluate", MODELS), ("cluster", MODELS), ("audit", MODELS), ("drivers", MODELS),
-     ("profile", MODELS), ("score", MODELS)],
+    [("check_params", set()), ("split", set()), ("bundle", set()), ("report", {"scipy"}),
+     ("train", MODELS), ("evaluate", MODELS), ("cluster", MODELS), ("audit", MODELS),
+     ("drivers", MODELS), ("profile", MODELS), ("score", MODELS), ("campaign", MODELS)],
 ]  # fmt: skip
 
 

@@ -1,7 +1,9 @@
-"""The `gym-churn` command: `init` starts the template on a new export, `score` scores one.
+"""The `gym-churn` command: `init` starts the template on a new export, `score` scores one,
+`uplift` reads a campaign's hold-out a month later.
 
     gym-churn init --data data/raw/export.csv --target churn [--positive Yes] [--id member_id]
     gym-churn score --model models --input new_month.csv --output scored.csv
+    gym-churn uplift --campaign reports/campaign.csv --outcomes next_month.csv [--model models]
 
 `init` drafts a data contract from the export (data/contracts/<file name>.yaml), checks the
 export against it, points dvc.yaml at both, and prints what to review. Then `dvc repro` runs
@@ -98,6 +100,44 @@ def _init(args: argparse.Namespace) -> None:
     sys.stdout.write("\n".join(lines) + "\n")
 
 
+def _uplift(args: argparse.Namespace) -> None:
+    from gym_churn.scoring.campaign import campaign_outcome
+    from gym_churn.scoring.load import bundle_contract
+
+    contract = bundle_contract(args.model)
+    key, target = contract.key, contract.target.column
+    outcomes = check_export(
+        read_table(args.outcomes), contract, source=args.outcomes, duplicates="keep"
+    ).members
+    listed = read_table(args.campaign)
+    if key not in listed or "group" not in listed:
+        raise ContractError(f"{args.campaign}: not a campaign list (needs {key!r} and 'group')")
+    try:
+        r = campaign_outcome(listed, outcomes, key, target)
+    except ValueError as exc:
+        raise ContractError(f"{args.outcomes}: {exc}") from exc
+    if not contract.id:
+        log.warning(
+            "the contract declares no ID column: members are matched by row number, so the "
+            "outcomes file must list the same members in the same order as the scored export"
+        )
+    label = contract.target.label
+    verdict = (
+        "the campaign has not shown an effect yet (the interval includes 0)"
+        if r["kept_points_low"] <= 0 <= r["kept_points_high"]
+        else "the offer kept members (the interval is above 0)"
+        if r["kept_points_low"] > 0
+        else "contacted members churned more (the interval is below 0)"
+    )
+    sys.stdout.write(
+        f"{r['held_out']} held-out members: {r['held_out_churn']:.1%} {label}\n"
+        f"{r['contacted']} contacted members: {r['contacted_churn']:.1%} {label}\n"
+        f"difference: {r['kept_points']:.1f} percentage points kept by the offer "
+        f"(95% CI {r['kept_points_low']:.1f} to {r['kept_points_high']:.1f}): {verdict}\n"
+        + (f"{r['missing']} listed members are not in the outcomes file\n" if r["missing"] else "")
+    )
+
+
 def _score(argv: list[str]) -> int:
     from gym_churn.scoring.cli import main as score_main
 
@@ -119,6 +159,10 @@ def _parser() -> argparse.ArgumentParser:
     init.add_argument("--force", action="store_true", help="replace an existing contract file")
     sub.add_parser("score", help="score an export with a trained model (see gym-churn-score -h)",
                    add_help=False)  # fmt: skip
+    up = sub.add_parser("uplift", help="a month later: churn of contacted vs held-out members")
+    up.add_argument("--campaign", required=True, help="the campaign list (reports/campaign.csv)")
+    up.add_argument("--outcomes", required=True, help="the next export, with the target")
+    up.add_argument("--model", default="models", help="the model bundle (for the contract)")
     return p
 
 
@@ -129,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     configure_logging()
     try:
-        _init(args)
+        (_init if args.command == "init" else _uplift)(args)
     except GymChurnError as exc:
         log.error("%s", exc)
         return 1

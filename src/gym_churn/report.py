@@ -38,6 +38,10 @@ class ReportInputs:
     portraits: dict[str, Any]  # reports/portraits.json
     figures: dict[str, str]  # figure key -> path relative to the report
     scored_path: str
+    campaign: dict[str, Any]  # metrics/campaign.json
+    curve: pd.DataFrame  # plots/campaign/profit.csv
+    economics: dict[str, Any]  # params' campaign section
+    campaign_path: str
 
 
 def _pct(x: float) -> str:
@@ -152,6 +156,57 @@ def recommendations(r: ReportInputs) -> tuple[list[str], list[str]]:
         "contacting 10% at random (measured on held-out members)."
     )
     return out, skipped
+
+
+def _best_share(curve: pd.DataFrame, column: str) -> tuple[float, float]:
+    i = int(curve[column].to_numpy().argmax())
+    return float(curve["contact_share"].iloc[i]), float(curve[column].iloc[i])
+
+
+def _campaign_section(r: ReportInputs) -> str:
+    eco, m, label = r.economics, r.campaign, r.contract.target.label
+    n = int(r.curve["contacted"].iloc[-1])
+    share, profit = m["best_contact_share"], m["best_expected_profit"]
+    band = []
+    for rate, column in ((eco["success_rate_low"], "profit_low"),
+                         (eco["success_rate_high"], "profit_high")):  # fmt: skip
+        s, p = _best_share(r.curve, column)
+        band.append(
+            f"at {rate:.0%} nothing is worth contacting (no share returns more than it costs)"
+            if s == 0
+            else f"at {rate:.0%} the best share is {s:.0%} (expected {p:,.0f})"
+        )
+    if share == 0:
+        best = (
+            f"at {eco['success_rate']:.0%} success no share of members returns more than the "
+            "offers cost, so the list is empty"
+        )
+    else:
+        best = (
+            f"contacting the riskiest {share:.0%} of members ({round(share * n):,} of {n:,}) "
+            f"is expected to return {profit:,.0f} more than the offers cost, the most of any "
+            "share"
+        )
+    never_more = bool((r.curve["random"] <= r.curve["profit"] + 1e-9).all())
+    random = (
+        "Contacting the same number of members at random never returns more (dashed line)."
+        if never_more
+        else "At some shares, contacting members at random returns more (dashed line): the "
+        "score does not rank well enough there."
+    )
+    return f"""Each offer costs {eco["offer_cost"]:g}, a member who stays is worth
+{eco["member_value"]:g}, and the offer is assumed to keep {eco["success_rate"]:.0%} of the
+contacted members who would have {label}. Then {best}; {band[0]}, and {band[1]}. {random}
+
+{r.figures.get("profit", "")}
+
+The budget of {eco["budget"]:,.0f} pays for {m["budget_contact_share"]:.0%} of members. The
+campaign list, `{r.campaign_path}`, holds the {m["listed"]:,} riskiest, each with their churn
+probability, expected value, the reasons behind their risk and the one change the club could
+offer that lowers it most. **{m["held_out"]:,} of them, picked at random, are marked
+`holdout`: do not contact them.** Next month, compare churn among contacted and held-out
+members: the difference, with its 95% CI, is what the offer did, and it replaces the assumed
+success rate. Until then the profit figures are only as good as that assumption."""
 
 
 def _audit_section(r: ReportInputs) -> str:
@@ -377,7 +432,13 @@ flagged at risk). Adjusted ratios: g-computation (standardisation) with a logist
 (cubic splines for numbers), bootstrap percentile CIs. Model reliance: grouped permutation
 importance, rise in test log loss. Audit: a feature is flagged when its values make the rarer
 outcome certain for at least the params' share of training members; best single-feature
-ROC-AUC {r.audit["max_single_feature_roc_auc"]:.3f}. Portraits: silhouette
+ROC-AUC {r.audit["max_single_feature_roc_auc"]:.3f}. Reasons: exact Shapley values of the
+trained model (shap's tree-path-dependent TreeExplainer for trees, the closed form for logistic
+regression, coalition enumeration otherwise), summed over a raw column and the features made
+from it, turned from log-odds into percentage points by a two-player Shapley split between
+the raising and the lowering contributions, so they add up to the member's probability minus
+the base's. The suggested lever: the change of one `lever` column, to a value the training
+base holds, that lowers the model's probability most. Portraits: silhouette
 {cl["silhouette"]:.3f}, stability (mean adjusted Rand index over refits on subsamples)
 {cl["stability_ari"]:.3f}.
 
@@ -425,7 +486,9 @@ def build_report(r: ReportInputs) -> str:
         )
     summary.append(
         f"- Every member's churn probability, risk decile and segment: `{r.scored_path}`, "
-        f"one row per member keyed by `{c.key}`."
+        f"one row per member keyed by `{c.key}`; at-risk members also get the reasons behind "
+        "their risk (in percentage points of churn probability) and a suggested lever. "
+        f"This month's contact list: `{r.campaign_path}`."
     )
     return f"""# Member churn report: {c.name}
 
@@ -440,6 +503,10 @@ hand.*
 
 Fixed traits ({attributes or "none declared"}) are never recommended: a club cannot change
 them.
+
+## Whom to contact this month
+
+{_campaign_section(r)}
 
 ## Before you trust the numbers
 

@@ -18,5 +18,5 @@ def inputs(members: pd.DataFrame, contract: Contract) -> pd.DataFrame:
 
 
 def predict(model: Any, contract: Contract, members: pd.DataFrame) -> np.ndarray:
-    """Churn probability of each member."""
+    """Probability of each member churning."""
     return model.predict_proba(inputs(members, contract))[:, 1]

@@ -96,6 +96,30 @@ def campaign_list(
     return out.join(chosen[extra])
 
 
+def campaign_outcome(
+    listed: pd.DataFrame, outcomes: pd.DataFrame, key: str, target: str
+) -> dict[str, float]:
+    """The campaign's reading a month later: the listed members matched to their outcome
+    (0/1 `target`) by key, churn among contacted and held-out ones and the difference with
+    its CI (`uplift`). Listed members missing from the outcomes are counted, not guessed."""
+    merged = listed[[key, "group"]].merge(outcomes[[key, target]], on=key, how="left")
+    found = merged[merged[target].notna()]
+    contact = found[found["group"] == "contact"][target]
+    held = found[found["group"] == "holdout"][target]
+    if contact.empty or held.empty:
+        raise ValueError(
+            f"need outcomes for both groups: {len(contact)} contacted and {len(held)} held-out "
+            "members found"
+        )
+    result = uplift(int(contact.sum()), len(contact), int(held.sum()), len(held))
+    return {
+        **result,
+        "contacted": len(contact),
+        "held_out": len(held),
+        "missing": int(merged[target].isna().sum()),
+    }
+
+
 def uplift(
     contacted_churned: int, contacted: int, held_churned: int, held: int
 ) -> dict[str, float]:

@@ -19,10 +19,20 @@ def _background(records: list[dict], contract: Contract) -> pd.DataFrame:
     return frame.assign(**{c: pd.to_numeric(frame[c], errors="coerce") for c in numbers})
 
 
+def _folder(model_path: str) -> Path:
+    folder = Path(model_path)
+    return folder.parent if folder.is_file() else folder
+
+
+def bundle_contract(model_path: str) -> Contract:
+    """The data contract the bundle's model was trained on."""
+    source = _folder(model_path) / "train_summary.json"
+    return parse_contract(read_json(source)["contract"], source=str(source))
+
+
 def load_scorer(model_path: str) -> Scorer:
     """Everything scoring needs, from the models folder alone."""
-    folder = Path(model_path)
-    folder = folder.parent if folder.is_file() else folder
+    folder = _folder(model_path)
     summary = read_json(folder / "train_summary.json")
     names = read_json(folder / "segment_names.json")
     settings = read_json(folder / "scoring.json")

@@ -8,7 +8,10 @@ Reads  --contract        the data contract (words, roles, description)
        --profile-metrics, --score-metrics   the headline numbers
        --drivers, --levels, --tenure, --rules, --portraits   the tables
        --scored          the per-member table (only its path is shown)
-       --evaluate-figures, --cluster-figures, --drivers-figures, --profile-figures
+       --campaign-metrics, --campaign-curve, --campaign-list   the targeting numbers, the
+                         profit curve, the list (only its path is shown)
+       --evaluate-figures, --cluster-figures, --drivers-figures, --profile-figures,
+       --campaign-figures
                          folders the report links to
 Writes --report          the Markdown report (figures linked relative to it)
 Params drivers.early_months
@@ -33,6 +36,7 @@ REPORT_FIGURES = {
     "cluster_figures": ("k_scan", "dendrogram"),
     "drivers_figures": ("tenure",),
     "profile_figures": ("segments", "distributions", "correlations"),
+    "campaign_figures": ("profit",),
 }
 
 
@@ -41,7 +45,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser(
         __doc__, "contract", "summary", "evaluate_metrics", "cluster_metrics", "audit_metrics",
         "drivers_metrics", "profile_metrics", "score_metrics", "drivers", "levels", "tenure",
-        "rules", "portraits", "scored", *REPORT_FIGURES, "report",
+        "rules", "portraits", "scored", "campaign_metrics", "campaign_curve", "campaign_list",
+        *REPORT_FIGURES, "report",
     ).parse_args(argv)  # fmt: skip
     params = load_params(args.params)
     report_dir = Path(args.report).parent
@@ -68,6 +73,10 @@ def main(argv: list[str] | None = None) -> None:
         portraits=read_json(args.portraits),
         figures=figures,
         scored_path=args.scored,
+        campaign=read_json(args.campaign_metrics),
+        curve=read_table(args.campaign_curve),
+        economics=params.campaign.model_dump(),
+        campaign_path=args.campaign_list,
     )
     write_text(build_report(inputs), args.report)
     log.info("report -> %s", args.report)

@@ -1,0 +1,83 @@
+"""Scoring speed and memory of gym-churn-score, with reasons, lever and the drift check.
+
+    python bench/scoring_speed.py                       # 1M parquet, 1M CSV, 10M parquet
+    python bench/scoring_speed.py --runs parquet:200000  # a quick look
+
+Each run builds a synthetic export (the bundled members resampled with noise, no target),
+scores it with the committed model bundle (models/) in a fresh process, and reports wall
+seconds for the whole command (imports, reading, checking, scoring, reasons for the at-risk
+members, drift check, writing), members per second, the scoring log's own rate (the loop
+alone), and the peak memory of the process. Results go to stdout as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from run import PROJECT, measured, synthetic_base  # noqa: E402
+
+
+def build_export(rows: int, seed: int, path: Path) -> None:
+    chunk, written, parts = 1_000_000, 0, []
+    while written < rows:  # in pieces, to keep the generator small
+        n = min(chunk, rows - written)
+        parts.append(synthetic_base(n, seed + written, with_target=False))
+        written += n
+    frame = pd.concat(parts, ignore_index=True)
+    if path.suffix == ".parquet":
+        frame.to_parquet(path, index=False)
+    else:
+        frame.to_csv(path, index=False)
+
+
+def run(fmt: str, rows: int, seed: int, work: Path, models: Path) -> dict:
+    export = work / f"export_{rows}.{fmt}"
+    build_export(rows, seed, export)
+    output = work / f"scored_{rows}.{fmt}"
+    cmd = [sys.executable, "-m", "gym_churn.scoring.cli", "--model", str(models),
+           "--input", str(export), "--output", str(output)]  # fmt: skip
+    seconds, peak, log = measured(cmd, PROJECT)
+    loop = re.search(r"scored in ([\d.]+) s \((\d+) members/s\), (\d+) at risk", log)
+    summary = json.loads(output.with_name(f"{output.stem}.summary.json").read_text())
+    return {
+        "format": fmt,
+        "rows": rows,
+        "seconds": round(seconds, 2),
+        "members_per_second": round(rows / seconds),
+        "loop_seconds": float(loop.group(1)) if loop else None,
+        "loop_members_per_second": int(loop.group(2)) if loop else None,
+        "at_risk": int(loop.group(3)) if loop else None,
+        "peak_mb": round(peak),
+        "drifted": summary["drifted"],
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument(
+        "--runs", nargs="*", default=["parquet:1000000", "csv:1000000", "parquet:10000000"],
+        help="format:rows pairs",
+    )  # fmt: skip
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--models", default=str(PROJECT / "models"))
+    args = parser.parse_args(argv)
+    results = []
+    with tempfile.TemporaryDirectory(prefix="gym-churn-score-bench-") as tmp:
+        for spec in args.runs:
+            fmt, rows = spec.split(":")
+            results.append(run(fmt, int(rows), args.seed, Path(tmp), Path(args.models)))
+            sys.stderr.write(json.dumps(results[-1]) + "\n")
+    sys.stdout.write(json.dumps(results, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
