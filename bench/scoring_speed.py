@@ -22,7 +22,7 @@ from pathlib import Path
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run import PROJECT, measured, synthetic_base  # noqa: E402
+from run import PROJECT, measured, synthetic_base
 
 
 def build_export(rows: int, seed: int, path: Path) -> None:
@@ -45,7 +45,9 @@ def run(fmt: str, rows: int, seed: int, work: Path, models: Path) -> dict:
     cmd = [sys.executable, "-m", "gym_churn.scoring.cli", "--model", str(models),
            "--input", str(export), "--output", str(output)]  # fmt: skip
     seconds, peak, log = measured(cmd, PROJECT)
-    loop = re.search(r"scored in ([\d.]+) s \((\d+) members/s\), (\d+) at risk", log)
+    loop = re.search(
+        r"scored by \d+ worker\(s\) in ([\d.]+) s \((\d+) members/s\), (\d+) at risk", log
+    )
     summary = json.loads(output.with_name(f"{output.stem}.summary.json").read_text())
     return {
         "format": fmt,

@@ -26,6 +26,7 @@ from tests.conftest import TARGET, make_members, make_other
 from tests.test_stages import small_params, train_models
 
 FAMILY = "hist_gradient_boosting"
+RAW = Path(__file__).resolve().parents[1] / "data/raw/gym_churn.csv"
 
 
 @pytest.fixture(scope="module")
@@ -86,17 +87,23 @@ def test_cli_scores_every_member(tmp_path: Path, gym_models: Path, src: str, dst
     assert set(scored["at_risk"]) <= {0, 1}
 
 
+@pytest.mark.parametrize("workers", ["1", "2"])
 @pytest.mark.parametrize("suffix", [".csv", ".parquet"])
 def test_cli_chunks_give_the_same_result_and_keep_counting_rows(
-    tmp_path: Path, gym_models: Path, suffix: str
+    tmp_path: Path, gym_models: Path, suffix: str, workers: str
 ) -> None:
     export = _write(_gym_export(2500), tmp_path / f"export{suffix}")
     whole, chunked = tmp_path / f"whole{suffix}", tmp_path / f"chunked{suffix}"
     assert _score(gym_models, export, whole) == 0
-    # 1 MB of rows in flight: three chunks of 1000 rows (the minimum chunk)
-    assert _score(gym_models, export, chunked, "--memory-mb", "1") == 0
+    # 1 MB of rows in flight: three chunks of 1000 rows (the minimum chunk), scored here or
+    # by two worker processes
+    assert _score(gym_models, export, chunked, "--memory-mb", "1", "--workers", workers) == 0
     pd.testing.assert_frame_equal(_read(whole), _read(chunked))
     assert _read(chunked)[ROW_KEY].tolist() == list(range(1, 2501))
+    summary = read_json(tmp_path / "chunked.summary.json")
+    assert summary["members"] == 2500
+    assert summary["workers"] == int(workers)
+    assert read_json(tmp_path / "whole.summary.json")["at_risk"] == summary["at_risk"]
 
 
 def test_cli_accepts_the_model_file_path(tmp_path: Path, gym_models: Path) -> None:
@@ -113,7 +120,45 @@ def test_cli_scores_from_anywhere_with_only_the_models_folder(
     monkeypatch.chdir(elsewhere)  # no params.yaml, no contract file, no checkout here
     assert sorted(p.name for p in elsewhere.iterdir()) == ["export.csv", "models"]
     assert _score(Path("models"), Path("export.csv"), Path("scored.csv")) == 0
-    assert len(pd.read_csv(elsewhere / "scored.csv")) == 80
+    scored = pd.read_csv(elsewhere / "scored.csv")
+    assert len(scored) == 80
+    assert scored.columns[0] == "customer_id"  # the export's ID comes through
+    assert (elsewhere / "scored.drift.csv").is_file()
+    assert read_json(elsewhere / "scored.summary.json")["members"] == 80
+
+
+@pytest.fixture(scope="module")
+def bundled_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Models trained on the bundled export's first 2,000 members: a training base large
+    enough for its distributions to be a fair reference (120 rows are not)."""
+    export = pd.read_csv(RAW, nrows=2000)
+    return train_models(tmp_path_factory.mktemp("bundled"), "gym", export, small_params(FAMILY))
+
+
+def test_a_shifted_export_warns_about_that_column_and_no_other(
+    tmp_path: Path, bundled_models: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # the other 2,000 members: as they are, and with every member's last-month visits halved
+    frame = pd.read_csv(RAW, skiprows=range(1, 2001)).drop(columns=[TARGET])
+    column = "Avg_class_frequency_current_month"
+    calm, shifted = tmp_path / "calm.csv", tmp_path / "shifted.csv"
+    for path, data in [(calm, frame), (shifted, frame.assign(**{column: frame[column] / 2}))]:
+        export = _write(data, tmp_path / f"export_{path.name}")
+        caplog.clear()
+        with caplog.at_level(logging.WARNING):
+            assert _score(bundled_models, export, path) == 0
+        drifted = read_json(path.with_name(f"{path.stem}.summary.json"))["drifted"]
+        warned = [r.getMessage() for r in caplog.records if "drifted" in r.getMessage()]
+        if path is calm:
+            assert drifted == []
+            assert warned == []
+        else:
+            assert drifted == [column]
+            assert len(warned) == 1
+            assert warned[0].startswith(column)
+    table = pd.read_csv(tmp_path / "shifted.drift.csv").set_index("feature")
+    assert table.loc[column, "psi"] > 0.2
+    assert (table.drop(index=column)["psi"] < 0.2).all()
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".parquet"])

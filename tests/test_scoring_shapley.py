@@ -15,6 +15,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OrdinalEncoder, StandardScaler
 
+from gym_churn.models.trees import delta, internal, read_trees
+from gym_churn.models.trees import shapley as tree_shapley
 from gym_churn.scoring.shapley import (
     _exact_points,
     _kind,
@@ -205,6 +207,56 @@ def test_the_method_follows_the_model() -> None:
     logreg = Pipeline([("inputs", StandardScaler()), ("model", LogisticRegression())]).fit(X, y)
     assert _kind(logreg) == "linear"
     assert _kind(_hgb(categorical=False)) == "tree"
-    # shap reads no category split: boosting that splits on categories goes to enumeration
-    assert _kind(_hgb(categorical=True)) == "exact"
+    # category splits are read by gym_churn.models.trees (shap reads none)
+    assert _kind(_hgb(categorical=True)) == "tree"
     assert _kind(CalibratedClassifierCV(logreg, cv=2).fit(X, y)) == "exact"
+
+
+def _hgb_data(categorical: bool) -> tuple[Pipeline, pd.DataFrame]:
+    X, y = _data(300)
+    X = X.assign(e=np.where(X["c"] > 0.3, "x", np.where(X["b"] > 0, "y", "z")))
+    y = np.where(X["e"] == "y", 1 - y, y)  # a category effect for the trees to split on
+    X.loc[::17, "b"] = np.nan  # gaps take the trees' missing-value branch
+    enc = ColumnTransformer([("n", "passthrough", COLUMNS), ("c", OrdinalEncoder(), ["e"])])
+    hgb = HistGradientBoostingClassifier(
+        max_iter=10, max_leaf_nodes=4, random_state=0,
+        categorical_features=[False] * 4 + [True] if categorical else None,
+    )  # fmt: skip
+    X = X[[*COLUMNS, "e"]]
+    return Pipeline([("inputs", enc), ("model", hgb)]).fit(X, y), X
+
+
+@pytest.mark.parametrize("categorical", [False, True])
+def test_tree_values_add_up_to_sklearns_own_prediction(categorical: bool) -> None:
+    # the full coalition routes every member exactly as sklearn does, category splits and
+    # gaps included
+    model, X = _hgb_data(categorical)
+    Z = np.asarray(model[:-1].transform(X), dtype=float)
+    values, base = tree_shapley(read_trees(model[-1]), internal(model[-1], Z))
+    assert values.sum(axis=1) + base == pytest.approx(model[-1]._raw_predict(Z)[:, 0], abs=1e-9)
+
+
+def test_tree_values_equal_shaps_tree_explainer() -> None:
+    import shap
+
+    model, X = _hgb_data(categorical=False)
+    Z = np.asarray(model[:-1].transform(X), dtype=float)
+    ours, base = tree_shapley(read_trees(model[-1]), internal(model[-1], Z))
+    explainer = shap.TreeExplainer(model[-1], feature_perturbation="tree_path_dependent")
+    assert ours == pytest.approx(explainer.shap_values(Z, check_additivity=False), abs=1e-9)
+    assert base == pytest.approx(float(np.ravel(explainer.expected_value)[0]), abs=1e-9)
+
+
+@pytest.mark.parametrize("categorical", [False, True])
+def test_delta_predicts_a_change_from_the_trees_that_use_it(categorical: bool) -> None:
+    model, X = _hgb_data(categorical)
+    trees = read_trees(model[-1])
+    changed = X.assign(a=X["a"] + 1.0, e="x")
+    before = np.asarray(model[:-1].transform(X), dtype=float)
+    after = np.asarray(model[:-1].transform(changed), dtype=float)
+    moved = {0, 4}  # a and e, the encoded columns that changed
+    raw = model[-1]._raw_predict
+    inner = internal(model[-1], before), internal(model[-1], after)
+    assert delta(trees, *inner, moved) == pytest.approx(
+        raw(after)[:, 0] - raw(before)[:, 0], abs=1e-9
+    )

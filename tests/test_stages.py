@@ -440,6 +440,64 @@ def test_the_scored_table_holds_every_member_scored_out_of_fold(done: Project) -
     assert metrics["at_risk_share"] == pytest.approx(scored["at_risk"].mean())
 
 
+def test_gym_churn_score_on_the_test_split_gives_evaluates_probabilities(
+    done: Project, tmp_path: Path
+) -> None:
+    from sklearn.metrics import roc_auc_score
+
+    from gym_churn.io import load_model, read_table
+    from gym_churn.models.predict import predict
+    from gym_churn.scoring.cli import main as score_main
+
+    contract = _contract(done)
+    test = read_table(done.file("test"))
+    export = tmp_path / "test_export.csv"
+    # the split as an export holds it: flags in their declared labels (N/Y), not 0/1
+    as_read = test.drop(columns=[contract.target.column]).assign(**{
+        col: test[col].map(dict(enumerate(spec.allowed)))
+        for col, spec in contract.features.items() if spec.kind == "binary" and spec.allowed
+    })  # fmt: skip
+    as_read.to_csv(export, index=False)
+    output = tmp_path / "scored.csv"
+    models = done.file("model").parent
+    assert (
+        score_main(["--model", str(models), "--input", str(export), "--output", str(output)]) == 0
+    )
+    cli = pd.read_csv(output)
+    # the function evaluate scores the test split with, on the model train saved
+    evaluated = predict(load_model(done.file("model")), contract, test)
+    np.testing.assert_allclose(cli["churn_probability"].to_numpy(), evaluated, rtol=0, atol=1e-12)
+    y = test[contract.target.column]
+    assert roc_auc_score(y, cli["churn_probability"]) == pytest.approx(
+        _json(done, "evaluate_metrics")["roc_auc"], abs=1e-6
+    )
+
+
+def test_the_per_member_table_and_the_scorer_agree_on_the_same_probabilities(
+    done: Project,
+) -> None:
+    # the score stage's table holds out-of-fold probabilities; the scorer turns exactly those
+    # into the same deciles, at_risk, segments, reasons and lever
+    from gym_churn.io import read_table
+    from gym_churn.scoring.load import load_scorer
+    from gym_churn.scoring.scorer import describe
+
+    contract = _contract(done)
+    table = read_table(done.file("scored"))
+    members = read_table(done.file("processed"))
+    again = describe(
+        load_scorer(str(done.file("model").parent)), members, table["churn_probability"]
+    )
+    derived = [c for c in again.columns if c not in (contract.key, "segment_name")]
+    for col in derived:
+        if col.endswith("_points") or col == "churn_probability":
+            np.testing.assert_allclose(table[col], again[col], rtol=0, atol=1e-9)
+        else:
+            assert table[col].fillna("").tolist() == again[col].tolist(), col
+    assert (table["at_risk"] == 1).any()
+    assert table.loc[table["at_risk"] == 1, "reason_1"].notna().all()
+
+
 def test_the_report_is_written_in_the_exports_words(done: Project) -> None:
     contract = _contract(done)
     report = done.file("report").read_text()

@@ -168,27 +168,32 @@ def iter_table_chunks(path: str | Path, rows: int) -> Iterator[pd.DataFrame]:
         yield from pd.read_csv(source, chunksize=rows, **_csv_options(source))
 
 
+def arrow_table(frame: pd.DataFrame) -> Any:
+    """A frame as an Arrow table, categorical columns as plain text: a file's schema must not
+    depend on which categories a chunk happened to hold."""
+    import pyarrow as pa
+
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    return table.cast(
+        pa.schema(
+            f.with_type(f.type.value_type) if pa.types.is_dictionary(f.type) else f
+            for f in table.schema
+        )
+    )
+
+
 @contextlib.contextmanager
 def table_writer(path: str | Path) -> Iterator[Callable[[pd.DataFrame], None]]:
-    """Append chunks to a CSV or parquet file that appears only when every chunk is written."""
+    """Append chunks (DataFrames, or Arrow tables as arrow_table makes them) to a CSV or
+    parquet file that appears only when every chunk is written."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     os.close(fd)
     state: dict[str, Any] = {}
 
-    def write(frame: pd.DataFrame) -> None:
-        import pyarrow as pa
-
-        table = pa.Table.from_pandas(frame, preserve_index=False)
-        # Categorical columns are written as plain text: the file's schema must not depend
-        # on which categories a chunk happened to hold.
-        table = table.cast(
-            pa.schema(
-                f.with_type(f.type.value_type) if pa.types.is_dictionary(f.type) else f
-                for f in table.schema
-            )
-        )
+    def write(frame: Any) -> None:
+        table = frame if not isinstance(frame, pd.DataFrame) else arrow_table(frame)
         if "writer" not in state:
             if target.suffix == ".parquet":
                 import pyarrow.parquet as pq

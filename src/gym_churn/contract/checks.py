@@ -70,8 +70,10 @@ def _map_labels(values: pd.Series, mapping: dict[str, int]) -> pd.Series:
         words = ("true", "false") if "true" in mapping or "false" in mapping else ("1", "0")
         keys = values.map({True: words[0], False: words[1]})
     elif pd.api.types.is_numeric_dtype(values.dtype):
+        # one lookup per distinct value, not per cell: numbers map straight onto the codes
         unique = pd.unique(values.dropna())
-        keys = values.map({v: label_key(v) for v in unique})
+        codes = {v: mapping.get(label_key(v), np.nan) for v in unique}
+        return values.map(codes).astype(float)
     else:
         keys = values.astype(str).str.strip().str.lower().where(values.notna())
     return keys.map(mapping)
@@ -177,6 +179,7 @@ def _rule_failures(
 class Checked:
     members: pd.DataFrame  # key column first, then the raw features, then the target (0/1)
     counts: dict[str, int]  # rows read, and dropped by reason
+    rows: np.ndarray | None = None  # each member's row label in the export as given
 
 
 def check_export(
@@ -274,7 +277,11 @@ def check_export(
             f"{source}: column {target!r}: rule two_classes fails; every one of the "
             f"{len(typed)} rows has the same label, so no model can be trained or evaluated"
         )
-    return Checked(members=_final_types(typed, contract, labelled), counts=counts)
+    return Checked(
+        members=_final_types(typed, contract, labelled),
+        counts=counts,
+        rows=typed.index.to_numpy(),
+    )
 
 
 def _with_lines(failures: _Failures, line_index: pd.Index) -> _Failures:

@@ -126,6 +126,9 @@ def uplift(
     """Next month's reading of the hold-out: churn among the held-out minus churn among the
     contacted (percentage points kept by the offer), with a 95% Newcombe (Wilson score) CI."""
 
+    if contacted <= 0 or held <= 0:
+        raise ValueError(f"need members in both groups: {contacted} contacted, {held} held out")
+
     def wilson(k: int, n: int) -> tuple[float, float, float]:
         z = stats.norm.ppf(0.975)
         p = k / n

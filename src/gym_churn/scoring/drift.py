@@ -27,8 +27,14 @@ def _is_levels(contract: Contract, column: str) -> bool:
     return contract.features[column].kind in ("binary", "categorical")
 
 
-def _level_keys(values: pd.Series) -> pd.Series:
-    return values.map(level_text).astype("string")
+def _level_counts(values: pd.Series) -> dict[str, int]:
+    """Members per level, keyed by the level's text; gaps left out. Counted per distinct
+    cell first: turning cells into text one by one is slow on large chunks."""
+    out: dict[str, int] = {}
+    for value, n in values.value_counts(dropna=True).items():
+        key = str(level_text(value))
+        out[key] = out.get(key, 0) + int(n)
+    return out
 
 
 def reference(members: pd.DataFrame, contract: Contract, bins: int) -> dict[str, Any]:
@@ -38,11 +44,10 @@ def reference(members: pd.DataFrame, contract: Contract, bins: int) -> dict[str,
     for col in contract.raw_features:
         values = members[col]
         if _is_levels(contract, col):
-            keys = _level_keys(values)
-            shares = keys.value_counts(dropna=True) / max(len(values), 1)
+            seen = sorted(_level_counts(values).items(), key=lambda kv: -kv[1])
             out[col] = {
-                "levels": [str(k) for k in shares.index],
-                "shares": shares.tolist(),
+                "levels": [k for k, _ in seen],
+                "shares": [n / max(len(values), 1) for _, n in seen],
                 "missing": float(values.isna().mean()),
             }
         else:
@@ -62,19 +67,20 @@ def counts(
     ref: dict[str, Any], members: pd.DataFrame, raw: pd.DataFrame | None = None
 ) -> dict[str, dict[str, Any]]:
     """One chunk's counts in the reference's bins (and of levels it never held). Categories
-    are counted in `raw` (the export as read) when given: scoring turns a level the model
-    never saw into a gap, and the check must still see it."""
+    are counted in `raw` (the export's rows as read, one per member, in the members' order)
+    when given: scoring turns a level the model never saw into a gap, and the check must
+    still see it."""
     out: dict[str, dict[str, Any]] = {}
     for col, spec in ref.items():
         values = members[col]
         if "levels" in spec:
             if raw is not None and col in raw and values.dtype == object:
-                values = raw[col].where(raw[col].astype(str).str.strip() != "")
-            keys = _level_keys(values)
-            seen = keys.value_counts(dropna=True)
+                cells = pd.Series(raw[col].to_numpy(), index=values.index)
+                values = cells.where(cells.astype(str).str.strip() != "")
+            seen = _level_counts(values)
             out[col] = {
-                "bins": np.array([int(seen.get(level, 0)) for level in spec["levels"]]),
-                "new": {str(k): int(v) for k, v in seen.items() if str(k) not in spec["levels"]},
+                "bins": np.array([seen.get(level, 0) for level in spec["levels"]]),
+                "new": {k: v for k, v in seen.items() if k not in spec["levels"]},
                 "missing": int(values.isna().sum()),
             }
         else:

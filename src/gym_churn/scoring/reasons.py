@@ -24,51 +24,81 @@ from gym_churn.contract.spec import Contract, level_text
 MIN_DROP = 1e-9
 
 
-def value_text(values: pd.Series, contract: Contract, column: str) -> pd.Series:
+# Text is built as numpy object arrays: pandas' (pyarrow) strings cost more to create than
+# the model's Shapley values on large exports.
+
+
+def _three_digits(values: np.ndarray) -> np.ndarray:
+    """Numbers as text to three significant digits ("0.736", "153", "1230")."""
+    x = np.asarray(values, dtype=float)
+    finite = np.isfinite(x) & (x != 0)
+    decimals = (2 - np.floor(np.log10(np.abs(np.where(finite, x, 1.0))))).astype(int)
+    rounded = x.copy()
+    for d in np.unique(decimals[finite]):  # np.round per magnitude: short, exact reprs
+        at = finite & (decimals == d)
+        rounded[at] = np.round(x[at], int(d))
+    # few distinct values remain after rounding: format each once
+    distinct, position = np.unique(rounded, return_inverse=True)
+    whole = np.isfinite(distinct) & (distinct == np.round(distinct)) & (np.abs(distinct) < 1e15)
+    text = distinct.astype(str).astype(object)
+    text[whole] = np.asarray(distinct[whole], dtype=np.int64).astype(str).astype(object)
+    return text[position.ravel()]
+
+
+def _by_value(values: pd.Series, words: dict[Any, str]) -> np.ndarray:
+    """Text per cell from a {value: text} table (few distinct values), gaps as "missing"."""
+    codes, uniques = pd.factorize(values)  # gaps get code -1: the table's last entry
+    table = np.array([*(words[u] for u in uniques), "missing"], dtype=object)
+    return table[codes]
+
+
+def value_text(values: pd.Series, contract: Contract, column: str) -> np.ndarray:
     """A column's cells as a marketer reads them: yes/no for flags, levels as declared,
-    numbers to three significant digits with the contract's unit."""
+    numbers to three significant digits with the contract's unit; gaps as "missing"."""
     feature = contract.features[column]
-    missing = values.isna()
     if feature.kind == "binary":
-        present = str(feature.allowed[1]) if feature.allowed else "1"
-        text = values.map(lambda v: "yes" if level_text(v) == present else "no")
-    elif feature.kind == "categorical":
-        text = values.map(lambda v: str(level_text(v)))
-    else:
-        unit = f" {contract.words(column).unit}" if contract.words(column).unit else ""
-        text = values.map(lambda v: f"{v:.3g}{unit}")
-    return text.where(~missing, "missing").astype(str)
+        present = level_text(feature.allowed[1]) if feature.allowed else 1
+        return _by_value(
+            values,
+            {v: "yes" if level_text(v) == present else "no" for v in values.dropna().unique()},
+        )
+    if feature.kind == "categorical":
+        return _by_value(values, {v: str(level_text(v)) for v in values.dropna().unique()})
+    unit = f" {contract.words(column).unit}" if contract.words(column).unit else ""
+    text = _three_digits(values.to_numpy(dtype=float)) + unit
+    text[values.isna().to_numpy()] = "missing"
+    return text
 
 
 def base_text(
     values: pd.Series, background: pd.DataFrame, contract: Contract, column: str
-) -> pd.Series:
+) -> np.ndarray:
     """How the member's value compares with the base the contributions start from: the
     base's average for numbers, the share of the base with the same value otherwise."""
     feature = contract.features[column]
     if feature.kind in ("binary", "categorical"):
-        keys = background[column].map(level_text)
-        shares = keys.value_counts(normalize=True)
-        share = values.map(level_text).map(shares).fillna(0.0)
-        return share.map(lambda s: f"{s:.0%} of members alike")
+        shares = background[column].map(level_text).value_counts(normalize=True).to_dict()
+        words = {
+            v: f"{shares.get(level_text(v), 0.0):.0%} of members alike"
+            for v in values.dropna().unique()
+        }
+        return _by_value(values, words)
     unit = f" {contract.words(column).unit}" if contract.words(column).unit else ""
-    mean = float(pd.to_numeric(background[column], errors="coerce").mean())
-    return pd.Series(f"base average {mean:.3g}{unit}", index=values.index)
+    mean = pd.to_numeric(background[column], errors="coerce").mean()
+    average = _three_digits(np.array([mean]))[0]
+    return np.full(len(values), f"base average {average}{unit}", dtype=object)
 
 
 def _group_text(
     members: pd.DataFrame, contract: Contract, group: list[str], background: pd.DataFrame
-) -> pd.Series:
-    parts = []
+) -> np.ndarray:
+    text = None
     for col in (c for c in group if c in contract.features):
-        label = contract.words(col).label
-        now = value_text(members[col], contract, col)
-        parts.append(
-            label + " " + now + " (" + base_text(members[col], background, contract, col) + ")"
-        )
-    text = parts[0]
-    for part in parts[1:]:
-        text = text + "; " + part
+        part = (
+            contract.words(col).label + " " + value_text(members[col], contract, col) + " ("
+            + base_text(members[col], background, contract, col) + ")"
+        )  # fmt: skip
+        text = part if text is None else text + "; " + part
     return text
 
 
@@ -86,7 +116,7 @@ def reason_columns(
     out: dict[str, Any] = {}
     order = np.argsort(-np.abs(points), axis=1, kind="stable")[:, :n_reasons]
     for k in range(n_reasons):
-        text = pd.Series("", index=members.index, dtype=object)
+        text = np.full(len(members), "", dtype=object)
         size = np.full(len(members), np.nan)
         if k < points.shape[1]:
             g_idx = order[:, k]
@@ -94,12 +124,11 @@ def reason_columns(
             shown = np.abs(value) >= min_points
             for g in np.unique(g_idx[shown]):
                 rows = shown & (g_idx == g)
-                sub = members.loc[rows]
-                words = _group_text(sub, contract, contract.groups[groups[g]], background)
-                way = np.where(value[rows] > 0, ": raises risk", ": lowers risk")
-                text.loc[rows] = words + pd.Series(way, index=sub.index)
+                words = _group_text(members[rows], contract, contract.groups[groups[g]], background)
+                way = np.where(value[rows] > 0, ": raises risk", ": lowers risk").astype(object)
+                text[rows] = words + way
             size = np.where(shown, value, np.nan)
-        out[f"reason_{k + 1}"] = text.to_numpy()
+        out[f"reason_{k + 1}"] = text
         out[f"reason_{k + 1}_points"] = size
     return pd.DataFrame(out, index=members.index)
 
@@ -120,33 +149,54 @@ def lever_options(members: pd.DataFrame, contract: Contract) -> dict[str, list[A
     return options
 
 
+# what_if(rows, changed, column, own): the model's probability for `changed` (the members at
+# positions `rows`, with one column set otherwise), given those members' own probability.
+WhatIf = Callable[[np.ndarray, pd.DataFrame, str, np.ndarray], np.ndarray]
+
+
 def suggested_lever(
     predict: Callable[[pd.DataFrame], np.ndarray],
     members: pd.DataFrame,
     contract: Contract,
     options: dict[str, list[Any]],
+    own: np.ndarray | None = None,
+    what_if: WhatIf | None = None,
 ) -> pd.DataFrame:
     """Per member: the lever change that lowers the model's probability most (`lever`, in the
     contract's words, and `lever_points`, the drop in percentage points); empty when no
-    change lowers it. `predict` maps raw members to probabilities (features recomputed)."""
+    change lowers it. `predict` maps raw members to probabilities (features recomputed);
+    `own` is the members' own model probability, when the caller has it; `what_if` a faster
+    way to predict a one-column change (default: predict the changed members)."""
     n = len(members)
     best = np.zeros(n)
     best_col = np.full(n, -1)
     best_val = np.full(n, -1)
     if n:
-        own = predict(members)
-        cols = list(options)
-        for c, col in enumerate(cols):
+        own = predict(members) if own is None else np.asarray(own, dtype=float)
+        for c, col in enumerate(options):
+            current = members[col]
+            if contract.features[col].kind == "categorical":
+                current = current.map(level_text)
+            # every option of this lever in one frame: one model call per lever
+            changes, frames = [], []
             for v, target in enumerate(options[col]):
-                current = members[col]
-                if contract.features[col].kind == "categorical":
-                    current = current.map(level_text)
-                differs = (current != target).to_numpy()
-                if not differs.any():
-                    continue
-                changed = members.loc[differs].assign(**{col: target})
+                differs = np.flatnonzero((current != target).to_numpy())
+                if len(differs):
+                    changes.append((v, differs))
+                    frames.append(members.iloc[differs].assign(**{col: target}))
+            if not frames:
+                continue
+            rows_all = np.concatenate([rows for _, rows in changes])
+            changed = pd.concat(frames, ignore_index=True)
+            if what_if is None:
+                probs = predict(changed)
+            else:
+                probs = what_if(rows_all, changed, col, own[rows_all])
+            start = 0
+            for v, rows in changes:
                 drop = np.zeros(n)
-                drop[differs] = own[differs] - predict(changed)
+                drop[rows] = own[rows] - probs[start : start + len(rows)]
+                start += len(rows)
                 better = drop > np.maximum(best, MIN_DROP)
                 best = np.where(better, drop, best)
                 best_col = np.where(better, c, best_col)
@@ -158,8 +208,8 @@ def suggested_lever(
             if not rows.any():
                 continue
             now = value_text(members.loc[rows, col], contract, col)
-            to = value_text(pd.Series([target]), contract, col).iloc[0]
-            text[rows] = (contract.words(col).label + ": " + now + " -> " + to).to_numpy()
+            to = value_text(pd.Series([target]), contract, col)[0]
+            text[rows] = contract.words(col).label + ": " + now + " -> " + to
     return pd.DataFrame(
         {"lever": text, "lever_points": np.where(best_col >= 0, 100 * best, np.nan)},
         index=members.index,

@@ -13,11 +13,15 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy.special import expit
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.pipeline import Pipeline
 
 from gym_churn.contract.spec import Contract
 from gym_churn.models.predict import inputs, predict
-from gym_churn.scoring.reasons import reason_columns, suggested_lever
-from gym_churn.scoring.shapley import contributions
+from gym_churn.models.trees import delta, internal, read_trees
+from gym_churn.scoring.reasons import WhatIf, reason_columns, suggested_lever
+from gym_churn.scoring.shapley import columns_of_outputs, contributions
 
 
 @dataclass(frozen=True)
@@ -44,12 +48,44 @@ def risk_decile(proba: np.ndarray, edges: np.ndarray) -> np.ndarray:
     return np.searchsorted(edges, proba, side="right") + 1
 
 
-def _segments(scorer: Scorer, members: pd.DataFrame) -> tuple[np.ndarray, pd.Categorical]:
-    segment = scorer.assigner.predict(inputs(members, scorer.contract)).astype(int)
+def _segments(scorer: Scorer, X: pd.DataFrame) -> tuple[np.ndarray, pd.Categorical]:
+    segment = scorer.assigner.predict(X).astype(int)
     names = list(dict.fromkeys(scorer.segment_names.values()))
     code = {seg: names.index(name) for seg, name in scorer.segment_names.items()}
     codes = pd.Series(segment).map(code).fillna(-1).astype(int).to_numpy()
     return segment, pd.Categorical.from_codes(codes, categories=names)
+
+
+def _tree_what_if(model: Any, contract: Contract, encoded: np.ndarray) -> WhatIf | None:
+    """For gradient boosting: a one-column change moves only the trees that split on that
+    column or on a feature made from it, so only those are predicted (exact: the same trees,
+    the same sum). `encoded`: the members' inputs as the pipeline prepares them. None for
+    other models (the lever predicts the changed members whole)."""
+    if not (isinstance(model, Pipeline) and isinstance(model[-1], HistGradientBoostingClassifier)):
+        return None
+    estimator, prepare = model[-1], model[:-1]
+    trees = read_trees(estimator)
+    owners = columns_of_outputs(prepare, contract.model_features)
+    made_from = {
+        col: {col} | {e for e in contract.engineered if col in contract.sources(e)}
+        for col in contract.raw_features
+    }
+
+    def what_if(rows: np.ndarray, changed: pd.DataFrame, column: str, own: np.ndarray):
+        moved = {i for i, owner in enumerate(owners) if owner in made_from[column]}
+        before = internal(estimator, encoded[rows])
+        after = internal(estimator, np.asarray(prepare.transform(inputs(changed, contract))))
+        p = np.clip(own, 1e-15, 1 - 1e-15)
+        return expit(np.log(p / (1 - p)) + delta(trees, before, after, moved))
+
+    return what_if
+
+
+def _prepared(model: Any, X: pd.DataFrame) -> np.ndarray | None:
+    """X as a pipeline's input step hands it to the model (None for other models)."""
+    if isinstance(model, Pipeline) and isinstance(model[-1], HistGradientBoostingClassifier):
+        return np.asarray(model[:-1].transform(X), dtype=float)
+    return None
 
 
 def describe(
@@ -57,6 +93,8 @@ def describe(
     members: pd.DataFrame,
     proba: np.ndarray,
     explain: np.ndarray | None = None,
+    model_proba: np.ndarray | None = None,
+    features: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """One row per member: key, churn_probability, risk_decile, at_risk, segment,
     segment_name, reason_1..n with their percentage points, lever and lever_points.
@@ -64,12 +102,16 @@ def describe(
     members  validated members (as check_export gives them; the target may be there)
     proba    their churn probabilities (the model's own, or out-of-fold)
     explain  which members get reasons and a lever (default: the at-risk ones)
+    model_proba  the trained model's own probabilities, when the caller has them (saves
+             predicting the members again for the lever)
+    features the members' model inputs, when the caller has them
     """
     contract = scorer.contract
     proba = np.asarray(proba, dtype=float)
     at_risk = proba >= scorer.threshold
     chosen = at_risk if explain is None else np.asarray(explain, dtype=bool)
-    segment, segment_name = _segments(scorer, members)
+    X = inputs(members, contract) if features is None else features
+    segment, segment_name = _segments(scorer, X)
     out = pd.DataFrame(
         {
             contract.key: members[contract.key].to_numpy(),
@@ -81,19 +123,17 @@ def describe(
         }
     )
     picked = members.loc[chosen]
-    contrib = contributions(
-        scorer.model,
-        contract,
-        inputs(picked, contract),
-        inputs(scorer.background, contract),
-    )
+    picked_X = X.loc[chosen]
+    contrib = contributions(scorer.model, contract, picked_X, inputs(scorer.background, contract))
     reasons = reason_columns(
         contrib.points, contrib.groups, picked, contract, scorer.background,
         scorer.n_reasons, scorer.min_points,
     )  # fmt: skip
     lever = suggested_lever(
-        lambda m: predict(scorer.model, contract, m), picked, contract, scorer.lever_options
-    )
+        lambda m: predict(scorer.model, contract, m), picked, contract, scorer.lever_options,
+        own=None if model_proba is None else np.asarray(model_proba)[chosen],
+        what_if=_tree_what_if(scorer.model, contract, _prepared(scorer.model, picked_X)),
+    )  # fmt: skip
     for frame in (reasons, lever):
         for col in frame.columns:
             numeric = col.endswith("_points")
@@ -105,4 +145,6 @@ def describe(
 
 def score(scorer: Scorer, members: pd.DataFrame) -> pd.DataFrame:
     """Score validated members with the trained model (describe with its probabilities)."""
-    return describe(scorer, members, predict(scorer.model, scorer.contract, members))
+    X = inputs(members, scorer.contract)
+    proba = scorer.model.predict_proba(X)[:, 1]  # as predict() does, inputs made once
+    return describe(scorer, members, proba, model_proba=proba, features=X)

@@ -6,15 +6,17 @@ split between them.
 
 Which exact method runs depends on the fitted model:
 
-- gradient boosting without category splits, random forest: shap's TreeExplainer, tree path
-  dependent: exact Shapley values of the trees, against the training base the trees record
-  (how many training members took each branch);
+- gradient boosting: exact tree-path-dependent Shapley values (the game shap's TreeExplainer
+  solves: against the training base the trees record, how many training members took each
+  branch), by gym_churn.models.trees, which also reads category splits and is fast on the
+  small trees boosting grows; shap's TreeExplainer for trees that split on many columns;
+- random forest: shap's TreeExplainer, tree path dependent;
 - logistic regression: its log-odds are a sum of one term per input column, so the exact
   (interventional) Shapley value of a column is its term minus the term's mean over the
   background members;
-- anything else (boosting that splits on categories natively, which shap does not read, or a
-  calibrated model): exact Shapley values over groups by enumerating every coalition against
-  the background members. Exact, but 2^groups model calls per member and background row.
+- anything else (a calibrated model): exact Shapley values over groups by enumerating every
+  coalition against the background members. Exact, but 2^groups model calls per member and
+  background row.
 
 Tree and linear values are on the model's log-odds scale. They are turned into percentage
 points of churn probability (`to_points`) so that they add up to the member's probability
@@ -39,6 +41,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
 from gym_churn.contract.spec import Contract
+from gym_churn.models.trees import MAX_TREE_COLUMNS, internal, read_trees
+from gym_churn.models.trees import shapley as tree_shapley
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +102,7 @@ def exact_group_shapley(
     return phi, empty
 
 
-def _columns_of_outputs(transformer: Any, inputs: list[str]) -> list[str]:
+def columns_of_outputs(transformer: Any, inputs: list[str]) -> list[str]:
     """The input column behind each column the pipeline's input step puts out: itself, its
     missing-value indicator, or one of its one-hot levels."""
     names = [str(n) for n in transformer.get_feature_names_out()]
@@ -117,10 +121,15 @@ def _columns_of_outputs(transformer: Any, inputs: list[str]) -> list[str]:
 
 
 def _tree_values(model: Pipeline, inputs: pd.DataFrame) -> tuple[np.ndarray, float, str]:
-    import shap  # a heavy import (numba): only when trees are explained
-
     estimator = model[-1]
     encoded = np.asarray(model[:-1].transform(inputs), dtype=float)
+    if isinstance(estimator, HistGradientBoostingClassifier):
+        trees = read_trees(estimator)
+        if max((len(c) for c in trees.columns), default=0) <= MAX_TREE_COLUMNS:
+            values, base = tree_shapley(trees, internal(estimator, encoded))
+            return values, base, "log_odds"
+    import shap  # a heavy import (numba, 1.5 s): only for trees too large to enumerate
+
     explainer = shap.TreeExplainer(estimator, feature_perturbation="tree_path_dependent")
     values = explainer.shap_values(encoded, check_additivity=False)
     base = np.asarray(explainer.expected_value, dtype=float).ravel()
@@ -151,7 +160,9 @@ def _kind(model: Any) -> str:
         return "tree"
     if isinstance(estimator, HistGradientBoostingClassifier):
         cats = getattr(estimator, "is_categorical_", None)
-        return "exact" if cats is not None and bool(np.any(cats)) else "tree"
+        many = max((len(c) for c in read_trees(estimator).columns), default=0) > MAX_TREE_COLUMNS
+        # shap reads no category split: large trees with them go to enumeration
+        return "exact" if many and cats is not None and bool(np.any(cats)) else "tree"
     return "exact"
 
 
@@ -177,11 +188,11 @@ def contributions(
         return Contributions(keys, points, base, kind)
     if kind == "tree":
         values, base, scale = _tree_values(model, inputs)
-        owners = _columns_of_outputs(model[:-1], columns)
+        owners = columns_of_outputs(model[:-1], columns)
     else:
         values, base = _linear_values(model, inputs, background)
         scale = "log_odds"
-        owners = _columns_of_outputs(model[:-1], columns)
+        owners = columns_of_outputs(model[:-1], columns)
     to_groups = np.stack([membership[columns.index(c)] for c in owners])  # outputs x groups
     grouped = values @ to_groups
     if scale == "probability":
