@@ -13,7 +13,7 @@ from gym_churn import commands
 from gym_churn.contract.draft import draft_contract
 from gym_churn.errors import ContractError
 from gym_churn.io import load_contract, write_table
-from tests.conftest import make_other
+from tests.conftest import OTHER_CONTRACT, make_other
 
 PROJECT_DVC_YAML = Path(__file__).parents[1] / "dvc.yaml"
 DATA = "data/raw/other.csv"
@@ -232,3 +232,59 @@ def test_repoint_pipeline_without_the_key_is_refused(key):
 
     with pytest.raises(ContractError, match=f"no `{key}:` entry"):
         commands.repoint_pipeline(text, "x.csv", "x.yaml")
+
+
+# ---------------------------------------------------------------- uplift
+
+
+@pytest.fixture
+def bundle(tmp_path: Path) -> Path:
+    """A model bundle's contract is all `uplift` reads from it."""
+    from gym_churn.contract.spec import contract_to_dict, parse_contract
+    from gym_churn.io import write_json
+
+    folder = tmp_path / "models"
+    contract = parse_contract(OTHER_CONTRACT, source="other.yaml")
+    write_json({"contract": contract_to_dict(contract)}, folder / "train_summary.json")
+    return folder
+
+
+def _uplift_args(folder: Path, bundle: Path) -> list[str]:
+    return ["uplift", "--campaign", str(folder / "campaign.csv"),
+            "--outcomes", str(folder / "next.csv"), "--model", str(bundle)]  # fmt: skip
+
+
+def test_uplift_reads_contacted_against_held_out_churn(tmp_path, bundle, capsys):
+    from gym_churn.scoring.campaign import uplift
+
+    outcomes = make_other(400, seed=2)
+    listed = (
+        outcomes[["customer_id"]]
+        .head(300)
+        .assign(group=["holdout" if i % 5 == 0 else "contact" for i in range(300)])
+    )
+    write_table(listed, tmp_path / "campaign.csv")
+    # 20 listed members are missing from next month's file: counted, not guessed
+    write_table(outcomes.iloc[20:], tmp_path / "next.csv")
+    assert commands.main(_uplift_args(tmp_path, bundle)) == 0
+    out = capsys.readouterr().out
+    found = listed.iloc[20:].merge(outcomes, on="customer_id")
+    left = found["left"].eq("Yes")
+    held, contact = left[found["group"] == "holdout"], left[found["group"] == "contact"]
+    expected = uplift(int(contact.sum()), len(contact), int(held.sum()), len(held))
+    assert f"{len(held)} held-out members: {expected['held_out_churn']:.1%} churned" in out
+    assert f"{len(contact)} contacted members: {expected['contacted_churn']:.1%} churned" in out
+    assert (
+        f"difference: {expected['kept_points']:.1f} percentage points kept by the offer "
+        f"(95% CI {expected['kept_points_low']:.1f} to {expected['kept_points_high']:.1f})"
+    ) in out
+    assert "20 listed members are not in the outcomes file" in out
+
+
+def test_uplift_without_a_held_out_group_fails_clearly(tmp_path, bundle, caplog):
+    outcomes = make_other(50, seed=3)
+    write_table(outcomes[["customer_id"]].assign(group="contact"), tmp_path / "campaign.csv")
+    write_table(outcomes, tmp_path / "next.csv")
+    with caplog.at_level(logging.ERROR):
+        assert commands.main(_uplift_args(tmp_path, bundle)) == 1
+    assert "0 held-out members found" in caplog.text

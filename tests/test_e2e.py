@@ -202,10 +202,10 @@ def temp_experiment(repo: Path) -> str:
 
 
 def test_cluster_param_reruns_exactly_cluster_and_profile(repo: Path, temp_experiment: str) -> None:
-    # check_params validates the whole params.yaml after any edit of it; cross-validation
-    # (train, audit, score) does not run again
+    # check_params validates the whole params.yaml after any edit of it; train and audit do
+    # not run again (score and campaign do: the per-member table carries the segments)
     ran = set(STAGE_RAN.findall(temp_experiment))
-    assert ran == {"check_params", "cluster", "profile", "score", "report"}
+    assert ran == {"check_params", "cluster", "profile", "score", "campaign", "report"}
     assert git_status(repo) == ""  # --temp leaves the workspace alone
 
 

@@ -498,6 +498,28 @@ def test_the_per_member_table_and_the_scorer_agree_on_the_same_probabilities(
     assert table.loc[table["at_risk"] == 1, "reason_1"].notna().all()
 
 
+def test_the_campaign_lists_the_riskiest_with_a_seeded_hold_out(done: Project) -> None:
+    from gym_churn.io import read_table
+
+    contract = _contract(done)
+    params = small_params()["campaign"]
+    curve = read_table(done.file("campaign_curve"))
+    listed = read_table(done.file("campaign_list"))
+    scored = read_table(done.file("scored"))
+    metrics = _json(done, "campaign_metrics")
+    best = curve.iloc[int(curve["profit"].to_numpy().argmax())]
+    assert metrics["best_contact_share"] == pytest.approx(best["contact_share"])
+    assert metrics["best_expected_profit"] == pytest.approx(best["profit"])
+    affordable = int(params["budget"] // params["offer_cost"])
+    assert metrics["listed"] == len(listed) == min(int(best["contacted"]), affordable)
+    assert metrics["held_out"] == (listed["group"] == "holdout").sum()
+    assert metrics["held_out"] == round(params["holdout_share"] * len(listed))
+    riskiest = scored.nlargest(len(listed), "churn_probability", keep="first")
+    assert set(listed[contract.key]) == set(riskiest[contract.key])
+    assert listed["churn_probability"].is_monotonic_decreasing
+    assert (listed["reason_1"].fillna("") != "").all()  # every listed member is explained
+
+
 def test_the_report_is_written_in_the_exports_words(done: Project) -> None:
     contract = _contract(done)
     report = done.file("report").read_text()
