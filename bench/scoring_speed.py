@@ -7,7 +7,8 @@ Each run builds a synthetic export (the bundled members resampled with noise, no
 scores it with the committed model bundle (models/) in a fresh process, and reports wall
 seconds for the whole command (imports, reading, checking, scoring, reasons for the at-risk
 members, drift check, writing), members per second, the scoring log's own rate (the loop
-alone), and the peak memory of the process. Results go to stdout as JSON.
+alone), the peak memory of the largest process, and (from a second, sampled run) the peak of
+all its processes together. Results go to stdout as JSON.
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -38,6 +41,43 @@ def build_export(rows: int, seed: int, path: Path) -> None:
         frame.to_csv(path, index=False)
 
 
+def _tree_rss_mb(root: int) -> float:
+    """Resident memory of a process and all its descendants, from /proc (Linux)."""
+    parent: dict[int, int] = {}
+    rss: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            status = (entry / "status").read_text()
+        except OSError:
+            continue
+        fields = dict(line.split(":\t", 1) for line in status.splitlines() if ":\t" in line)
+        pid = int(entry.name)
+        parent[pid] = int(fields.get("PPid", "0").strip())
+        rss[pid] = int(fields.get("VmRSS", "0 kB").split()[0])
+    tree, grew = {root}, True
+    while grew:
+        kids = {p for p, pp in parent.items() if pp in tree} - tree
+        grew = bool(kids)
+        tree |= kids
+    return sum(rss.get(p, 0) for p in tree) / 1024
+
+
+def tree_peak(cmd: list[str]) -> tuple[float, float]:
+    """Wall seconds and the peak of the summed memory of the command's process tree,
+    sampled every 0.2 s."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=PROJECT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    peak = 0.0
+    while proc.poll() is None:
+        peak = max(peak, _tree_rss_mb(proc.pid))
+        time.sleep(0.2)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed")
+    return time.perf_counter() - start, peak
+
+
 def run(fmt: str, rows: int, seed: int, work: Path, models: Path) -> dict:
     export = work / f"export_{rows}.{fmt}"
     build_export(rows, seed, export)
@@ -49,6 +89,7 @@ def run(fmt: str, rows: int, seed: int, work: Path, models: Path) -> dict:
         r"scored by \d+ worker\(s\) in ([\d.]+) s \((\d+) members/s\), (\d+) at risk", log
     )
     summary = json.loads(output.with_name(f"{output.stem}.summary.json").read_text())
+    _, total_peak = tree_peak(cmd)  # a second run, sampled: all processes together
     return {
         "format": fmt,
         "rows": rows,
@@ -58,6 +99,8 @@ def run(fmt: str, rows: int, seed: int, work: Path, models: Path) -> dict:
         "loop_members_per_second": int(loop.group(2)) if loop else None,
         "at_risk": int(loop.group(3)) if loop else None,
         "peak_mb": round(peak),
+        "peak_mb_all_processes": round(total_peak),
+        "workers": summary["workers"],
         "drifted": summary["drifted"],
     }
 

@@ -39,7 +39,15 @@ import pandas as pd
 from gym_churn.cli import exit_with, stage_main
 from gym_churn.contract.checks import check_export
 from gym_churn.errors import GymChurnError
-from gym_churn.io import arrow_table, iter_table_chunks, table_writer, write_json, write_table
+from gym_churn.io import (
+    arrow_bytes,
+    arrow_from_bytes,
+    arrow_table,
+    iter_table_chunks,
+    table_writer,
+    write_json,
+    write_table,
+)
 from gym_churn.scoring import drift
 from gym_churn.scoring.load import load_scorer
 from gym_churn.scoring.scorer import score
@@ -73,10 +81,10 @@ def _parser() -> argparse.ArgumentParser:
 _WORKER: dict[str, Any] = {}
 
 
-def _score_chunk(chunk: pd.DataFrame, source: str) -> tuple[Any, int, dict]:
+def _score_chunk(chunk: pd.DataFrame, source: str, ipc: bool = False) -> tuple[Any, int, dict]:
     """One chunk: checked, scored (reasons, lever) and counted for the drift check. The
-    scored rows come back as an Arrow table (passed between processes as buffers, not one
-    Python object per cell), with the count of members at risk."""
+    scored rows come back as an Arrow table, or as Arrow IPC bytes (`ipc`, from a worker
+    process: far cheaper than pickling a frame or a table), with the members at risk."""
     scorer = _WORKER["scorer"]
     # Repeated rows are kept: an export may list two members with identical data.
     checked = check_export(
@@ -87,7 +95,8 @@ def _score_chunk(chunk: pd.DataFrame, source: str) -> tuple[Any, int, dict]:
     scored = score(scorer, members)
     # categories as read (an unseen level is a gap to the model), in the kept rows only
     counts = drift.counts(scorer.reference, members, raw=chunk.loc[checked.rows])
-    return arrow_table(scored), int(scored["at_risk"].sum()), counts
+    table = arrow_table(scored)
+    return (arrow_bytes(table) if ipc else table), int(scored["at_risk"].sum()), counts
 
 
 def _one_thread() -> None:
@@ -108,11 +117,21 @@ def _scored_chunks(
         for chunk in chain(head, chunks):
             yield _score_chunk(chunk, source)
         return
+    # Warm up here, silently, before forking: the first check and score in a process build
+    # caches (the value-rule schema, lazily imported modules) that the workers then inherit.
+    quiet = logging.getLogger("gym_churn")
+    level, quiet.level = quiet.level, logging.ERROR
+    try:
+        _score_chunk(head[0].iloc[:1], source)
+    except GymChurnError:
+        pass  # a bad first row: its worker reports it, with its line
+    finally:
+        quiet.level = level
     context = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_one_thread) as pool:
         pending: deque = deque()
         for chunk in chain(head, chunks):
-            pending.append(pool.submit(_score_chunk, chunk, source))
+            pending.append(pool.submit(_score_chunk, chunk, source, True))
             if len(pending) > workers:
                 yield pending.popleft().result()
         while pending:
@@ -136,15 +155,18 @@ def main(argv: list[str] | None = None) -> None:
     scorer = load_scorer(args.model)
     if args.reasons is not None:
         scorer = replace(scorer, n_reasons=args.reasons)
+    workers = args.workers or len(os.sched_getaffinity(0))
+    # --memory-mb sizes each process's chunk: scoring has a fixed cost per chunk (checks,
+    # feature expressions), so chunks stay large; each worker holds one
     rows_per_chunk = max(1000, args.memory_mb * 2**20 // BYTES_PER_ROW)
     from tqdm import tqdm  # a bar on a terminal; disable=None keeps CI logs quiet
 
-    workers = args.workers or len(os.sched_getaffinity(0))
     _WORKER["scorer"] = scorer
     start, total, flagged, counted = time.perf_counter(), 0, 0, None
     with table_writer(args.output) as write, tqdm(unit=" members", disable=None) as bar:
         chunks = iter_table_chunks(args.input, rows_per_chunk)
-        for scored, at_risk, counts in _scored_chunks(chunks, args.input, workers):
+        for payload, at_risk, counts in _scored_chunks(chunks, args.input, workers):
+            scored = arrow_from_bytes(payload) if isinstance(payload, bytes) else payload
             write(scored)
             counted = drift.add_counts(counted, counts)
             total += scored.num_rows

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from typing import Any
 
@@ -24,12 +25,12 @@ from gym_churn.contract.spec import Contract, level_text
 MIN_DROP = 1e-9
 
 
-# Text is built as numpy object arrays: pandas' (pyarrow) strings cost more to create than
-# the model's Shapley values on large exports.
+# Text is built per distinct value, then taken row by row: creating a Python string per
+# member and column costs more than the model's Shapley values on large exports.
 
 
-def _three_digits(values: np.ndarray) -> np.ndarray:
-    """Numbers as text to three significant digits ("0.736", "153", "1230")."""
+def _round3(values: np.ndarray) -> np.ndarray:
+    """Numbers rounded to three significant digits."""
     x = np.asarray(values, dtype=float)
     finite = np.isfinite(x) & (x != 0)
     decimals = (2 - np.floor(np.log10(np.abs(np.where(finite, x, 1.0))))).astype(int)
@@ -37,69 +38,93 @@ def _three_digits(values: np.ndarray) -> np.ndarray:
     for d in np.unique(decimals[finite]):  # np.round per magnitude: short, exact reprs
         at = finite & (decimals == d)
         rounded[at] = np.round(x[at], int(d))
-    # few distinct values remain after rounding: format each once
-    distinct, position = np.unique(rounded, return_inverse=True)
-    whole = np.isfinite(distinct) & (distinct == np.round(distinct)) & (np.abs(distinct) < 1e15)
-    text = distinct.astype(str).astype(object)
-    text[whole] = np.asarray(distinct[whole], dtype=np.int64).astype(str).astype(object)
-    return text[position.ravel()]
+    return rounded
 
 
-def _by_value(values: pd.Series, words: dict[Any, str]) -> np.ndarray:
-    """Text per cell from a {value: text} table (few distinct values), gaps as "missing"."""
-    codes, uniques = pd.factorize(values)  # gaps get code -1: the table's last entry
-    table = np.array([*(words[u] for u in uniques), "missing"], dtype=object)
-    return table[codes]
+def _number_text(x: float) -> str:
+    if not np.isfinite(x):
+        return "missing"
+    return str(int(x)) if x == round(x) and abs(x) < 1e15 else str(x)
 
 
-def value_text(values: pd.Series, contract: Contract, column: str) -> np.ndarray:
-    """A column's cells as a marketer reads them: yes/no for flags, levels as declared,
-    numbers to three significant digits with the contract's unit; gaps as "missing"."""
+def _codes(values: pd.Series, contract: Contract, column: str) -> tuple[np.ndarray, list]:
+    """Each cell's index into a list of distinct values (numbers rounded as shown; a gap is
+    the value None)."""
+    if contract.features[column].kind in ("binary", "categorical"):
+        codes, uniques = pd.factorize(values)
+        distinct = list(uniques)
+    else:
+        rounded = _round3(values.to_numpy(dtype=float))
+        codes, uniques = pd.factorize(rounded)
+        distinct = [float(u) for u in uniques]
+    return np.where(codes < 0, len(distinct), codes), [*distinct, None]
+
+
+def _value_words(value: Any, contract: Contract, column: str) -> str:
+    """One value as a marketer reads it: yes/no for flags, levels as declared, numbers to
+    three significant digits with the contract's unit."""
+    if value is None or (isinstance(value, float) and value != value):
+        return "missing"
     feature = contract.features[column]
     if feature.kind == "binary":
         present = level_text(feature.allowed[1]) if feature.allowed else 1
-        return _by_value(
-            values,
-            {v: "yes" if level_text(v) == present else "no" for v in values.dropna().unique()},
-        )
+        return "yes" if level_text(value) == present else "no"
     if feature.kind == "categorical":
-        return _by_value(values, {v: str(level_text(v)) for v in values.dropna().unique()})
-    unit = f" {contract.words(column).unit}" if contract.words(column).unit else ""
-    text = _three_digits(values.to_numpy(dtype=float)) + unit
-    text[values.isna().to_numpy()] = "missing"
-    return text
+        return str(level_text(value))
+    unit = feature.unit  # the contract's own word, no default (words() builds an object)
+    return _number_text(value) + (f" {unit}" if unit else "")
 
 
-def base_text(
-    values: pd.Series, background: pd.DataFrame, contract: Contract, column: str
-) -> np.ndarray:
-    """How the member's value compares with the base the contributions start from: the
-    base's average for numbers, the share of the base with the same value otherwise."""
-    feature = contract.features[column]
-    if feature.kind in ("binary", "categorical"):
+def value_text(values: pd.Series, contract: Contract, column: str) -> np.ndarray:
+    """A column's cells as _value_words gives them ("missing" for a gap)."""
+    codes, distinct = _codes(values, contract, column)
+    table = np.array([_value_words(v, contract, column) for v in distinct], dtype=object)
+    return table[codes]
+
+
+def _base_words(
+    distinct: list, background: pd.DataFrame, contract: Contract, column: str
+) -> list[str]:
+    """How each value compares with the base the contributions start from: the base's
+    average for numbers, the share of the base with the same value otherwise."""
+    if contract.features[column].kind in ("binary", "categorical"):
         shares = background[column].map(level_text).value_counts(normalize=True).to_dict()
-        words = {
-            v: f"{shares.get(level_text(v), 0.0):.0%} of members alike"
-            for v in values.dropna().unique()
-        }
-        return _by_value(values, words)
-    unit = f" {contract.words(column).unit}" if contract.words(column).unit else ""
-    mean = pd.to_numeric(background[column], errors="coerce").mean()
-    average = _three_digits(np.array([mean]))[0]
-    return np.full(len(values), f"base average {average}{unit}", dtype=object)
+        return [
+            f"{shares.get(level_text(v), 0.0) if v is not None else 0.0:.0%} of members alike"
+            for v in distinct
+        ]
+    unit = contract.words(column).unit
+    mean = float(pd.to_numeric(background[column], errors="coerce").mean())
+    words = f"base average {_number_text(_round3(np.array([mean]))[0])}" + (
+        f" {unit}" if unit else ""
+    )
+    return [words] * len(distinct)
 
 
 def _group_text(
-    members: pd.DataFrame, contract: Contract, group: list[str], background: pd.DataFrame
+    members: pd.DataFrame,
+    contract: Contract,
+    group: list[str],
+    background: pd.DataFrame,
+    raises: np.ndarray,
 ) -> np.ndarray:
+    """ "<label> <value> (<base>); ...: raises risk" per member. Each column's words are
+    made once per distinct value; only the joining is per member."""
     text = None
     for col in (c for c in group if c in contract.features):
-        part = (
-            contract.words(col).label + " " + value_text(members[col], contract, col) + " ("
-            + base_text(members[col], background, contract, col) + ")"
-        )  # fmt: skip
+        codes, distinct = _codes(members[col], contract, col)
+        bases = _base_words(distinct, background, contract, col)
+        label = contract.features[col].label or col
+        table = np.array(
+            [
+                f"{label} {_value_words(v, contract, col)} ({b})"
+                for v, b in zip(distinct, bases, strict=True)
+            ],
+            dtype=object,
+        )
+        part = table[codes]
         text = part if text is None else text + "; " + part
-    return text
+    return text + np.where(raises, ": raises risk", ": lowers risk").astype(object)
 
 
 def reason_columns(
@@ -110,9 +135,10 @@ def reason_columns(
     background: pd.DataFrame,
     n_reasons: int,
     min_points: float,
-) -> pd.DataFrame:
+) -> dict[str, np.ndarray]:
     """reason_k (words, values, direction) and reason_k_points (signed percentage points) for
-    the k-th largest contribution by size; empty where fewer than k reach `min_points`."""
+    the k-th largest contribution by size; empty where fewer than k reach `min_points`.
+    Columns as numpy arrays (text as objects), in the members' order."""
     out: dict[str, Any] = {}
     order = np.argsort(-np.abs(points), axis=1, kind="stable")[:, :n_reasons]
     for k in range(n_reasons):
@@ -124,13 +150,14 @@ def reason_columns(
             shown = np.abs(value) >= min_points
             for g in np.unique(g_idx[shown]):
                 rows = shown & (g_idx == g)
-                words = _group_text(members[rows], contract, contract.groups[groups[g]], background)
-                way = np.where(value[rows] > 0, ": raises risk", ": lowers risk").astype(object)
-                text[rows] = words + way
+                text[rows] = _group_text(
+                    members[rows], contract, contract.groups[groups[g]], background,
+                    value[rows] > 0,
+                )  # fmt: skip
             size = np.where(shown, value, np.nan)
         out[f"reason_{k + 1}"] = text
         out[f"reason_{k + 1}_points"] = size
-    return pd.DataFrame(out, index=members.index)
+    return out
 
 
 def lever_options(members: pd.DataFrame, contract: Contract) -> dict[str, list[Any]]:
@@ -149,9 +176,10 @@ def lever_options(members: pd.DataFrame, contract: Contract) -> dict[str, list[A
     return options
 
 
-# what_if(rows, changed, column, own): the model's probability for `changed` (the members at
-# positions `rows`, with one column set otherwise), given those members' own probability.
-WhatIf = Callable[[np.ndarray, pd.DataFrame, str, np.ndarray], np.ndarray]
+# what_if(changes, own): for each (rows, changed, column) the model's probability for
+# `changed` (the members at positions `rows`, with `column` set otherwise), given the
+# members' own probability `own` (all of them).
+WhatIf = Callable[[list[tuple[np.ndarray, pd.DataFrame, str]], np.ndarray], list[np.ndarray]]
 
 
 def suggested_lever(
@@ -161,42 +189,38 @@ def suggested_lever(
     options: dict[str, list[Any]],
     own: np.ndarray | None = None,
     what_if: WhatIf | None = None,
-) -> pd.DataFrame:
+) -> dict[str, np.ndarray]:
     """Per member: the lever change that lowers the model's probability most (`lever`, in the
     contract's words, and `lever_points`, the drop in percentage points); empty when no
     change lowers it. `predict` maps raw members to probabilities (features recomputed);
     `own` is the members' own model probability, when the caller has it; `what_if` a faster
-    way to predict a one-column change (default: predict the changed members)."""
+    way to predict one-column changes (default: predict the changed members)."""
     n = len(members)
     best = np.zeros(n)
     best_col = np.full(n, -1)
     best_val = np.full(n, -1)
     if n:
         own = predict(members) if own is None else np.asarray(own, dtype=float)
+        changes, meta = [], []
         for c, col in enumerate(options):
             current = members[col]
             if contract.features[col].kind == "categorical":
                 current = current.map(level_text)
-            # every option of this lever in one frame: one model call per lever
-            changes, frames = [], []
             for v, target in enumerate(options[col]):
-                differs = np.flatnonzero((current != target).to_numpy())
-                if len(differs):
-                    changes.append((v, differs))
-                    frames.append(members.iloc[differs].assign(**{col: target}))
-            if not frames:
-                continue
-            rows_all = np.concatenate([rows for _, rows in changes])
-            changed = pd.concat(frames, ignore_index=True)
-            if what_if is None:
-                probs = predict(changed)
+                rows = np.flatnonzero((current != target).to_numpy())
+                if len(rows):
+                    changes.append((rows, members.iloc[rows].assign(**{col: target}), col))
+                    meta.append((c, v))
+        if changes:
+            if what_if is None:  # every change in one frame: one model call
+                probs = predict(pd.concat([f for _, f, _ in changes], ignore_index=True))
+                bounds = np.cumsum([0, *(len(r) for r, _, _ in changes)])
+                new = [probs[a:b] for a, b in itertools.pairwise(bounds)]
             else:
-                probs = what_if(rows_all, changed, col, own[rows_all])
-            start = 0
-            for v, rows in changes:
+                new = what_if(changes, own)
+            for (c, v), (rows, _, _), p in zip(meta, changes, new, strict=True):
                 drop = np.zeros(n)
-                drop[rows] = own[rows] - probs[start : start + len(rows)]
-                start += len(rows)
+                drop[rows] = own[rows] - p
                 better = drop > np.maximum(best, MIN_DROP)
                 best = np.where(better, drop, best)
                 best_col = np.where(better, c, best_col)
@@ -210,7 +234,4 @@ def suggested_lever(
             now = value_text(members.loc[rows, col], contract, col)
             to = value_text(pd.Series([target]), contract, col)[0]
             text[rows] = contract.words(col).label + ": " + now + " -> " + to
-    return pd.DataFrame(
-        {"lever": text, "lever_points": np.where(best_col >= 0, 100 * best, np.nan)},
-        index=members.index,
-    )
+    return {"lever": text, "lever_points": np.where(best_col >= 0, 100 * best, np.nan)}

@@ -71,12 +71,20 @@ def _tree_what_if(model: Any, contract: Contract, encoded: np.ndarray) -> WhatIf
         for col in contract.raw_features
     }
 
-    def what_if(rows: np.ndarray, changed: pd.DataFrame, column: str, own: np.ndarray):
-        moved = {i for i, owner in enumerate(owners) if owner in made_from[column]}
-        before = internal(estimator, encoded[rows])
-        after = internal(estimator, np.asarray(prepare.transform(inputs(changed, contract))))
+    def what_if(changes: list, own: np.ndarray) -> list[np.ndarray]:
+        # every changed frame's inputs made at once: one pass of the feature expressions
+        changed = pd.concat([frame for _, frame, _ in changes], ignore_index=True)
+        after_all = internal(estimator, np.asarray(prepare.transform(inputs(changed, contract))))
         p = np.clip(own, 1e-15, 1 - 1e-15)
-        return expit(np.log(p / (1 - p)) + delta(trees, before, after, moved))
+        logit = np.log(p / (1 - p))
+        out, start = [], 0
+        for rows, frame, column in changes:
+            moved = {i for i, owner in enumerate(owners) if owner in made_from[column]}
+            after = after_all[start : start + len(frame)]
+            start += len(frame)
+            before = internal(estimator, encoded[rows])
+            out.append(expit(logit[rows] + delta(trees, before, after, moved)))
+        return out
 
     return what_if
 
@@ -134,12 +142,17 @@ def describe(
         own=None if model_proba is None else np.asarray(model_proba)[chosen],
         what_if=_tree_what_if(scorer.model, contract, _prepared(scorer.model, picked_X)),
     )  # fmt: skip
-    for frame in (reasons, lever):
-        for col in frame.columns:
-            numeric = col.endswith("_points")
-            full = np.full(len(out), np.nan) if numeric else np.full(len(out), "", dtype=object)
-            full[chosen] = frame[col].to_numpy()
+    for col, values in (reasons | lever).items():
+        if col.endswith("_points"):
+            full = np.full(len(out), np.nan)
+            full[chosen] = values
             out[col] = full
+        else:
+            # kept as Python objects: pandas would turn them into its own strings, and the
+            # writer into Arrow strings again
+            full = np.full(len(out), "", dtype=object)
+            full[chosen] = values
+            out[col] = pd.Series(full, dtype=object)
     return out
 
 
