@@ -78,12 +78,14 @@ def tree_peak(cmd: list[str]) -> tuple[float, float]:
     return time.perf_counter() - start, peak
 
 
-def run(fmt: str, rows: int, seed: int, work: Path, models: Path) -> dict:
+def run(fmt: str, rows: int, seed: int, work: Path, models: Path, workers: str) -> dict:
     export = work / f"export_{rows}.{fmt}"
-    build_export(rows, seed, export)
+    if not export.exists():
+        build_export(rows, seed, export)
     output = work / f"scored_{rows}.{fmt}"
     cmd = [sys.executable, "-m", "gym_churn.scoring.cli", "--model", str(models),
-           "--input", str(export), "--output", str(output)]  # fmt: skip
+           "--input", str(export), "--output", str(output),
+           *(["--workers", workers] if workers else [])]  # fmt: skip
     seconds, peak, log = measured(cmd, PROJECT)
     loop = re.search(
         r"scored by \d+ worker\(s\) in ([\d.]+) s \((\d+) members/s\), (\d+) at risk", log
@@ -108,8 +110,9 @@ def run(fmt: str, rows: int, seed: int, work: Path, models: Path) -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument(
-        "--runs", nargs="*", default=["parquet:1000000", "csv:1000000", "parquet:10000000"],
-        help="format:rows pairs",
+        "--runs", nargs="*",
+        default=["parquet:1000000", "csv:1000000", "parquet:10000000", "parquet:10000000:1"],
+        help="format:rows[:workers] (workers: default, the cores available)",
     )  # fmt: skip
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--models", default=str(PROJECT / "models"))
@@ -117,8 +120,10 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     with tempfile.TemporaryDirectory(prefix="gym-churn-score-bench-") as tmp:
         for spec in args.runs:
-            fmt, rows = spec.split(":")
-            results.append(run(fmt, int(rows), args.seed, Path(tmp), Path(args.models)))
+            fmt, rows, *workers = spec.split(":")
+            results.append(
+                run(fmt, int(rows), args.seed, Path(tmp), Path(args.models), "".join(workers))
+            )
             sys.stderr.write(json.dumps(results[-1]) + "\n")
     sys.stdout.write(json.dumps(results, indent=2) + "\n")
     return 0

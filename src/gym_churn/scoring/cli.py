@@ -156,9 +156,9 @@ def main(argv: list[str] | None = None) -> None:
     if args.reasons is not None:
         scorer = replace(scorer, n_reasons=args.reasons)
     workers = args.workers or len(os.sched_getaffinity(0))
-    # --memory-mb sizes each process's chunk: scoring has a fixed cost per chunk (checks,
-    # feature expressions), so chunks stay large; each worker holds one
-    rows_per_chunk = max(1000, args.memory_mb * 2**20 // BYTES_PER_ROW)
+    # --memory-mb is shared by the chunks in flight: one per worker and one being read
+    in_flight = 1 if workers <= 1 else workers + 1
+    rows_per_chunk = max(1000, args.memory_mb * 2**20 // BYTES_PER_ROW // in_flight)
     from tqdm import tqdm  # a bar on a terminal; disable=None keeps CI logs quiet
 
     _WORKER["scorer"] = scorer
