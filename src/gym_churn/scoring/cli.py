@@ -54,10 +54,11 @@ from gym_churn.scoring.scorer import score
 
 log = logging.getLogger(__name__)
 
-# Bytes per row in flight (raw chunk, typed copy, features, perturbed copies for reasons):
-# the 10M-row benchmark peaked at 0.81 GB with the default 512 MB, about 0.3 GB of it libraries
-# and models. Sizes chunks from --memory-mb.
-BYTES_PER_ROW = 3000
+# Bytes per row in flight (raw chunk, typed copy, features, Shapley values, lever what-ifs,
+# reason text, the Arrow copy): one process scoring 178,000-row chunks peaked at 1.04 GB on
+# the 10M-row benchmark, about 0.3 GB of it libraries and models, so ~4.2 KB a row. Sizes
+# chunks from --memory-mb.
+BYTES_PER_ROW = 4200
 OUTPUT_FORMATS = (".csv", ".parquet")  # what table_writer writes; anything else is refused
 
 
