@@ -92,51 +92,8 @@ def test_rate_ratio_undefined_is_nan(counts) -> None:
 # ---------------------------------------------------------------- who churns
 
 
-def test_binary_drivers_hand_computed(gym_contract) -> None:
-    members = make_members(8).assign(
-        Partner=[1, 1, 1, 1, 0, 0, 0, 0], Churn=[0, 0, 0, 1, 1, 1, 0, 0]
-    )
-
-    d = prof.churn_drivers(members, gym_contract)["Partner"]
-
-    assert d["kind"] == "binary"
-    assert d["share"] == pytest.approx(0.5)
-    assert (d["with"]["n"], d["with"]["churned"]) == (4, 1)
-    assert d["with"]["churn_rate"] == pytest.approx(0.25)
-    assert d["without"]["churn_rate"] == pytest.approx(0.5)
-    assert (d["with"]["low"], d["with"]["high"]) == pytest.approx(_wilson_by_hand(1, 4))
-    assert (d["without"]["low"], d["without"]["high"]) == pytest.approx(_wilson_by_hand(2, 4))
-    assert d["ratio_without_vs_with"] == pytest.approx(2.0)
-    assert (d["ratio_low"], d["ratio_high"]) == pytest.approx(prof.rate_ratio(2, 4, 1, 4)[1:])
-    assert d["ratio_low"] < 2.0 < d["ratio_high"]
-
-
-def test_binary_driver_without_any_churn_with_trait_has_no_ratio(gym_contract) -> None:
-    members = make_members(4).assign(Phone=[1, 1, 0, 0], Churn=[0, 0, 1, 0])
-
-    d = prof.churn_drivers(members, gym_contract)["Phone"]
-
-    assert math.isnan(d["ratio_without_vs_with"])
-    assert math.isnan(d["ratio_low"])
-
-
-def test_drivers_cover_every_raw_feature_by_kind(gym_contract, gym_members) -> None:
-    drivers = prof.churn_drivers(gym_members, gym_contract)
-
-    assert list(drivers) == gym_contract.raw_features
-    kinds = {col: d["kind"] for col, d in drivers.items()}
-    # an integer with a menu of values (contract lengths) is described per value
-    assert kinds["Contract_period"] == "levels"
-    assert kinds["Age"] == kinds["Lifetime"] == "numeric"
-    assert kinds["Partner"] == "binary"
-    lifetime = drivers["Lifetime"]
-    churned = gym_members["Churn"] == 1
-    assert lifetime["mean_churned"] == pytest.approx(0.0)
-    assert lifetime["mean_retained"] == pytest.approx(gym_members.loc[~churned, "Lifetime"].mean())
-
-
 def test_integer_menu_levels_give_shares_and_churn_with_cis(gym_contract, gym_members) -> None:
-    levels = prof.churn_drivers(gym_members, gym_contract)["Contract_period"]["levels"]
+    levels = prof.churn_by_level(gym_members, "Contract_period", "Churn")
 
     counts = gym_members["Contract_period"].value_counts()
     assert [lv["level"] for lv in levels] == [1, 6, 12]
@@ -150,23 +107,15 @@ def test_integer_menu_levels_give_shares_and_churn_with_cis(gym_contract, gym_me
 
 
 def test_category_levels_give_shares_and_churn(other_contract, other_members) -> None:
-    drivers = prof.churn_drivers(other_members, other_contract)
-
-    plan = drivers["plan"]
-    assert plan["kind"] == "levels"
-    assert [lv["level"] for lv in plan["levels"]] == sorted(other_members["plan"].unique())
-    for lv in plan["levels"]:
+    assert prof.level_view(other_contract, "plan")
+    levels = prof.churn_by_level(other_members, "plan", "left")
+    assert [lv["level"] for lv in levels] == sorted(other_members["plan"].unique())
+    for lv in levels:
         rows = other_members["plan"] == lv["level"]
         assert lv["n"] == rows.sum()
         assert lv["share"] == pytest.approx(rows.mean())
         assert lv["churn_rate"] == pytest.approx(other_members.loc[rows, "left"].mean())
         assert lv["low"] <= lv["churn_rate"] <= lv["high"]
-    assert drivers["senior"]["kind"] == "binary"  # a Y/N flag, typed 0/1 by the check
-    # a number with gaps: means over the members who have it
-    churned = other_members["left"] == 1
-    assert drivers["fee"]["mean_churned"] == pytest.approx(
-        other_members.loc[churned, "fee"].dropna().mean()
-    )
 
 
 def test_a_gap_in_a_category_is_its_own_level() -> None:
@@ -278,18 +227,6 @@ def test_trait_words_and_phrases_for_a_category_level(other_contract) -> None:
     assert prof.trait_word("senior", other_contract, high=True) == "high seniors"
     assert prof.trait_phrase("senior", other_contract, 0.5, 0.25) == "50% seniors (base 25%)"
     assert prof.trait_phrase("fee", other_contract, 12.345, 10.0) == "fee 12.3 (base 10.0)"
-
-
-@pytest.mark.parametrize("n", [10, 37, 1000])
-def test_risk_deciles_balanced_and_ordered(n: int) -> None:
-    proba = np.random.default_rng(n).random(n)
-    deciles = prof.risk_deciles(proba)
-    assert deciles.min() == 1
-    assert deciles.max() == 10
-    counts = np.bincount(deciles)[1:]
-    assert counts.max() - counts.min() <= 1
-    order = np.argsort(proba)
-    assert np.all(np.diff(deciles[order]) >= 0)
 
 
 # ---------------------------------------------------------------- declared findings

@@ -63,45 +63,6 @@ def churn_by_level(members: pd.DataFrame, column: str, target: str) -> list[dict
     return rows
 
 
-def churn_drivers(members: pd.DataFrame, contract: Contract) -> dict[str, Any]:
-    """Marginal comparisons ("who churns"), not adjusted for anything, per raw feature.
-
-    Flags: churn with and without the trait and their ratio (without / with) with 95% CIs.
-    Categories and declared values: churn per level. Numbers: mean among churned and
-    retained members.
-    """
-    target = contract.target.column
-    y = members[target]
-    out: dict[str, Any] = {}
-    for col in contract.raw_features:
-        kind = contract.kind(col)
-        if kind == "binary":
-            has = members[col] == 1
-            without = members[col] == 0
-            with_rate, without_rate = _rate(y[has]), _rate(y[without])
-            ratio, low, high = rate_ratio(
-                without_rate["churned"], without_rate["n"], with_rate["churned"], with_rate["n"]
-            )
-            out[col] = {
-                "kind": "binary",
-                "share": float(has.mean()),
-                "with": with_rate,
-                "without": without_rate,
-                "ratio_without_vs_with": ratio,
-                "ratio_low": low,
-                "ratio_high": high,
-            }
-        elif level_view(contract, col):
-            out[col] = {"kind": "levels", "levels": churn_by_level(members, col, target)}
-        else:
-            out[col] = {
-                "kind": "numeric",
-                "mean_churned": float(members.loc[y == 1, col].mean()),
-                "mean_retained": float(members.loc[y == 0, col].mean()),
-            }
-    return out
-
-
 def profile_matrix(members: pd.DataFrame, contract: Contract) -> pd.DataFrame:
     """Every raw and engineered column as numbers: categories become one 0/1 column per
     level ("column: level"), so a segment's mean of it is its share of that level."""
@@ -293,9 +254,3 @@ def findings(
              "n": n}
         )  # fmt: skip
     return out
-
-
-def risk_deciles(proba: np.ndarray) -> np.ndarray:
-    """1..10 by churn probability, 10 = the riskiest tenth; ties split by row order."""
-    ranks = pd.Series(proba).rank(method="first").to_numpy()
-    return np.ceil(ranks * 10 / len(ranks)).astype(int)
