@@ -13,6 +13,7 @@ from typing import Any
 import pandas as pd
 
 from gym_churn.contract.spec import Contract
+from gym_churn.scoring.campaign import optimal_row
 
 # Early tenure leads the report when at least this share of churners left that early.
 EARLY_LEAD_SHARE = 0.5
@@ -158,11 +159,6 @@ def recommendations(r: ReportInputs) -> tuple[list[str], list[str]]:
     return out, skipped
 
 
-def _best_share(curve: pd.DataFrame, column: str) -> tuple[float, float]:
-    i = int(curve[column].to_numpy().argmax())
-    return float(curve["contact_share"].iloc[i]), float(curve[column].iloc[i])
-
-
 def _campaign_section(r: ReportInputs) -> str:
     eco, m, label = r.economics, r.campaign, r.contract.target.label
     n = int(r.curve["contacted"].iloc[-1])
@@ -170,7 +166,8 @@ def _campaign_section(r: ReportInputs) -> str:
     band = []
     for rate, column in ((eco["success_rate_low"], "profit_low"),
                          (eco["success_rate_high"], "profit_high")):  # fmt: skip
-        s, p = _best_share(r.curve, column)
+        row = optimal_row(r.curve, column)
+        s, p = float(row["contact_share"]), float(row[column])
         band.append(
             f"at {rate:.0%} nothing is worth contacting (no share returns more than it costs)"
             if s == 0

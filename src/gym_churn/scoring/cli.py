@@ -78,15 +78,16 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-# The scorer a worker process uses: set before the pool forks, so workers inherit it.
+# The scorer of a worker process, set by its initializer.
 _WORKER: dict[str, Any] = {}
 
 
-def _score_chunk(chunk: pd.DataFrame, source: str, ipc: bool = False) -> tuple[Any, int, dict]:
+def _score_chunk(
+    scorer: Any, chunk: pd.DataFrame, source: str, ipc: bool = False
+) -> tuple[Any, int, dict]:
     """One chunk: checked, scored (reasons, lever) and counted for the drift check. The
     scored rows come back as an Arrow table, or as Arrow IPC bytes (`ipc`, from a worker
     process: far cheaper than pickling a frame or a table), with the members at risk."""
-    scorer = _WORKER["scorer"]
     # Repeated rows are kept: an export may list two members with identical data.
     checked = check_export(
         chunk, scorer.contract, source=source, labelled=False, lenient_levels=True,
@@ -100,14 +101,19 @@ def _score_chunk(chunk: pd.DataFrame, source: str, ipc: bool = False) -> tuple[A
     return (arrow_bytes(table) if ipc else table), int(scored["at_risk"].sum()), counts
 
 
-def _one_thread() -> None:
+def _start_worker(scorer: Any) -> None:
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(limits=1)  # each worker is one core's worth: no OpenMP spinning
+    _WORKER["scorer"] = scorer
+
+
+def _worker_chunk(chunk: pd.DataFrame, source: str) -> tuple[Any, int, dict]:
+    return _score_chunk(_WORKER["scorer"], chunk, source, ipc=True)
 
 
 def _scored_chunks(
-    chunks: Iterator[pd.DataFrame], source: str, workers: int
+    scorer: Any, chunks: Iterator[pd.DataFrame], source: str, workers: int
 ) -> Iterator[tuple[Any, int, dict]]:
     """Scored chunks in file order. An export of one chunk is scored here; a longer one by
     `workers` processes, with up to workers + 1 chunks in flight at once (memory stays
@@ -116,23 +122,16 @@ def _scored_chunks(
     head = list(islice(chunks, 2))
     if workers <= 1 or len(head) < 2:
         for chunk in chain(head, chunks):
-            yield _score_chunk(chunk, source)
+            yield _score_chunk(scorer, chunk, source)
         return
-    # Warm up here, silently, before forking: the first check and score in a process build
-    # caches (the value-rule schema, lazily imported modules) that the workers then inherit.
-    quiet = logging.getLogger("gym_churn")
-    level, quiet.level = quiet.level, logging.ERROR
-    try:
-        _score_chunk(head[0].iloc[:1], source)
-    except GymChurnError:
-        pass  # a bad first row: its worker reports it, with its line
-    finally:
-        quiet.level = level
+    # fork shares the loaded models with the workers; spawn (elsewhere) pickles them once each
     context = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_one_thread) as pool:
+    with ProcessPoolExecutor(
+        workers, mp_context=context, initializer=_start_worker, initargs=(scorer,)
+    ) as pool:
         pending: deque = deque()
         for chunk in chain(head, chunks):
-            pending.append(pool.submit(_score_chunk, chunk, source, True))
+            pending.append(pool.submit(_worker_chunk, chunk, source))
             if len(pending) > workers:
                 yield pending.popleft().result()
         while pending:
@@ -162,11 +161,10 @@ def main(argv: list[str] | None = None) -> None:
     rows_per_chunk = max(1000, args.memory_mb * 2**20 // BYTES_PER_ROW // in_flight)
     from tqdm import tqdm  # a bar on a terminal; disable=None keeps CI logs quiet
 
-    _WORKER["scorer"] = scorer
     start, total, flagged, counted = time.perf_counter(), 0, 0, None
     with table_writer(args.output) as write, tqdm(unit=" members", disable=None) as bar:
         chunks = iter_table_chunks(args.input, rows_per_chunk)
-        for payload, at_risk, counts in _scored_chunks(chunks, args.input, workers):
+        for payload, at_risk, counts in _scored_chunks(scorer, chunks, args.input, workers):
             scored = arrow_from_bytes(payload) if isinstance(payload, bytes) else payload
             write(scored)
             counted = drift.add_counts(counted, counts)

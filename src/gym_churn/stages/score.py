@@ -9,6 +9,7 @@ Reads  --members        every preprocessed member
        --contract       the data contract (the member key)
        --bundle         the model bundle (models/): the model, train summary, scoring.json,
                         segment model and names
+       --summary        the bundle's train summary: the model spec to cross-validate
 Writes --scored         data/scored/members_scored.csv: member key, churn_probability,
                         risk_decile (against the training base), at_risk, segment,
                         segment_name, reasons and lever (at-risk members), then the member's
@@ -35,13 +36,15 @@ log = logging.getLogger(__name__)
 
 @stage_main
 def main(argv: list[str] | None = None) -> None:
-    args = parser(__doc__, "members", "contract", "bundle", "scored", "metrics").parse_args(argv)
+    args = parser(
+        __doc__, "members", "contract", "bundle", "summary", "scored", "metrics"
+    ).parse_args(argv)
     params = load_params(args.params)
     contract = load_contract(args.contract)
     key, seed = contract.key, params.base.seed
     members = read_table(args.members)
     scorer = load_scorer(args.bundle)
-    summary = read_json(f"{args.bundle}/train_summary.json")
+    summary = read_json(args.summary)
     model = model_from_summary(summary, contract, seed)
     _, cv = member_oof_scores(members, model, contract, params.train.cv_folds, seed)
     scored = describe(scorer, members, cv.oof_proba)
