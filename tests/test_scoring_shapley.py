@@ -260,3 +260,42 @@ def test_delta_predicts_a_change_from_the_trees_that_use_it(categorical: bool) -
     assert delta(trees, *inner, moved) == pytest.approx(
         raw(after)[:, 0] - raw(before)[:, 0], abs=1e-9
     )
+
+
+@pytest.mark.parametrize("categorical", [False, True])
+def test_large_trees_leaf_by_leaf_equal_enumerating_every_coalition(
+    categorical: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 12-leaf trees split on up to all 5 columns: the leaf-by-leaf way runs; forcing
+    # enumeration for every tree gives the definition to compare with
+    import gym_churn.models.trees as trees_module
+
+    X, y = _data(400)
+    X = X.assign(e=np.where(X["c"] > 0.3, "x", np.where(X["b"] > 0, "y", "z")))
+    y = np.where(X["e"] == "y", 1 - y, y)
+    X.loc[::11, "a"] = np.nan
+    X = X[[*COLUMNS, "e"]]
+    enc = ColumnTransformer([("n", "passthrough", COLUMNS), ("c", OrdinalEncoder(), ["e"])])
+    hgb = HistGradientBoostingClassifier(
+        max_iter=8, max_leaf_nodes=12, min_samples_leaf=5, random_state=0,
+        categorical_features=[False] * 4 + [True] if categorical else None,
+    )  # fmt: skip
+    model = Pipeline([("inputs", enc), ("model", hgb)]).fit(X, y)
+    trees = read_trees(model[-1])
+    assert max(len(c) for c in trees.columns) > trees_module.ENUMERATE_UP_TO
+    assert _kind(model) == "tree"  # never coalition enumeration over the model (was: hung)
+    encoded = np.asarray(model[:-1].transform(X), dtype=float)
+    Z = internal(model[-1], encoded)
+    by_leaf, base = tree_shapley(trees, Z)
+    monkeypatch.setattr(trees_module, "ENUMERATE_UP_TO", 99)
+    enumerated, base_enumerated = tree_shapley(trees, Z)
+    assert by_leaf == pytest.approx(enumerated, abs=1e-10)
+    assert base == pytest.approx(base_enumerated, abs=1e-12)
+    raw = model[-1]._raw_predict(encoded)[:, 0]
+    assert by_leaf.sum(axis=1) + base == pytest.approx(raw, abs=1e-9)
+    if not categorical:  # shap reads numeric splits only
+        import shap
+
+        explainer = shap.TreeExplainer(model[-1], feature_perturbation="tree_path_dependent")
+        shaps = explainer.shap_values(encoded, check_additivity=False)
+        assert by_leaf == pytest.approx(shaps, abs=1e-9)

@@ -8,8 +8,7 @@ Which exact method runs depends on the fitted model:
 
 - gradient boosting: exact tree-path-dependent Shapley values (the game shap's TreeExplainer
   solves: against the training base the trees record, how many training members took each
-  branch), by gym_churn.models.trees, which also reads category splits and is fast on the
-  small trees boosting grows; shap's TreeExplainer for trees that split on many columns;
+  branch), by gym_churn.models.trees, which also reads category splits (shap reads none);
 - random forest: shap's TreeExplainer, tree path dependent;
 - logistic regression: its log-odds are a sum of one term per input column, so the exact
   (interventional) Shapley value of a column is its term minus the term's mean over the
@@ -41,7 +40,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
 from gym_churn.contract.spec import Contract
-from gym_churn.models.trees import MAX_TREE_COLUMNS, internal, read_trees
+from gym_churn.models.trees import internal, read_trees
 from gym_churn.models.trees import shapley as tree_shapley
 
 log = logging.getLogger(__name__)
@@ -124,20 +123,16 @@ def _tree_values(model: Pipeline, inputs: pd.DataFrame) -> tuple[np.ndarray, flo
     estimator = model[-1]
     encoded = np.asarray(model[:-1].transform(inputs), dtype=float)
     if isinstance(estimator, HistGradientBoostingClassifier):
-        trees = read_trees(estimator)
-        if max((len(c) for c in trees.columns), default=0) <= MAX_TREE_COLUMNS:
-            values, base = tree_shapley(trees, internal(estimator, encoded))
-            return values, base, "log_odds"
-    import shap  # a heavy import (numba, 1.5 s): only for trees too large to enumerate
+        values, base = tree_shapley(read_trees(estimator), internal(estimator, encoded))
+        return values, base, "log_odds"
+    import shap  # a heavy import (numba, 1.5 s): only for forests
 
     explainer = shap.TreeExplainer(estimator, feature_perturbation="tree_path_dependent")
     values = explainer.shap_values(encoded, check_additivity=False)
     base = np.asarray(explainer.expected_value, dtype=float).ravel()
-    if isinstance(estimator, RandomForestClassifier):
-        # a forest's trees average probabilities: the values are already on that scale
-        values = values[..., 1] if values.ndim == 3 else values
-        return values, float(base[-1]), "probability"
-    return values, float(base[0]), "log_odds"
+    # a forest's trees average probabilities: the values are already on that scale
+    values = values[..., 1] if values.ndim == 3 else values
+    return values, float(base[-1]), "probability"
 
 
 def _linear_values(
@@ -156,13 +151,8 @@ def _kind(model: Any) -> str:
     estimator = model[-1]
     if isinstance(estimator, LogisticRegression):
         return "linear"
-    if isinstance(estimator, RandomForestClassifier):
+    if isinstance(estimator, RandomForestClassifier | HistGradientBoostingClassifier):
         return "tree"
-    if isinstance(estimator, HistGradientBoostingClassifier):
-        cats = getattr(estimator, "is_categorical_", None)
-        many = max((len(c) for c in read_trees(estimator).columns), default=0) > MAX_TREE_COLUMNS
-        # shap reads no category split: large trees with them go to enumeration
-        return "exact" if many and cats is not None and bool(np.any(cats)) else "tree"
     return "exact"
 
 
