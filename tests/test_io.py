@@ -428,3 +428,14 @@ def test_save_figure_writes_a_png_and_closes_the_figure(tmp_path):
     assert path.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
     assert not plt.fignum_exists(fig.number)
     assert b"Matplotlib version" not in path.read_bytes()
+
+
+def test_arrow_file_round_trip_keeps_types_and_text(tmp_path: Path) -> None:
+    frame = pd.DataFrame(
+        {"id": [3, 1], "p": [0.25, np.nan], "reason": ["visits: 0.4 a week", ""], "k": [1, 0]}
+    )
+    table = gio.arrow_table(frame)
+    gio.write_arrow_file(table, tmp_path / "chunk.arrow")
+    back = gio.read_arrow_file(tmp_path / "chunk.arrow")
+    assert back.equals(table)
+    pd.testing.assert_frame_equal(back.to_pandas(), frame)

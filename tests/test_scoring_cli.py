@@ -90,8 +90,13 @@ def test_cli_scores_every_member(tmp_path: Path, gym_models: Path, src: str, dst
 @pytest.mark.parametrize("workers", ["1", "2"])
 @pytest.mark.parametrize("suffix", [".csv", ".parquet"])
 def test_cli_chunks_give_the_same_result_and_keep_counting_rows(
-    tmp_path: Path, gym_models: Path, suffix: str, workers: str
+    tmp_path: Path, gym_models: Path, suffix: str, workers: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    import gym_churn.scoring.cli as cli
+
+    spool = tmp_path / "spool"  # where worker processes leave their scored chunks
+    spool.mkdir()
+    monkeypatch.setattr(cli, "_spool_parent", lambda: str(spool))
     export = _write(_gym_export(2500), tmp_path / f"export{suffix}")
     whole, chunked = tmp_path / f"whole{suffix}", tmp_path / f"chunked{suffix}"
     assert _score(gym_models, export, whole) == 0
@@ -104,6 +109,7 @@ def test_cli_chunks_give_the_same_result_and_keep_counting_rows(
     assert summary["members"] == 2500
     assert summary["workers"] == int(workers)
     assert read_json(tmp_path / "whole.summary.json")["at_risk"] == summary["at_risk"]
+    assert list(spool.iterdir()) == []  # every chunk's file and the folder removed
 
 
 def test_cli_accepts_the_model_file_path(tmp_path: Path, gym_models: Path) -> None:

@@ -25,6 +25,7 @@ import argparse
 import logging
 import multiprocessing as mp
 import os
+import tempfile
 import time
 from collections import deque
 from collections.abc import Iterator
@@ -40,11 +41,11 @@ from gym_churn.cli import exit_with, stage_main
 from gym_churn.contract.checks import check_export
 from gym_churn.errors import GymChurnError
 from gym_churn.io import (
-    arrow_bytes,
-    arrow_from_bytes,
     arrow_table,
     iter_table_chunks,
+    read_arrow_file,
     table_writer,
+    write_arrow_file,
     write_json,
     write_table,
 )
@@ -83,11 +84,12 @@ _WORKER: dict[str, Any] = {}
 
 
 def _score_chunk(
-    scorer: Any, chunk: pd.DataFrame, source: str, ipc: bool = False
+    scorer: Any, chunk: pd.DataFrame, source: str, spool: Path | None = None
 ) -> tuple[Any, int, dict]:
     """One chunk: checked, scored (reasons, lever) and counted for the drift check. The
-    scored rows come back as an Arrow table, or as Arrow IPC bytes (`ipc`, from a worker
-    process: far cheaper than pickling a frame or a table), with the members at risk."""
+    scored rows come back as an Arrow table, or (from a worker process, `spool` given) as
+    the path of the Arrow file they were written to there: far cheaper than pickling a
+    frame or a table through the pool's pipe. Also the members at risk and drift counts."""
     # Repeated rows are kept: an export may list two members with identical data.
     checked = check_export(
         chunk, scorer.contract, source=source, labelled=False, lenient_levels=True,
@@ -98,7 +100,12 @@ def _score_chunk(
     # categories as read (an unseen level is a gap to the model), in the kept rows only
     counts = drift.counts(scorer.reference, members, raw=chunk.loc[checked.rows])
     table = arrow_table(scored)
-    return (arrow_bytes(table) if ipc else table), int(scored["at_risk"].sum()), counts
+    at_risk = int(scored["at_risk"].sum())
+    if spool is None:
+        return table, at_risk, counts
+    path = spool / f"{chunk.index[0] if len(chunk) else 0}.arrow"  # first row: unique
+    write_arrow_file(table, path)
+    return path, at_risk, counts
 
 
 def _start_worker(scorer: Any) -> None:
@@ -108,16 +115,25 @@ def _start_worker(scorer: Any) -> None:
     _WORKER["scorer"] = scorer
 
 
-def _worker_chunk(chunk: pd.DataFrame, source: str) -> tuple[Any, int, dict]:
-    return _score_chunk(_WORKER["scorer"], chunk, source, ipc=True)
+def _worker_chunk(chunk: pd.DataFrame, source: str, spool: Path) -> tuple[Any, int, dict]:
+    return _score_chunk(_WORKER["scorer"], chunk, source, spool)
+
+
+def _spool_parent() -> str | None:
+    """Where worker processes leave scored chunks: shared memory where the system has it,
+    the system's temporary folder otherwise."""
+    shm = Path("/dev/shm")
+    return str(shm) if shm.is_dir() and os.access(shm, os.W_OK) else None
 
 
 def _scored_chunks(
     scorer: Any, chunks: Iterator[pd.DataFrame], source: str, workers: int
 ) -> Iterator[tuple[Any, int, dict]]:
-    """Scored chunks in file order. An export of one chunk is scored here; a longer one by
-    `workers` processes, with up to workers + 1 chunks in flight at once (memory stays
-    bounded); a failing chunk stops the run with its error."""
+    """Scored chunks (Arrow tables) in file order. An export of one chunk is scored here; a
+    longer one by `workers` processes, with up to workers + 1 chunks in flight at once
+    (memory stays bounded); a failing chunk stops the run with its error. A worker's chunk
+    is read from its spool file, which is removed once the caller is done with the table
+    (when the next one is asked for)."""
     chunks = iter(chunks)
     head = list(islice(chunks, 2))
     if workers <= 1 or len(head) < 2:
@@ -126,16 +142,26 @@ def _scored_chunks(
         return
     # fork shares the loaded models with the workers; spawn (elsewhere) pickles them once each
     context = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
-    with ProcessPoolExecutor(
-        workers, mp_context=context, initializer=_start_worker, initargs=(scorer,)
-    ) as pool:
+    with (
+        tempfile.TemporaryDirectory(prefix="gym-churn-score-", dir=_spool_parent()) as tmp,
+        ProcessPoolExecutor(
+            workers, mp_context=context, initializer=_start_worker, initargs=(scorer,)
+        ) as pool,
+    ):
+        spool = Path(tmp)
+
+        def take(future: Any) -> Iterator[tuple[Any, int, dict]]:
+            path, at_risk, counts = future.result()
+            yield read_arrow_file(path), at_risk, counts
+            path.unlink()  # the caller has written the table: its pages can go
+
         pending: deque = deque()
         for chunk in chain(head, chunks):
-            pending.append(pool.submit(_worker_chunk, chunk, source))
+            pending.append(pool.submit(_worker_chunk, chunk, source, spool))
             if len(pending) > workers:
-                yield pending.popleft().result()
+                yield from take(pending.popleft())
         while pending:
-            yield pending.popleft().result()
+            yield from take(pending.popleft())
 
 
 def sidecar(output: str | Path, what: str) -> Path:
@@ -164,8 +190,7 @@ def main(argv: list[str] | None = None) -> None:
     start, total, flagged, counted = time.perf_counter(), 0, 0, None
     with table_writer(args.output) as write, tqdm(unit=" members", disable=None) as bar:
         chunks = iter_table_chunks(args.input, rows_per_chunk)
-        for payload, at_risk, counts in _scored_chunks(scorer, chunks, args.input, workers):
-            scored = arrow_from_bytes(payload) if isinstance(payload, bytes) else payload
+        for scored, at_risk, counts in _scored_chunks(scorer, chunks, args.input, workers):
             write(scored)
             counted = drift.add_counts(counted, counts)
             total += scored.num_rows
