@@ -56,10 +56,10 @@ from gym_churn.scoring.scorer import score
 log = logging.getLogger(__name__)
 
 # Bytes per row in flight (raw chunk, typed copy, features, Shapley values, lever what-ifs,
-# reason text, the Arrow copy): one process scoring 178,000-row chunks peaked at 1.04 GB on
-# the 10M-row benchmark, about 0.3 GB of it libraries and models, so ~4.2 KB a row. Sizes
+# reason text, the Arrow table): one process scoring a 200,000-row chunk of the benchmark's
+# export peaked 1.5 KB a row above its libraries and models (0.3 GB); with margin. Sizes
 # chunks from --memory-mb.
-BYTES_PER_ROW = 4200
+BYTES_PER_ROW = 1800
 OUTPUT_FORMATS = (".csv", ".parquet")  # what table_writer writes; anything else is refused
 
 
