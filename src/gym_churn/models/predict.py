@@ -1,5 +1,11 @@
 """The model's churn probability for members: the one function evaluate, the per-member
-table and gym-churn-score all go through. Pure."""
+table and gym-churn-score all go through. Pure.
+
+For gradient boosting the probability is summed from the trees as gym_churn.models.trees
+reads them: the same trees, in the same order, from the same baseline as scikit-learn's own
+predict_proba (bit for bit; tested), about three times quicker on large exports, where
+sklearn's per-row predictor was the largest single cost of scoring.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +13,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy.special import expit
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.pipeline import Pipeline
 
 from gym_churn.contract.spec import Contract
 from gym_churn.features import add_features, model_inputs
+from gym_churn.models.trees import internal, raw_predict, read_trees
 
 
 def inputs(members: pd.DataFrame, contract: Contract) -> pd.DataFrame:
@@ -17,6 +27,18 @@ def inputs(members: pd.DataFrame, contract: Contract) -> pd.DataFrame:
     return model_inputs(add_features(members, contract), contract)
 
 
+def probability(model: Any, X: pd.DataFrame) -> np.ndarray:
+    """Probability of churning for model inputs X (as `inputs` makes them)."""
+    if len(X) == 0:
+        return np.zeros(0)
+    if isinstance(model, Pipeline) and isinstance(model[-1], HistGradientBoostingClassifier):
+        estimator = model[-1]
+        if len(estimator.classes_) == 2:
+            encoded = np.asarray(model[:-1].transform(X), dtype=float)
+            return expit(raw_predict(read_trees(estimator), internal(estimator, encoded)))
+    return model.predict_proba(X)[:, 1]
+
+
 def predict(model: Any, contract: Contract, members: pd.DataFrame) -> np.ndarray:
     """Probability of each member churning."""
-    return model.predict_proba(inputs(members, contract))[:, 1]
+    return probability(model, inputs(members, contract))

@@ -99,6 +99,15 @@ def tree_value(trees: TreeSet, t: int, Z: np.ndarray) -> np.ndarray:
     return np.broadcast_to(np.asarray(value, dtype=float), (len(Z),))
 
 
+def raw_predict(trees: TreeSet, Z: np.ndarray) -> np.ndarray:
+    """The model's log-odds for every row of Z (internal()): the baseline plus each tree's
+    value, added in the trees' order (as sklearn does: the same sums)."""
+    raw = np.full(len(Z), trees.baseline)
+    for t in range(len(trees.nodes)):
+        raw += tree_value(trees, t, Z)
+    return raw
+
+
 def _leaf_paths(table: np.ndarray) -> list[tuple[float, list[tuple[int, int, bool, float]]]]:
     """Each leaf's value and path: (column, node, goes left, training share that went so)."""
     out = []

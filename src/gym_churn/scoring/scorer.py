@@ -18,7 +18,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.pipeline import Pipeline
 
 from gym_churn.contract.spec import Contract
-from gym_churn.models.predict import inputs, predict
+from gym_churn.models.predict import inputs, predict, probability
 from gym_churn.models.trees import delta, internal, read_trees
 from gym_churn.scoring.reasons import WhatIf, reason_columns, suggested_lever
 from gym_churn.scoring.shapley import columns_of_outputs, contributions
@@ -159,5 +159,5 @@ def describe(
 def score(scorer: Scorer, members: pd.DataFrame) -> pd.DataFrame:
     """Score validated members with the trained model (describe with its probabilities)."""
     X = inputs(members, scorer.contract)
-    proba = scorer.model.predict_proba(X)[:, 1]  # as predict() does, inputs made once
+    proba = probability(scorer.model, X)  # as predict() does, inputs made once
     return describe(scorer, members, proba, model_proba=proba, features=X)
