@@ -6,6 +6,8 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 import yaml
 
@@ -15,7 +17,8 @@ from gym_churn.errors import ContractError
 from gym_churn.io import load_contract, write_table
 from tests.conftest import OTHER_CONTRACT, make_other
 
-PROJECT_DVC_YAML = Path(__file__).parents[1] / "dvc.yaml"
+PROJECT = Path(__file__).parents[1]
+PROJECT_DVC_YAML = PROJECT / "dvc.yaml"
 DATA = "data/raw/other.csv"
 CONTRACT = "data/contracts/other.yaml"
 
@@ -288,3 +291,62 @@ def test_uplift_without_a_held_out_group_fails_clearly(tmp_path, bundle, caplog)
     with caplog.at_level(logging.ERROR):
         assert commands.main(_uplift_args(tmp_path, bundle)) == 1
     assert "0 held-out members found" in caplog.text
+
+
+# ---------------------------------------------------------------- campaign
+
+
+def _scored(n: int, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    p = rng.beta(1, 3, n)
+    at_risk = (p >= 0.4).astype(int)
+    return pd.DataFrame(
+        {
+            "customer_id": [f"c{i:04d}" for i in range(n)],
+            "churn_probability": p,
+            "at_risk": at_risk,
+            "reason_1": np.where(at_risk == 1, "visits last month 0.4 a week: raises risk", ""),
+            "lever": np.where(at_risk == 1, "contract: monthly -> 12 months", ""),
+        }
+    )
+
+
+def _campaign_args(folder: Path, bundle: Path) -> list[str]:
+    return ["campaign", "--scored", str(folder / "scored.csv"), "--output",
+            str(folder / "campaign.csv"), "--params", str(PROJECT / "params.yaml"),
+            "--model", str(bundle)]  # fmt: skip
+
+
+def test_campaign_lists_the_best_share_of_a_scored_export(tmp_path, bundle, capsys):
+    from gym_churn.io import load_params, read_table
+    from gym_churn.scoring.campaign import optimal_row
+
+    cfg = load_params(PROJECT / "params.yaml").campaign
+    scored = _scored(3000, seed=4)
+    write_table(scored, tmp_path / "scored.csv")
+    assert commands.main(_campaign_args(tmp_path, bundle)) == 0
+    curve = read_table(tmp_path / "campaign.profit.csv")
+    best = optimal_row(curve)
+    listed = read_table(tmp_path / "campaign.csv")
+    assert len(listed) == min(int(best["contacted"]), int(cfg.budget // cfg.offer_cost)) > 0
+    # the riskiest, riskiest first, with the scored file's reasons and lever
+    top = scored.sort_values("churn_probability", ascending=False).head(len(listed))
+    assert listed["customer_id"].tolist() == top["customer_id"].tolist()
+    assert listed["reason_1"].fillna("").tolist() == top["reason_1"].tolist()
+    held = (listed["group"] == "holdout").sum()
+    assert held == round(cfg.holdout_share * len(listed))
+    assert f"listed {len(listed)}: {len(listed) - held} to contact, {held} held out" in (
+        capsys.readouterr().out
+    )
+    # the same file gives the same hold-out (seeded)
+    first = listed.copy()
+    assert commands.main(_campaign_args(tmp_path, bundle)) == 0
+    pd.testing.assert_frame_equal(read_table(tmp_path / "campaign.csv"), first)
+
+
+def test_campaign_refuses_a_file_that_is_not_scored(tmp_path, bundle, caplog):
+    write_table(make_other(30, seed=5), tmp_path / "scored.csv")
+    with caplog.at_level(logging.ERROR):
+        assert commands.main(_campaign_args(tmp_path, bundle)) == 1
+    assert "not a scored export (no churn_probability, at_risk)" in caplog.text
+    assert not (tmp_path / "campaign.csv").exists()

@@ -1,8 +1,10 @@
 """The `gym-churn` command: `init` starts the template on a new export, `score` scores one,
-`uplift` reads a campaign's hold-out a month later.
+`campaign` lists whom to contact from a scored export, `uplift` reads a campaign's hold-out
+a month later.
 
     gym-churn init --data data/raw/export.csv --target churn [--positive Yes] [--id member_id]
     gym-churn score --model models --input new_month.csv --output scored.csv
+    gym-churn campaign --scored scored.csv --output campaign.csv [--params params.yaml]
     gym-churn uplift --campaign reports/campaign.csv --outcomes next_month.csv [--model models]
 
 `init` drafts a data contract from the export (data/contracts/<file name>.yaml), checks the
@@ -138,6 +140,49 @@ def _uplift(args: argparse.Namespace) -> None:
     )
 
 
+def _campaign(args: argparse.Namespace) -> None:
+    """The campaign stage's list for a newly scored export: same economics (params.yaml's
+    `campaign` section, base.seed for the hold-out), same optimal share and budget cap."""
+    from gym_churn.io import load_params, write_table
+    from gym_churn.scoring.campaign import Economics, campaign_list, plan
+    from gym_churn.scoring.load import bundle_contract
+
+    key = bundle_contract(args.model).key
+    params = load_params(args.params)
+    cfg = params.campaign
+    eco = Economics(
+        cfg.offer_cost, cfg.member_value, cfg.success_rate, cfg.success_rate_low,
+        cfg.success_rate_high,
+    )  # fmt: skip
+    scored = read_table(args.scored)
+    needed = [c for c in (key, "churn_probability", "at_risk") if c not in scored]
+    if needed:
+        raise ContractError(
+            f"{args.scored}: not a scored export (no {', '.join(needed)}); "
+            "score the export first with `gym-churn score`"
+        )
+    chosen = plan(scored["churn_probability"].to_numpy(), eco, cfg.budget)
+    table = campaign_list(scored, key, chosen.contacts, eco, cfg.holdout_share, params.base.seed)
+    curve = Path(args.output).with_name(f"{Path(args.output).stem}.profit.csv")
+    write_table(chosen.curve, curve)
+    write_table(table, args.output)
+    unexplained = int((scored.loc[chosen.listed, "at_risk"] == 0).sum())
+    if unexplained:
+        log.warning(
+            "%d listed members are below the at-risk threshold, so the scored export has no "
+            "reasons or lever for them", unexplained,
+        )  # fmt: skip
+    best = chosen.best
+    held = int((table["group"] == "holdout").sum())
+    sys.stdout.write(
+        f"best share: contact the riskiest {best['contact_share']:.0%} "
+        f"({int(best['contacted'])} members), expected profit {best['profit']:,.0f}\n"
+        f"the budget of {cfg.budget:,.0f} pays for {chosen.affordable} offers\n"
+        f"listed {chosen.contacts}: {chosen.contacts - held} to contact, {held} held out "
+        f"-> {args.output} (profit curve: {curve})\n"
+    )
+
+
 def _score(argv: list[str]) -> int:
     from gym_churn.scoring.cli import main as score_main
 
@@ -159,6 +204,11 @@ def _parser() -> argparse.ArgumentParser:
     init.add_argument("--force", action="store_true", help="replace an existing contract file")
     sub.add_parser("score", help="score an export with a trained model (see gym-churn-score -h)",
                    add_help=False)  # fmt: skip
+    camp = sub.add_parser("campaign", help="whom to contact, from a scored export")
+    camp.add_argument("--scored", required=True, help="gym-churn score's output")
+    camp.add_argument("--output", required=True, help="the campaign list (.csv or .parquet)")
+    camp.add_argument("--params", default="params.yaml", help="economics: its campaign section")
+    camp.add_argument("--model", default="models", help="the model bundle (for the contract)")
     up = sub.add_parser("uplift", help="a month later: churn of contacted vs held-out members")
     up.add_argument("--campaign", required=True, help="the campaign list (reports/campaign.csv)")
     up.add_argument("--outcomes", required=True, help="the next export, with the target")
@@ -173,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     configure_logging()
     try:
-        (_init if args.command == "init" else _uplift)(args)
+        {"init": _init, "campaign": _campaign, "uplift": _uplift}[args.command](args)
     except GymChurnError as exc:
         log.error("%s", exc)
         return 1

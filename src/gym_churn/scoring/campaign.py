@@ -70,6 +70,28 @@ def budget_contacts(budget: float, offer_cost: float, members: int) -> int:
     return int(min(members, np.floor(budget / offer_cost + 1e-9)))
 
 
+@dataclass(frozen=True)
+class Plan:
+    curve: pd.DataFrame  # profit_curve
+    best: pd.Series  # its best row
+    affordable: int  # members the budget pays offers for
+    contacts: int  # members listed: the best share, capped by the budget
+    listed: np.ndarray  # bool per member: among the `contacts` riskiest
+
+
+def plan(proba: np.ndarray, eco: Economics, budget: float) -> Plan:
+    """How many of these members to contact and which: the profit-optimal share of the
+    riskiest, as many as the budget pays for at most."""
+    proba = np.asarray(proba, dtype=float)
+    curve = profit_curve(proba, eco)
+    best = optimal_row(curve)
+    affordable = budget_contacts(budget, eco.offer_cost, len(proba))
+    contacts = int(min(best["contacted"], affordable))
+    listed = np.zeros(len(proba), dtype=bool)
+    listed[np.argsort(-proba, kind="stable")[:contacts]] = True
+    return Plan(curve, best, affordable, contacts, listed)
+
+
 def campaign_list(
     scored: pd.DataFrame,
     key: str,

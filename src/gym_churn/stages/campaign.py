@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import logging
 
-import numpy as np
-
 from gym_churn import plots
 from gym_churn.cli import exit_with, parser, stage_main
 from gym_churn.io import (
@@ -32,13 +30,7 @@ from gym_churn.io import (
     write_plot_data,
     write_table,
 )
-from gym_churn.scoring.campaign import (
-    Economics,
-    budget_contacts,
-    campaign_list,
-    optimal_row,
-    profit_curve,
-)
+from gym_churn.scoring.campaign import Economics, campaign_list, plan
 from gym_churn.scoring.load import load_scorer
 from gym_churn.scoring.scorer import describe
 
@@ -61,14 +53,12 @@ def main(argv: list[str] | None = None) -> None:
     scored = read_table(args.scored)
     members = read_table(args.members)
     proba = scored["churn_probability"].to_numpy()
-    curve = profit_curve(proba, eco)
-    best = optimal_row(curve)
-    affordable = budget_contacts(cfg.budget, cfg.offer_cost, len(scored))
-    contacts = int(min(best["contacted"], affordable))
+    chosen = plan(proba, eco, cfg.budget)
+    curve, best, affordable, contacts = (
+        chosen.curve, chosen.best, chosen.affordable, chosen.contacts
+    )  # fmt: skip
     # the listed members' reasons and lever, from the one scorer, on the same probabilities
-    listed = np.zeros(len(scored), dtype=bool)
-    listed[np.argsort(-proba, kind="stable")[:contacts]] = True
-    described = describe(load_scorer(args.bundle), members, proba, explain=listed)
+    described = describe(load_scorer(args.bundle), members, proba, explain=chosen.listed)
     table = campaign_list(described, key, contacts, eco, cfg.holdout_share, params.base.seed)
     held = int((table["group"] == "holdout").sum())
     metrics = {
