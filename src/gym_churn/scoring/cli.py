@@ -55,11 +55,12 @@ from gym_churn.scoring.scorer import score
 
 log = logging.getLogger(__name__)
 
-# Bytes per row in flight (raw chunk, typed copy, features, Shapley values, lever what-ifs,
-# reason text, the Arrow table): one process scoring a 200,000-row chunk of the benchmark's
-# export peaked 1.5 KB a row above its libraries and models (0.3 GB); with margin. Sizes
-# chunks from --memory-mb.
-BYTES_PER_ROW = 1800
+# Bytes a row of the chunk being scored costs (raw chunk, typed copy, features, Shapley
+# values, lever what-ifs, reason text, the Arrow table, the next chunk read ahead): scoring
+# the 3M-row benchmark export in one process with 298,000-row chunks peaked at 1.07 GB, 0.29
+# GB of it libraries and models, so ~2.6 KB a row (a worker process alone: ~1.7 KB).
+# --memory-mb is shared by the chunks being scored, one per process.
+BYTES_PER_ROW = 2600
 OUTPUT_FORMATS = (".csv", ".parquet")  # what table_writer writes; anything else is refused
 
 
@@ -182,9 +183,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.reasons is not None:
         scorer = replace(scorer, n_reasons=args.reasons)
     workers = args.workers or len(os.sched_getaffinity(0))
-    # --memory-mb is shared by the chunks in flight: one per worker and one being read
-    in_flight = 1 if workers <= 1 else workers + 1
-    rows_per_chunk = max(1000, args.memory_mb * 2**20 // BYTES_PER_ROW // in_flight)
+    rows_per_chunk = max(1000, args.memory_mb * 2**20 // BYTES_PER_ROW // max(1, workers))
     from tqdm import tqdm  # a bar on a terminal; disable=None keeps CI logs quiet
 
     start, total, flagged, counted = time.perf_counter(), 0, 0, None
