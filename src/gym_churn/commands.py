@@ -150,10 +150,7 @@ def _campaign(args: argparse.Namespace) -> None:
     key = bundle_contract(args.model).key
     params = load_params(args.params)
     cfg = params.campaign
-    eco = Economics(
-        cfg.offer_cost, cfg.member_value, cfg.success_rate, cfg.success_rate_low,
-        cfg.success_rate_high,
-    )  # fmt: skip
+    eco = Economics.of(cfg)
     scored = read_table(args.scored)
     needed = [c for c in (key, "churn_probability", "at_risk") if c not in scored]
     if needed:

@@ -15,6 +15,7 @@ held-out part measures what the offer did.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -30,6 +31,14 @@ class Economics:
     success_rate: float
     success_rate_low: float
     success_rate_high: float
+
+    @classmethod
+    def of(cls, cfg: Any) -> Economics:
+        """From the `campaign` params section."""
+        return cls(
+            cfg.offer_cost, cfg.member_value, cfg.success_rate, cfg.success_rate_low,
+            cfg.success_rate_high,
+        )  # fmt: skip
 
 
 def profit_curve(proba: np.ndarray, eco: Economics) -> pd.DataFrame:

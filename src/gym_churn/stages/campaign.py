@@ -46,10 +46,7 @@ def main(argv: list[str] | None = None) -> None:
     cfg = params.campaign
     contract = load_contract(args.contract)
     key = contract.key
-    eco = Economics(
-        cfg.offer_cost, cfg.member_value, cfg.success_rate, cfg.success_rate_low,
-        cfg.success_rate_high,
-    )  # fmt: skip
+    eco = Economics.of(cfg)
     scored = read_table(args.scored)
     members = read_table(args.members)
     proba = scored["churn_probability"].to_numpy()
