@@ -31,6 +31,8 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from run import PROJECT, measured, synthetic_base
 
+from gym_churn.scoring.cli import SPOOL_PREFIX
+
 
 def build_export(rows: int, seed: int, path: Path) -> None:
     chunk, written, parts = 1_000_000, 0, []
@@ -78,7 +80,7 @@ def _tree_memory_mb(root: int) -> tuple[float, float]:
         rss += _kb(rollup, "Rss")
         pss += _kb(rollup, "Pss")
     spool = sum(
-        f.stat().st_size for d in Path("/dev/shm").glob("gym-churn-score-*") for f in d.iterdir()
+        f.stat().st_size for d in Path("/dev/shm").glob(f"{SPOOL_PREFIX}*") for f in d.iterdir()
     ) if Path("/dev/shm").is_dir() else 0  # fmt: skip
     return rss / 1024, pss / 1024 + spool / 2**20
 

@@ -143,7 +143,7 @@ def _uplift(args: argparse.Namespace) -> None:
 def _campaign(args: argparse.Namespace) -> None:
     """The campaign stage's list for a newly scored export: same economics (params.yaml's
     `campaign` section, base.seed for the hold-out), same optimal share and budget cap."""
-    from gym_churn.io import load_params, write_table
+    from gym_churn.io import load_params, sidecar, write_table
     from gym_churn.scoring.campaign import Economics, campaign_list, plan
     from gym_churn.scoring.load import bundle_contract
 
@@ -160,7 +160,7 @@ def _campaign(args: argparse.Namespace) -> None:
         )
     chosen = plan(scored["churn_probability"].to_numpy(), eco, cfg.budget)
     table = campaign_list(scored, key, chosen.contacts, eco, cfg.holdout_share, params.base.seed)
-    curve = Path(args.output).with_name(f"{Path(args.output).stem}.profit.csv")
+    curve = sidecar(args.output, "profit.csv")
     write_table(chosen.curve, curve)
     write_table(table, args.output)
     unexplained = int((scored.loc[chosen.listed, "at_risk"] == 0).sum())

@@ -266,6 +266,12 @@ def _round_floats(obj: Any) -> Any:
     return obj
 
 
+def sidecar(output: str | Path, what: str) -> Path:
+    """A file beside the output: scored.parquet -> scored.drift.csv, scored.summary.json."""
+    out = Path(output)
+    return out.with_name(f"{out.stem}.{what}")
+
+
 def write_json(obj: Any, path: str | Path) -> None:
     text = json.dumps(_round_floats(obj), indent=2, ensure_ascii=False) + "\n"
     write_bytes(text.encode(), path)

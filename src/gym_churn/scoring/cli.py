@@ -44,6 +44,7 @@ from gym_churn.io import (
     arrow_table,
     iter_table_chunks,
     read_arrow_file,
+    sidecar,
     table_writer,
     write_arrow_file,
     write_json,
@@ -61,6 +62,7 @@ log = logging.getLogger(__name__)
 # GB of it libraries and models, so ~2.6 KB a row (a worker process alone: ~1.7 KB).
 # --memory-mb is shared by the processes scoring.
 BYTES_PER_ROW = 2600
+SPOOL_PREFIX = "gym-churn-score-"  # the folder workers leave scored chunks in
 OUTPUT_FORMATS = (".csv", ".parquet")  # what table_writer writes; anything else is refused
 
 
@@ -144,7 +146,7 @@ def _scored_chunks(
     # fork shares the loaded models with the workers; spawn (elsewhere) pickles them once each
     context = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
     with (
-        tempfile.TemporaryDirectory(prefix="gym-churn-score-", dir=_spool_parent()) as tmp,
+        tempfile.TemporaryDirectory(prefix=SPOOL_PREFIX, dir=_spool_parent()) as tmp,
         ProcessPoolExecutor(
             workers, mp_context=context, initializer=_start_worker, initargs=(scorer,)
         ) as pool,
@@ -163,12 +165,6 @@ def _scored_chunks(
                 yield from take(pending.popleft())
         while pending:
             yield from take(pending.popleft())
-
-
-def sidecar(output: str | Path, what: str) -> Path:
-    """A file beside the output: scored.parquet -> scored.drift.csv, scored.summary.json."""
-    out = Path(output)
-    return out.with_name(f"{out.stem}.{what}")
 
 
 @stage_main

@@ -51,9 +51,7 @@ def main(argv: list[str] | None = None) -> None:
     members = read_table(args.members)
     proba = scored["churn_probability"].to_numpy()
     chosen = plan(proba, eco, cfg.budget)
-    curve, best, affordable, contacts = (
-        chosen.curve, chosen.best, chosen.affordable, chosen.contacts
-    )  # fmt: skip
+    best, affordable, contacts = chosen.best, chosen.affordable, chosen.contacts
     # the listed members' reasons and lever, from the one scorer, on the same probabilities
     described = describe(load_scorer(args.bundle), members, proba, explain=chosen.listed)
     table = campaign_list(described, key, contacts, eco, cfg.holdout_share, params.base.seed)
@@ -65,9 +63,9 @@ def main(argv: list[str] | None = None) -> None:
         "listed": contacts,
         "held_out": held,
     }
-    write_plot_data(curve, args.curve)
+    write_plot_data(chosen.curve, args.curve)
     write_table(table, args.list)
-    save_figure(plots.profit_figure(curve, best, affordable / len(scored), eco), args.figure)
+    save_figure(plots.profit_figure(chosen.curve, best, affordable / len(scored), eco), args.figure)
     write_json(metrics, args.metrics)
     log.info(
         "best share %.0f%% (expected profit %.0f); the budget pays for %d members; %d listed, "
