@@ -20,6 +20,7 @@ import pytest
 
 from gym_churn.contract.spec import ROW_KEY
 from gym_churn.io import read_json
+from gym_churn.models.runtime import BoostedTrees, Centroids
 from gym_churn.scoring.cli import load_scorer
 from gym_churn.scoring.cli import main as score_main
 from tests.conftest import TARGET, make_members, make_other
@@ -66,10 +67,30 @@ def test_the_models_folder_holds_everything_scoring_needs(gym_models: Path) -> N
     names = {p.name for p in gym_models.iterdir()}
     assert names == {
         "model.skops", "train_summary.json", "scoring.json", "segments.skops",
-        "segment_names.json",
+        "segment_names.json", "runtime.npz",
     }  # fmt: skip
     assert "contract" in read_json(gym_models / "train_summary.json")
-    assert load_scorer(str(gym_models)).contract.key == ROW_KEY
+    scorer = load_scorer(str(gym_models))
+    assert scorer.contract.key == ROW_KEY
+    # the runtime forms, not the skops files: scoring never imports scikit-learn
+    assert isinstance(scorer.model, BoostedTrees)
+    assert isinstance(scorer.assigner, Centroids)
+
+
+def test_scoring_never_imports_scikit_learn(gym_models: Path, tmp_path: Path) -> None:
+    export = _write(_gym_export(300), tmp_path / "export.parquet")
+    script = (
+        "import sys\n"
+        "from gym_churn.scoring.cli import main\n"
+        f"code = main(['--model', {str(gym_models)!r}, '--input', {str(export)!r},"
+        f" '--output', {str(tmp_path / 'out.parquet')!r}])\n"
+        "print(code, sorted({m.split('.')[0] for m in sys.modules} & {'sklearn', 'skops'}))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert done.stdout.split("\n")[-2] == "0 []", done.stderr
+    assert len(pd.read_parquet(tmp_path / "out.parquet")) == 300
 
 
 @pytest.mark.parametrize(

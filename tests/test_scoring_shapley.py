@@ -93,8 +93,9 @@ def test_tree_values_are_exact_shapley_values_of_the_trees() -> None:
             ("model", HistGradientBoostingClassifier(max_iter=8, max_leaf_nodes=4, random_state=0)),
         ]
     ).fit(X, y)
-    values, base, scale = _tree_values(model, X.head(5))
+    values, base, scale, owners = _tree_values(model, X.head(5), COLUMNS)
     assert scale == "log_odds"
+    assert owners == COLUMNS
     trees = [p[0].nodes for p in model[-1]._predictors]
     for i in range(5):
         x = X.iloc[i].to_numpy()
@@ -299,3 +300,31 @@ def test_large_trees_leaf_by_leaf_equal_enumerating_every_coalition(
         explainer = shap.TreeExplainer(model[-1], feature_perturbation="tree_path_dependent")
         shaps = explainer.shap_values(encoded, check_additivity=False)
         assert by_leaf == pytest.approx(shaps, abs=1e-9)
+
+
+@pytest.mark.parametrize("leaves", [3, 12, 24])  # 2, 11 and 23 splits: lookup and sort
+def test_values_per_pattern_of_ways_equal_values_per_member(
+    leaves: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # each tree's values are computed once per pattern of ways through it; computing them
+    # for every member alone (one "pattern" per member) must give the same numbers
+    import gym_churn.models.trees as trees_module
+
+    X, y = _data(600, seed=3)
+    X.loc[::7, "b"] = np.nan
+    hgb = HistGradientBoostingClassifier(
+        max_iter=6, max_leaf_nodes=leaves, min_samples_leaf=3, random_state=0
+    ).fit(X.to_numpy(), y)
+    trees = read_trees(hgb)
+    splits = max(int((~t["is_leaf"].astype(bool)).sum()) for t in trees.nodes)
+    assert splits == leaves - 1
+    Z = internal(hgb, X.to_numpy(dtype=float))
+    first, _ = trees_module._patterns(trees, 0, Z)
+    assert len(first) < len(Z)  # members do share patterns
+    patterned, base = tree_shapley(trees, Z)
+    rows = np.arange(len(Z))
+    monkeypatch.setattr(trees_module, "_patterns", lambda trees, t, Z: (rows, rows))
+    alone, base_alone = tree_shapley(trees, Z)
+    assert patterned == pytest.approx(alone, abs=1e-12)
+    assert base == pytest.approx(base_alone, abs=1e-12)
+    assert patterned.sum(axis=1) + base == pytest.approx(hgb._raw_predict(X.to_numpy())[:, 0])

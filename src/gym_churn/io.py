@@ -361,6 +361,36 @@ def save_model(model: Any, path: str | Path) -> None:
     write_bytes(_canonical_skops(sio.dumps(model)), path)
 
 
+def write_arrays(arrays: dict[str, Any], path: str | Path) -> None:
+    """Named numpy arrays as one .npz file (numpy's own format, no pickle), byte for byte
+    the same for the same arrays (no timestamps): dvc sees a change only when there is one."""
+    import numpy as np
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, array in sorted(arrays.items()):
+            member = io.BytesIO()
+            np.lib.format.write_array(member, np.asarray(array), allow_pickle=False)
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, member.getvalue())
+    write_bytes(buffer.getvalue(), path)
+
+
+def read_arrays(path: str | Path) -> dict[str, Any]:
+    """The arrays write_arrays wrote; anything needing pickle is refused."""
+    import numpy as np
+
+    source = Path(path)
+    try:
+        with np.load(source, allow_pickle=False) as found:
+            return {name: found[name] for name in found.files}
+    except FileNotFoundError:
+        raise ModelFileError(f"{source}: file not found") from None
+    except (zipfile.BadZipFile, ValueError, OSError) as exc:
+        raise ModelFileError(f"{source}: not a readable .npz file ({exc})") from None
+
+
 def load_model(path: str | Path) -> Any:
     """Load a skops model file, refusing any type neither skops nor TRUSTED_MODEL_TYPES trust."""
     import skops.io as sio

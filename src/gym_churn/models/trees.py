@@ -199,15 +199,45 @@ def _by_leaf(trees: TreeSet, t: int, Z: np.ndarray, phi: np.ndarray) -> float:
     return expected
 
 
+def _patterns(trees: TreeSet, t: int, Z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Members that take the same way at every split of tree t get the same Shapley values
+    from it (the game reads a member only through those ways): one member per pattern of
+    ways, and each member's pattern."""
+    table, bits = trees.nodes[t], trees.bitsets[t]
+    splits = np.flatnonzero(~table["is_leaf"].astype(bool))
+    code = np.zeros(len(Z), dtype=np.int64)
+    for k, i in enumerate(splits[:62]):
+        code |= _goes_left(table[i], bits, Z[:, int(table[i]["feature_idx"])]).astype(
+            np.int64
+        ) << np.int64(k)
+    if len(splits) > 62:  # a pattern too long for one integer: whole rows
+        return np.arange(len(Z)), np.arange(len(Z))
+    if len(splits) <= 16:  # few possible patterns: a lookup table, no sort
+        seen = np.full(1 << len(splits), len(Z))
+        seen[code] = np.arange(len(Z))  # some member with each pattern: any one will do
+        present = np.flatnonzero(seen < len(Z))
+        rank = np.zeros(len(seen), dtype=np.int64)
+        rank[present] = np.arange(len(present))
+        return seen[present], rank[code]
+    _, first, which = np.unique(code, return_index=True, return_inverse=True)
+    return first, which
+
+
 def shapley(trees: TreeSet, Z: np.ndarray) -> tuple[np.ndarray, float]:
     """Exact tree-path-dependent Shapley values (rows, the estimator's input columns) on the
-    log-odds scale, and the expected log-odds they start from. Z: internal() of the input."""
-    phi = np.zeros((len(Z), Z.shape[1]))
+    log-odds scale, and the expected log-odds they start from. Z: internal() of the input.
+    Each tree's values are computed once per pattern of ways through it (few for small
+    trees) and handed to every member with that pattern."""
+    phi = np.zeros((len(Z), Z.shape[1]), order="F")  # added to column by column
     base = trees.baseline
     for t, cols in enumerate(trees.columns):
         way = _enumerated if len(cols) <= ENUMERATE_UP_TO else _by_leaf
-        base += way(trees, t, Z, phi)
-    out = np.zeros_like(phi)
+        first, which = _patterns(trees, t, Z)
+        own = np.zeros((len(first), Z.shape[1]))
+        base += way(trees, t, Z[first], own)
+        for c in cols:
+            phi[:, c] += own[which, c]
+    out = np.zeros(phi.shape)
     out[:, trees.order] = phi
     return out, base
 

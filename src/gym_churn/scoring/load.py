@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 
 from gym_churn.contract.spec import Contract, parse_contract
-from gym_churn.io import load_model, read_json
+from gym_churn.io import load_model, read_arrays, read_json
+from gym_churn.models.runtime import from_arrays
 from gym_churn.scoring.scorer import Scorer
 
 
@@ -31,18 +32,23 @@ def bundle_contract(model_path: str) -> Contract:
 
 
 def load_scorer(model_path: str) -> Scorer:
-    """Everything scoring needs, from the models folder alone."""
+    """Everything scoring needs, from the models folder alone. The models' runtime forms
+    (runtime.npz) when the bundle has them: scoring then never imports scikit-learn; the
+    skops files otherwise."""
     folder = _folder(model_path)
     summary = read_json(folder / "train_summary.json")
     names = read_json(folder / "segment_names.json")
     settings = read_json(folder / "scoring.json")
     contract = parse_contract(summary["contract"], source=str(folder / "train_summary.json"))
+    model = assigner = None
+    if (folder / "runtime.npz").is_file():
+        model, assigner = from_arrays(read_arrays(folder / "runtime.npz"))
     return Scorer(
-        model=load_model(folder / "model.skops"),
+        model=model if model is not None else load_model(folder / "model.skops"),
         threshold=summary["threshold"],
         decile_edges=np.asarray(summary["risk_decile_edges"]),
         typical=summary["typical_values"],
-        assigner=load_model(folder / "segments.skops"),
+        assigner=assigner if assigner is not None else load_model(folder / "segments.skops"),
         segment_names={int(k): v for k, v in names.items()},
         contract=contract,
         background=_background(settings["background"], contract),

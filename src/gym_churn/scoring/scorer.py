@@ -14,25 +14,24 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from scipy.special import expit
-from sklearn.ensemble import HistGradientBoostingClassifier
-from sklearn.pipeline import Pipeline
 
 from gym_churn.contract.spec import Contract
 from gym_churn.models.predict import inputs, predict, probability
-from gym_churn.models.trees import delta, internal, read_trees
+from gym_churn.models.runtime import boosted_trees
+from gym_churn.models.trees import delta
 from gym_churn.scoring.reasons import WhatIf, reason_columns, suggested_lever
-from gym_churn.scoring.shapley import columns_of_outputs, contributions
+from gym_churn.scoring.shapley import contributions
 
 
 @dataclass(frozen=True)
 class Scorer:
     """Everything scoring needs, as the model bundle (the models folder) holds it."""
 
-    model: Any  # fitted churn pipeline (predict_proba)
+    model: Any  # fitted churn pipeline or its runtime form (predict_proba)
     threshold: float
     decile_edges: np.ndarray  # 9 cut points of the training base's out-of-fold probabilities
     typical: dict[str, Any]  # the base's typical value of each raw column (train summary)
-    assigner: Any  # segment assigner (predict)
+    assigner: Any  # segment assigner or its runtime form (predict)
     segment_names: dict[int, str]
     contract: Contract
     background: pd.DataFrame  # training members the reasons' base is taken over
@@ -56,16 +55,15 @@ def _segments(scorer: Scorer, X: pd.DataFrame) -> tuple[np.ndarray, pd.Categoric
     return segment, pd.Categorical.from_codes(codes, categories=names)
 
 
-def _tree_what_if(model: Any, contract: Contract, encoded: np.ndarray) -> WhatIf | None:
+def _tree_what_if(model: Any, contract: Contract, X: pd.DataFrame) -> WhatIf | None:
     """For gradient boosting: a one-column change moves only the trees that split on that
     column or on a feature made from it, so only those are predicted (exact: the same trees,
-    the same sum). `encoded`: the members' inputs as the pipeline prepares them. None for
-    other models (the lever predicts the changed members whole)."""
-    if not (isinstance(model, Pipeline) and isinstance(model[-1], HistGradientBoostingClassifier)):
+    the same sum). `X`: the members' model inputs. None for other models (the lever predicts
+    the changed members whole)."""
+    boosted = boosted_trees(model)
+    if boosted is None:
         return None
-    estimator, prepare = model[-1], model[:-1]
-    trees = read_trees(estimator)
-    owners = columns_of_outputs(prepare, contract.model_features)
+    encoded = boosted.encode(X)
     made_from = {
         col: {col} | {e for e in contract.engineered if col in contract.sources(e)}
         for col in contract.raw_features
@@ -74,26 +72,18 @@ def _tree_what_if(model: Any, contract: Contract, encoded: np.ndarray) -> WhatIf
     def what_if(changes: list, own: np.ndarray) -> list[np.ndarray]:
         # every changed frame's inputs made at once: one pass of the feature expressions
         changed = pd.concat([frame for _, frame, _ in changes], ignore_index=True)
-        after_all = internal(estimator, np.asarray(prepare.transform(inputs(changed, contract))))
+        after_all = boosted.encode(inputs(changed, contract))
         p = np.clip(own, 1e-15, 1 - 1e-15)
         logit = np.log(p / (1 - p))
         out, start = [], 0
         for rows, frame, column in changes:
-            moved = {i for i, owner in enumerate(owners) if owner in made_from[column]}
+            moved = {i for i, owner in enumerate(boosted.columns) if owner in made_from[column]}
             after = after_all[start : start + len(frame)]
             start += len(frame)
-            before = internal(estimator, encoded[rows])
-            out.append(expit(logit[rows] + delta(trees, before, after, moved)))
+            out.append(expit(logit[rows] + delta(boosted.trees, encoded[rows], after, moved)))
         return out
 
     return what_if
-
-
-def _prepared(model: Any, X: pd.DataFrame) -> np.ndarray | None:
-    """X as a pipeline's input step hands it to the model (None for other models)."""
-    if isinstance(model, Pipeline) and isinstance(model[-1], HistGradientBoostingClassifier):
-        return np.asarray(model[:-1].transform(X), dtype=float)
-    return None
 
 
 def describe(
@@ -140,7 +130,7 @@ def describe(
     lever = suggested_lever(
         lambda m: predict(scorer.model, contract, m), picked, contract, scorer.lever_options,
         own=None if model_proba is None else np.asarray(model_proba)[chosen],
-        what_if=_tree_what_if(scorer.model, contract, _prepared(scorer.model, picked_X)),
+        what_if=_tree_what_if(scorer.model, contract, picked_X),
     )  # fmt: skip
     for col, values in (reasons | lever).items():
         if col.endswith("_points"):

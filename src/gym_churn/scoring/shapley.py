@@ -35,11 +35,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import Pipeline
 
 from gym_churn.contract.spec import Contract
+from gym_churn.models.runtime import boosted_trees
 from gym_churn.models.trees import internal, read_trees
 from gym_churn.models.trees import shapley as tree_shapley
 
@@ -119,12 +117,23 @@ def columns_of_outputs(transformer: Any, inputs: list[str]) -> list[str]:
     return out
 
 
-def _tree_values(model: Pipeline, inputs: pd.DataFrame) -> tuple[np.ndarray, float, str]:
+def _tree_values(
+    model: Any, inputs: pd.DataFrame, columns: list[str]
+) -> tuple[np.ndarray, float, str, list[str]]:
+    """Values per column the input step puts out, their base, scale, and the input column
+    behind each."""
+    boosted = boosted_trees(model)
+    if boosted is not None:
+        values, base = tree_shapley(boosted.trees, boosted.encode(inputs))
+        return values, base, "log_odds", boosted.columns
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
     estimator = model[-1]
     encoded = np.asarray(model[:-1].transform(inputs), dtype=float)
-    if isinstance(estimator, HistGradientBoostingClassifier):
+    owners = columns_of_outputs(model[:-1], columns)
+    if isinstance(estimator, HistGradientBoostingClassifier):  # an input step of its own
         values, base = tree_shapley(read_trees(estimator), internal(estimator, encoded))
-        return values, base, "log_odds"
+        return values, base, "log_odds", owners
     import shap  # a heavy import (numba, 1.5 s): only for forests
 
     explainer = shap.TreeExplainer(estimator, feature_perturbation="tree_path_dependent")
@@ -132,13 +141,13 @@ def _tree_values(model: Pipeline, inputs: pd.DataFrame) -> tuple[np.ndarray, flo
     base = np.asarray(explainer.expected_value, dtype=float).ravel()
     # a forest's trees average probabilities: the values are already on that scale
     values = values[..., 1] if values.ndim == 3 else values
-    return values, float(base[-1]), "probability"
+    return values, float(base[-1]), "probability", owners
 
 
 def _linear_values(
-    model: Pipeline, inputs: pd.DataFrame, background: pd.DataFrame
+    model: Any, inputs: pd.DataFrame, background: pd.DataFrame
 ) -> tuple[np.ndarray, float]:
-    estimator: LogisticRegression = model[-1]
+    estimator = model[-1]  # logistic regression
     w = estimator.coef_[0]
     z = np.asarray(model[:-1].transform(inputs), dtype=float)
     z_bg = np.asarray(model[:-1].transform(background), dtype=float).mean(axis=0)
@@ -146,6 +155,13 @@ def _linear_values(
 
 
 def _kind(model: Any) -> str:
+    if boosted_trees(model) is not None:
+        return "tree"
+    # a fitted scikit-learn model
+    from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+
     if not isinstance(model, Pipeline):
         return "exact"  # calibrated: an ensemble of pipelines behind a calibrator
     estimator = model[-1]
@@ -177,8 +193,7 @@ def contributions(
         points, base = _exact_points(model, inputs, background, keys, membership)
         return Contributions(keys, points, base, kind)
     if kind == "tree":
-        values, base, scale = _tree_values(model, inputs)
-        owners = columns_of_outputs(model[:-1], columns)
+        values, base, scale, owners = _tree_values(model, inputs, columns)
     else:
         values, base = _linear_values(model, inputs, background)
         scale = "log_odds"
