@@ -206,9 +206,12 @@ def temp_experiment(repo: Path) -> str:
 
 def test_cluster_param_reruns_exactly_cluster_and_profile(repo: Path, temp_experiment: str) -> None:
     # check_params validates the whole params.yaml after any edit of it; train and audit do
-    # not run again (score and campaign do: the per-member table carries the segments)
+    # not run again (score and campaign do: the per-member table carries the segments; and
+    # bundle, which writes the new assigner's runtime form)
     ran = set(STAGE_RAN.findall(temp_experiment))
-    assert ran == {"check_params", "cluster", "profile", "score", "campaign", "report"}
+    assert ran == {
+        "check_params", "cluster", "bundle", "profile", "score", "campaign", "report",
+    }  # fmt: skip
     assert git_status(repo) == ""  # --temp leaves the workspace alone
 
 

@@ -3,10 +3,12 @@
     gym-churn score --model models --input export.csv --output scored.csv
     gym-churn-score --model models --input export.parquet --output scored.parquet
 
-Reads  --model    the model bundle (the pipeline's models folder), all it needs: model.skops,
-                  train_summary.json (the data contract, threshold, decile edges),
-                  scoring.json (reasons' background, levers, drift reference, settings),
-                  segments.skops, segment_names.json. No checkout, no params.yaml.
+Reads  --model    the model bundle (the pipeline's models folder), all it needs:
+                  runtime.npz (the model and segment assigner as arrays; model.skops and
+                  segments.skops for a model with no runtime form), train_summary.json (the
+                  data contract, threshold, decile edges), scoring.json (reasons'
+                  background, levers, drift reference, settings), segment_names.json.
+                  No checkout, no params.yaml, no scikit-learn.
        --input    the export: CSV (any delimiter, BOM, CRLF) or parquet; no target needed
 Writes --output   .csv or .parquet, one row per member: the member key (the contract's ID
                   column, or member_row), churn_probability, risk_decile, at_risk, segment,
@@ -133,7 +135,7 @@ def _scored_chunks(
     scorer: Any, chunks: Iterator[pd.DataFrame], source: str, workers: int
 ) -> Iterator[tuple[Any, int, dict]]:
     """Scored chunks (Arrow tables) in file order. An export of one chunk is scored here; a
-    longer one by `workers` processes, with up to workers + 1 chunks in flight at once
+    longer one by `workers` processes, with up to 2 * workers + 1 chunks in flight at once
     (memory stays bounded); a failing chunk stops the run with its error. A worker's chunk
     is read from its spool file, which is removed once the caller is done with the table
     (when the next one is asked for)."""
@@ -161,7 +163,8 @@ def _scored_chunks(
         pending: deque = deque()
         for chunk in chain(head, chunks):
             pending.append(pool.submit(_worker_chunk, chunk, source, spool))
-            if len(pending) > workers:
+            # a chunk waiting for each worker while the oldest is written: no worker idles
+            if len(pending) > 2 * workers:
                 yield from take(pending.popleft())
         while pending:
             yield from take(pending.popleft())
