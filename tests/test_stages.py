@@ -342,7 +342,11 @@ def test_the_models_folder_carries_the_contract(done: Project) -> None:
     assert {p.name for p in models.iterdir()} == {
         Path(done.paths[n]).name
         for n in (
-            "model", "train_summary", "scoring_settings", "runtime", "cluster_model",
+            "model",
+            "train_summary",
+            "scoring_settings",
+            "runtime",
+            "cluster_model",
             "segment_names",
         )
     }
