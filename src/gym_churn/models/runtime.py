@@ -95,7 +95,8 @@ class Centroids:
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         Z = self.encode(X)
-        distance = ((Z[:, None, :] - self.centroids[None, :, :]) ** 2).sum(axis=2)
+        # one centroid at a time: no (members, segments, columns) array
+        distance = np.column_stack([((Z - c) ** 2).sum(axis=1) for c in self.centroids])
         return self.labels[distance.argmin(axis=1)]
 
 

@@ -205,13 +205,12 @@ def _patterns(trees: TreeSet, t: int, Z: np.ndarray) -> tuple[np.ndarray, np.nda
     ways, and each member's pattern."""
     table, bits = trees.nodes[t], trees.bitsets[t]
     splits = np.flatnonzero(~table["is_leaf"].astype(bool))
-    code = np.zeros(len(Z), dtype=np.int64)
-    for k, i in enumerate(splits[:62]):
-        code |= _goes_left(table[i], bits, Z[:, int(table[i]["feature_idx"])]).astype(
-            np.int64
-        ) << np.int64(k)
     if len(splits) > 62:  # a pattern too long for one integer: whole rows
         return np.arange(len(Z)), np.arange(len(Z))
+    code = np.zeros(len(Z), dtype=np.int64)
+    for k, i in enumerate(splits):
+        left = _goes_left(table[i], bits, Z[:, int(table[i]["feature_idx"])])
+        code |= left.astype(np.int64) << np.int64(k)
     if len(splits) <= 16:  # few possible patterns: a lookup table, no sort
         seen = np.full(1 << len(splits), len(Z))
         seen[code] = np.arange(len(Z))  # some member with each pattern: any one will do
