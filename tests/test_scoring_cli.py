@@ -77,14 +77,15 @@ def test_the_models_folder_holds_everything_scoring_needs(gym_models: Path) -> N
     assert isinstance(scorer.assigner, Centroids)
 
 
-def test_scoring_never_imports_scikit_learn(gym_models: Path, tmp_path: Path) -> None:
+def test_scoring_never_imports_scikit_learn_or_scipy(gym_models: Path, tmp_path: Path) -> None:
     export = _write(_gym_export(300), tmp_path / "export.parquet")
     script = (
         "import sys\n"
         "from gym_churn.scoring.cli import main\n"
         f"code = main(['--model', {str(gym_models)!r}, '--input', {str(export)!r},"
         f" '--output', {str(tmp_path / 'out.parquet')!r}])\n"
-        "print(code, sorted({m.split('.')[0] for m in sys.modules} & {'sklearn', 'skops'}))\n"
+        "heavy = {'sklearn', 'skops', 'scipy'}\n"
+        "print(code, sorted({m.split('.')[0] for m in sys.modules} & heavy))\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True

@@ -705,10 +705,10 @@ MODELS = {"sklearn", "scipy"}  # scikit-learn loads scipy
 # that stage (an earlier one would have been caught first). preprocess needs its own.
 # skops and matplotlib are never imported with a stage module: only when a model is saved or
 # loaded, or a figure drawn. report computes nothing heavy: scipy only for Wilson intervals;
-# bundle only reads the fitted models (scipy for the runtime form's sigmoid).
+# bundle only reads the fitted models.
 IMPORT_RUNS = [
     [("preprocess", {"pandera"})],
-    [("check_params", set()), ("split", set()), ("bundle", {"scipy"}), ("report", {"scipy"}),
+    [("check_params", set()), ("split", set()), ("bundle", set()), ("report", {"scipy"}),
      ("train", MODELS), ("evaluate", MODELS), ("cluster", MODELS), ("audit", MODELS),
      ("drivers", MODELS), ("profile", MODELS), ("score", MODELS), ("campaign", MODELS)],
 ]  # fmt: skip

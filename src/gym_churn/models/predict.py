@@ -15,11 +15,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.special import expit
 
 from gym_churn.contract.spec import Contract
 from gym_churn.features import add_features, model_inputs
-from gym_churn.models.runtime import boosted_trees
+from gym_churn.models.runtime import boosted_trees, sigmoid
 
 
 def inputs(members: pd.DataFrame, contract: Contract) -> pd.DataFrame:
@@ -33,7 +32,7 @@ def probability(model: Any, X: pd.DataFrame) -> np.ndarray:
         return np.zeros(0)
     boosted = boosted_trees(model)
     if boosted is not None:
-        return expit(boosted.log_odds(X))
+        return sigmoid(boosted.log_odds(X))
     return model.predict_proba(X)[:, 1]
 
 

@@ -21,7 +21,7 @@ predicts those trees alone.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import combinations
 from math import factorial
 from typing import Any
@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 ENUMERATE_UP_TO = 3  # columns of a tree; above it the leaf-by-leaf way is quicker
+LOOKUP_UP_TO = 16  # splits of a tree whose leaves are looked up by the member's ways (2^16)
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,33 @@ class TreeSet:
     bitsets: list[np.ndarray]  # each tree's category bitsets (left-going categories)
     baseline: float  # log-odds every prediction starts from
     order: np.ndarray  # internal column j is the estimator's input column order[j]
+    # per tree (up to LOOKUP_UP_TO splits): the value of the leaf each pattern of ways reaches
+    leaf_values: list[np.ndarray | None] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "leaf_values", [_leaf_values(t) for t in self.nodes])
+
+
+def _splits(table: np.ndarray) -> np.ndarray:
+    return np.flatnonzero(~table["is_leaf"].astype(bool))
+
+
+def _leaf_values(table: np.ndarray) -> np.ndarray | None:
+    """The value of the leaf reached by each pattern of ways (bit k of the pattern: the
+    member goes left at the tree's k-th split), or None for a tree with too many splits."""
+    splits = _splits(table)
+    if len(splits) > LOOKUP_UP_TO:
+        return None
+    bit = np.zeros(len(table), dtype=np.int64)
+    bit[splits] = np.arange(len(splits))
+    patterns = np.arange(1 << len(splits))
+    node = np.zeros(len(patterns), dtype=np.int64)
+    leaf = table["is_leaf"].astype(bool)
+    while not leaf[node].all():
+        left = (patterns >> bit[node]) & 1 == 1
+        inner = ~leaf[node]
+        node = np.where(inner, np.where(left, table["left"][node], table["right"][node]), node)
+    return table["value"][node].astype(float)
 
 
 def internal(estimator: Any, Z: np.ndarray) -> np.ndarray:
@@ -93,8 +121,21 @@ def _expected(
     return (cl * lv + cr * rv) / (cl + cr)
 
 
+def _pattern(table: np.ndarray, bits: np.ndarray, Z: np.ndarray, splits: np.ndarray) -> np.ndarray:
+    """Each row's pattern of ways through the splits (bit k: goes left at splits[k])."""
+    code = np.zeros(len(Z), dtype=np.int64)
+    for k, i in enumerate(splits):
+        left = _goes_left(table[i], bits, Z[:, int(table[i]["feature_idx"])])
+        code |= left.astype(np.int64) << np.int64(k)
+    return code
+
+
 def tree_value(trees: TreeSet, t: int, Z: np.ndarray) -> np.ndarray:
     """One tree's prediction for every row of the encoded inputs Z."""
+    lookup = trees.leaf_values[t]
+    if lookup is not None:  # the same leaf's value, found by the member's ways
+        table = trees.nodes[t]
+        return lookup[_pattern(table, trees.bitsets[t], Z, _splits(table))]
     value = _expected(trees.nodes[t], trees.bitsets[t], 0, Z, frozenset(trees.columns[t]))
     return np.broadcast_to(np.asarray(value, dtype=float), (len(Z),))
 
@@ -204,14 +245,11 @@ def _patterns(trees: TreeSet, t: int, Z: np.ndarray) -> tuple[np.ndarray, np.nda
     from it (the game reads a member only through those ways): one member per pattern of
     ways, and each member's pattern."""
     table, bits = trees.nodes[t], trees.bitsets[t]
-    splits = np.flatnonzero(~table["is_leaf"].astype(bool))
+    splits = _splits(table)
     if len(splits) > 62:  # a pattern too long for one integer: whole rows
         return np.arange(len(Z)), np.arange(len(Z))
-    code = np.zeros(len(Z), dtype=np.int64)
-    for k, i in enumerate(splits):
-        left = _goes_left(table[i], bits, Z[:, int(table[i]["feature_idx"])])
-        code |= left.astype(np.int64) << np.int64(k)
-    if len(splits) <= 16:  # few possible patterns: a lookup table, no sort
+    code = _pattern(table, bits, Z, splits)
+    if len(splits) <= LOOKUP_UP_TO:  # few possible patterns: a lookup table, no sort
         seen = np.full(1 << len(splits), len(Z))
         seen[code] = np.arange(len(Z))  # some member with each pattern: any one will do
         present = np.flatnonzero(seen < len(Z))

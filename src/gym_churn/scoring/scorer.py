@@ -13,11 +13,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.special import expit
 
 from gym_churn.contract.spec import Contract
 from gym_churn.models.predict import inputs, predict, probability
-from gym_churn.models.runtime import boosted_trees
+from gym_churn.models.runtime import boosted_trees, sigmoid
 from gym_churn.models.trees import delta
 from gym_churn.scoring.reasons import WhatIf, reason_columns, suggested_lever
 from gym_churn.scoring.shapley import contributions
@@ -80,7 +79,7 @@ def _tree_what_if(model: Any, contract: Contract, X: pd.DataFrame) -> WhatIf | N
             moved = {i for i, owner in enumerate(boosted.columns) if owner in made_from[column]}
             after = after_all[start : start + len(frame)]
             start += len(frame)
-            out.append(expit(logit[rows] + delta(boosted.trees, encoded[rows], after, moved)))
+            out.append(sigmoid(logit[rows] + delta(boosted.trees, encoded[rows], after, moved)))
         return out
 
     return what_if

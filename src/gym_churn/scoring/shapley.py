@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from gym_churn.contract.spec import Contract
-from gym_churn.models.runtime import boosted_trees
+from gym_churn.models.runtime import boosted_trees, sigmoid
 from gym_churn.models.trees import internal, read_trees
 from gym_churn.models.trees import shapley as tree_shapley
 
@@ -55,10 +55,6 @@ class Contributions:
     points: np.ndarray  # (members, groups)
     base: float  # base churn probability the contributions start from
     method: str  # "tree", "linear" or "exact"
-
-
-def _sigmoid(z: np.ndarray | float) -> Any:
-    return 1.0 / (1.0 + np.exp(-np.asarray(z, dtype=float)))
 
 
 def group_matrix(columns: list[str], contract: Contract) -> tuple[list[str], np.ndarray]:
@@ -202,7 +198,7 @@ def contributions(
     grouped = values @ to_groups
     if scale == "probability":
         return Contributions(keys, 100 * grouped, base, kind)
-    return Contributions(keys, to_points(grouped, base), float(_sigmoid(base)), kind)
+    return Contributions(keys, to_points(grouped, base), float(sigmoid(base)), kind)
 
 
 def to_points(log_odds: np.ndarray, base: float) -> np.ndarray:
@@ -215,7 +211,7 @@ def to_points(log_odds: np.ndarray, base: float) -> np.ndarray:
     up = np.where(log_odds > 0, log_odds, 0.0)
     down = np.where(log_odds < 0, log_odds, 0.0)
     r, lo = up.sum(axis=1), down.sum(axis=1)
-    s = _sigmoid
+    s = sigmoid
     gain_r = 0.5 * ((s(base + r) - s(base)) + (s(base + r + lo) - s(base + lo)))
     gain_l = (s(base + r + lo) - s(base)) - gain_r
     share_r = np.divide(up, r[:, None], out=np.zeros_like(up), where=r[:, None] > 0)
