@@ -64,6 +64,9 @@ log = logging.getLogger(__name__)
 # GB of it libraries and models, so ~2.6 KB a row (a worker process alone: ~1.7 KB).
 # --memory-mb is shared by the processes scoring.
 BYTES_PER_ROW = 2600
+# The default share: with two workers, 10M rows peaked at 967 MB for all processes together
+# (PSS; 1,097 MB with 512) at the same speed (bench/scoring_speed.py).
+MEMORY_MB = 384
 SPOOL_PREFIX = "gym-churn-score-"  # the folder workers leave scored chunks in
 OUTPUT_FORMATS = (".csv", ".parquet")  # what table_writer writes; anything else is refused
 
@@ -73,7 +76,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--model", required=True, help="models folder (or its model.skops)")
     p.add_argument("--input", required=True)
     p.add_argument("--output", required=True)
-    p.add_argument("--memory-mb", type=int, default=512, help="memory for rows in flight")
+    p.add_argument(
+        "--memory-mb", type=int, default=MEMORY_MB, help="memory for rows in flight"
+    )  # fmt: skip
     p.add_argument(
         "--reasons", type=int, default=None, help="reasons per at-risk member (bundle's default)"
     )
