@@ -348,17 +348,20 @@ def _canonical_skops(data: bytes) -> bytes:
         return out
 
     new_schema = json.dumps(rename_refs(json.loads(schema)), indent=2).encode()
+    # named after their content: identical content is stored once
+    files = {renamed[name]: content for name, content in members.items()}
+    return _stable_zip({"schema.json": new_schema, **files})
+
+
+def _stable_zip(files: dict[str, bytes]) -> bytes:
+    """A zip of the files, in name order, with a fixed timestamp: the same files always give
+    the same bytes (dvc sees a change only when there is one)."""
     out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as dst:
-        for name, content in sorted(
-            [("schema.json", new_schema)]
-            + [(renamed[name], content) for name, content in members.items()]
-        ):
-            if name in dst.namelist():
-                continue  # identical content stored once
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, content in sorted(files.items()):
             info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
             info.compress_type = zipfile.ZIP_DEFLATED
-            dst.writestr(info, content)
+            archive.writestr(info, content)
     return out.getvalue()
 
 
@@ -370,18 +373,15 @@ def save_model(model: Any, path: str | Path) -> None:
 
 def write_arrays(arrays: dict[str, Any], path: str | Path) -> None:
     """Named numpy arrays as one .npz file (numpy's own format, no pickle), byte for byte
-    the same for the same arrays (no timestamps): dvc sees a change only when there is one."""
+    the same for the same arrays."""
     import numpy as np
 
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for name, array in sorted(arrays.items()):
-            member = io.BytesIO()
-            np.lib.format.write_array(member, np.asarray(array), allow_pickle=False)
-            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
-            info.compress_type = zipfile.ZIP_DEFLATED
-            archive.writestr(info, member.getvalue())
-    write_bytes(buffer.getvalue(), path)
+    files = {}
+    for name, array in arrays.items():
+        member = io.BytesIO()
+        np.lib.format.write_array(member, np.asarray(array), allow_pickle=False)
+        files[f"{name}.npy"] = member.getvalue()
+    write_bytes(_stable_zip(files), path)
 
 
 def read_arrays(path: str | Path) -> dict[str, Any]:

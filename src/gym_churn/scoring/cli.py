@@ -76,9 +76,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--model", required=True, help="models folder (or its model.skops)")
     p.add_argument("--input", required=True)
     p.add_argument("--output", required=True)
-    p.add_argument(
-        "--memory-mb", type=int, default=MEMORY_MB, help="memory for rows in flight"
-    )  # fmt: skip
+    p.add_argument("--memory-mb", type=int, default=MEMORY_MB, help="memory for rows in flight")
     p.add_argument(
         "--reasons", type=int, default=None, help="reasons per at-risk member (bundle's default)"
     )
