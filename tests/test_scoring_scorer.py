@@ -5,16 +5,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from gym_churn.contract.checks import check_export
-from gym_churn.contract.spec import ROW_KEY
+from gym_churn.contract.spec import ROW_KEY, parse_contract
 from gym_churn.io import read_json
 from gym_churn.models.predict import inputs, predict
 from gym_churn.scoring.load import load_scorer
+from gym_churn.scoring.reasons import lever_options, suggested_lever, value_text
 from gym_churn.scoring.scorer import Scorer, describe, risk_decile, score
 from gym_churn.scoring.shapley import contributions
 from tests.conftest import GYM_CONTRACT, TARGET
@@ -160,6 +162,32 @@ def test_reasons_use_the_contracts_words_and_values(scored: pd.DataFrame) -> Non
     assert not first.str.contains("Avg_class|Lifetime|Contract_period").any()
 
 
+def test_each_reason_names_the_members_own_values(
+    scorer: Scorer, members: pd.DataFrame, scored: pd.DataFrame
+) -> None:
+    """Reason text is written once per distinct combination of values and direction, then
+    handed out: each member still reads its own values, its own direction, in group order."""
+    contract = scorer.contract
+    label_of = {contract.words(c).label: c for c in contract.raw_features}
+    flagged = scored[scored["at_risk"] == 1]
+    checked = 0
+    for i, row in flagged.iterrows():
+        for reason, pts in zip(REASONS, POINTS, strict=True):
+            if np.isnan(row[pts]):
+                continue
+            body, way = row[reason].rsplit(": ", 1)
+            assert way == ("raises risk" if row[pts] > 0 else "lowers risk")
+            parts = body.split("; ")
+            columns = [label_of[next(x for x in label_of if p.startswith(x + " "))] for p in parts]
+            group = [c for g in contract.groups.values() if columns[0] in g for c in g]
+            assert columns == [c for c in group if c in contract.features]
+            for part, col in zip(parts, columns, strict=True):
+                own = value_text(members.loc[[i], col], contract, col)[0]
+                assert part.startswith(f"{contract.words(col).label} {own} (")
+            checked += 1
+    assert checked > 100
+
+
 def test_unflagged_members_have_no_reasons_or_lever(scored: pd.DataFrame) -> None:
     calm = scored[scored["at_risk"] == 0]
     assert (calm[[*REASONS, "lever"]] == "").all(axis=None)
@@ -199,3 +227,53 @@ def test_the_suggested_lever_is_a_lever_and_lowers_the_risk_by_its_points(
         assert drop == pytest.approx(row["lever_points"], abs=1e-9)
         assert row["lever_points"] > 0
         assert "->" in change
+
+
+# ---------------------------------------------------------------- flags with text labels
+
+FLAG_CONTRACT = {
+    "target": {"column": "left", "positive": ["Yes"], "negative": ["No"]},
+    "features": {
+        "senior": {"kind": "binary", "values": ["N", "Y"], "label": "seniors"},
+        "coached": {"kind": "binary", "values": ["no", "yes"], "role": "lever", "label": "coach"},
+        "flag": {"kind": "binary", "role": "lever", "label": "flag"},  # no labels: 0/1
+        "visits": {"kind": "numeric", "min": 0},
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def flag_members() -> tuple[pd.DataFrame, Any]:
+    """Members as check_export types them from an export whose flags are words."""
+    contract = parse_contract(FLAG_CONTRACT, source="flags.yaml")
+    export = pd.DataFrame(
+        {
+            "senior": ["Y", "N", "y "],
+            "coached": ["no", "yes", "NO"],
+            "flag": [1, 0, 0],
+            "visits": [1.0, 2.0, 3.0],
+        }
+    )
+    return check_export(export, contract, source="flags", labelled=False).members, contract
+
+
+def test_a_flag_reads_yes_or_no_whatever_its_labels(flag_members) -> None:
+    members, contract = flag_members
+    assert list(value_text(members["senior"], contract, "senior")) == ["yes", "no", "yes"]
+    assert list(value_text(members["coached"], contract, "coached")) == ["no", "yes", "no"]
+    assert list(value_text(members["flag"], contract, "flag")) == ["yes", "no", "no"]
+    assert value_text(pd.Series([np.nan]), contract, "senior")[0] == "missing"
+
+
+def test_a_flag_lever_is_set_as_checked_members_hold_it(flag_members) -> None:
+    members, contract = flag_members
+    options = lever_options(members, contract)
+    assert options == {"coached": [0, 1], "flag": [0, 1]}
+
+    def predict(m: pd.DataFrame) -> np.ndarray:  # coaching lowers the risk, the flag raises it
+        return 0.5 - 0.2 * m["coached"].to_numpy(dtype=float) + 0.1 * m["flag"].to_numpy(float)
+
+    lever = suggested_lever(predict, members, contract, options)
+    assert list(lever["lever"]) == ["coach: no -> yes", "", "coach: no -> yes"]
+    assert lever["lever_points"][[0, 2]] == pytest.approx([20.0, 20.0])
+    assert np.isnan(lever["lever_points"][1])

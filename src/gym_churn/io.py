@@ -173,7 +173,8 @@ def arrow_table(frame: pd.DataFrame) -> Any:
     depend on which categories a chunk happened to hold."""
     import pyarrow as pa
 
-    table = pa.Table.from_pandas(frame, preserve_index=False)
+    # one thread: a worker process is one core's share; more only contend with the others
+    table = pa.Table.from_pandas(frame, preserve_index=False, nthreads=1)
     return table.cast(
         pa.schema(
             f.with_type(f.type.value_type) if pa.types.is_dictionary(f.type) else f

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import re
+from functools import cached_property
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -285,13 +286,26 @@ class Contract(_Strict):
 
     def sources(self, engineered: str) -> list[str]:
         """The raw columns an engineered feature is made from."""
-        return self.names_in(self.engineered[engineered].expr, self.raw_features)
+        return list(self._sources[engineered])
+
+    # Answers read per scored chunk are worked out once per contract (it is frozen): each
+    # takes a regular-expression search per feature.
+    @cached_property
+    def _sources(self) -> dict[str, tuple[str, ...]]:
+        return {
+            name: tuple(self.names_in(eng.expr, self.raw_features))
+            for name, eng in self.engineered.items()
+        }
 
     @property
     def groups(self) -> dict[str, list[str]]:
         """Columns that count as one driver or reason: a raw column, the engineered features
         made from it, and the other raw columns those are made from. Keyed by the group's
         first raw column in contract order; singletons for untouched columns."""
+        return {key: list(cols) for key, cols in self._groups.items()}
+
+    @cached_property
+    def _groups(self) -> dict[str, tuple[str, ...]]:
         owner = {col: col for col in self.features}
 
         def root(col: str) -> str:
@@ -309,7 +323,7 @@ class Contract(_Strict):
             out.setdefault(root(col), []).append(col)
         for name in self.engineered:
             out[root(self.sources(name)[0])].append(name)
-        return out
+        return {key: tuple(cols) for key, cols in out.items()}
 
     def group_label(self, group: str) -> str:
         """A group's words: its columns' labels joined ("lifetime visits + visits last month")."""

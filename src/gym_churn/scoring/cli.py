@@ -106,7 +106,8 @@ def _score_chunk(
     members = checked.members
     scored = score(scorer, members)
     # categories as read (an unseen level is a gap to the model), in the kept rows only
-    counts = drift.counts(scorer.reference, members, raw=chunk.loc[checked.rows])
+    as_read = chunk.loc[checked.rows, [c for c in scorer.contract.categorical if c in chunk]]
+    counts = drift.counts(scorer.reference, members, raw=as_read)
     table = arrow_table(scored)
     at_risk = int(scored["at_risk"].sum())
     if spool is None:

@@ -84,13 +84,13 @@ def counts(
                 "missing": int(values.isna().sum()),
             }
         else:
-            numbers = values.astype(float)
-            present = numbers[numbers.notna()].to_numpy()
-            binned = np.searchsorted(np.asarray(spec["cuts"]), present, side="right")
+            numbers = values.to_numpy(dtype=float, na_value=np.nan)
+            gap = np.isnan(numbers)
+            binned = np.searchsorted(np.asarray(spec["cuts"]), numbers[~gap], side="right")
             out[col] = {
                 "bins": np.bincount(binned, minlength=len(spec["cuts"]) + 1),
                 "new": {},
-                "missing": int(numbers.isna().sum()),
+                "missing": int(gap.sum()),
             }
     return out
 

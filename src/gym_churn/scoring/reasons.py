@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -42,7 +43,7 @@ def _round3(values: np.ndarray) -> np.ndarray:
 
 
 def _number_text(x: float) -> str:
-    if not np.isfinite(x):
+    if not math.isfinite(x):
         return "missing"
     return str(int(x)) if x == round(x) and abs(x) < 1e15 else str(x)
 
@@ -66,9 +67,8 @@ def _value_words(value: Any, contract: Contract, column: str) -> str:
     if value is None or (isinstance(value, float) and value != value):
         return "missing"
     feature = contract.features[column]
-    if feature.kind == "binary":
-        present = level_text(feature.allowed[1]) if feature.allowed else 1
-        return "yes" if level_text(value) == present else "no"
+    if feature.kind == "binary":  # checked members hold a flag as 0/1, whatever its labels
+        return "yes" if value == 1 else "no"
     if feature.kind == "categorical":
         return str(level_text(value))
     unit = feature.unit  # the contract's own word, no default (words() builds an object)
@@ -101,30 +101,38 @@ def _base_words(
     return [words] * len(distinct)
 
 
-def _group_text(
-    members: pd.DataFrame,
-    contract: Contract,
-    group: list[str],
-    background: pd.DataFrame,
-    raises: np.ndarray,
-) -> np.ndarray:
-    """ "<label> <value> (<base>); ...: raises risk" per member. Each column's words are
-    made once per distinct value; only the joining is per member."""
+def _column_words(
+    members: pd.DataFrame, contract: Contract, column: str, background: pd.DataFrame
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each member's code into the column's words per distinct value: "<label> <value>
+    (<base>)"."""
+    codes, distinct = _codes(members[column], contract, column)
+    bases = _base_words(distinct, background, contract, column)
+    label = contract.features[column].label or column
+    table = np.array(
+        [
+            f"{label} {_value_words(v, contract, column)} ({b})"
+            for v, b in zip(distinct, bases, strict=True)
+        ],
+        dtype=object,
+    )
+    return codes, table
+
+
+def _group_text(words: list[tuple[np.ndarray, np.ndarray]], raises: np.ndarray) -> np.ndarray:
+    """ "<label> <value> (<base>); ...: raises risk" per member, from each of the group's
+    columns' (codes, words) for these members. Each distinct combination of values and
+    direction is written once and taken row by row."""
+    key = raises.astype(np.int64)
+    for codes, table in words:  # renumbered at each step: stays below the row count
+        key = pd.factorize(key * len(table) + codes)[0]
+    _, first = np.unique(key, return_index=True)  # a member with each combination
     text = None
-    for col in (c for c in group if c in contract.features):
-        codes, distinct = _codes(members[col], contract, col)
-        bases = _base_words(distinct, background, contract, col)
-        label = contract.features[col].label or col
-        table = np.array(
-            [
-                f"{label} {_value_words(v, contract, col)} ({b})"
-                for v, b in zip(distinct, bases, strict=True)
-            ],
-            dtype=object,
-        )
-        part = table[codes]
+    for codes, table in words:
+        part = table[codes[first]]
         text = part if text is None else text + "; " + part
-    return text + np.where(raises, ": raises risk", ": lowers risk").astype(object)
+    text = text + np.where(raises[first], ": raises risk", ": lowers risk").astype(object)
+    return text[key]
 
 
 def reason_columns(
@@ -140,6 +148,7 @@ def reason_columns(
     the k-th largest contribution by size; empty where fewer than k reach `min_points`.
     Columns as numpy arrays (text as objects), in the members' order."""
     out: dict[str, Any] = {}
+    words: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # a column's, once for all members
     order = np.argsort(-np.abs(points), axis=1, kind="stable")[:, :n_reasons]
     for k in range(n_reasons):
         text = np.full(len(members), "", dtype=object)
@@ -149,11 +158,14 @@ def reason_columns(
             value = np.take_along_axis(points, g_idx[:, None], axis=1)[:, 0]
             shown = np.abs(value) >= min_points
             for g in np.unique(g_idx[shown]):
-                rows = shown & (g_idx == g)
+                rows = np.flatnonzero(shown & (g_idx == g))
+                cols = [c for c in contract.groups[groups[g]] if c in contract.features]
+                for col in cols:
+                    if col not in words:
+                        words[col] = _column_words(members, contract, col, background)
                 text[rows] = _group_text(
-                    members[rows], contract, contract.groups[groups[g]], background,
-                    value[rows] > 0,
-                )  # fmt: skip
+                    [(words[c][0][rows], words[c][1]) for c in cols], value[rows] > 0
+                )
             size = np.where(shown, value, np.nan)
         out[f"reason_{k + 1}"] = text
         out[f"reason_{k + 1}_points"] = size
@@ -161,12 +173,15 @@ def reason_columns(
 
 
 def lever_options(members: pd.DataFrame, contract: Contract) -> dict[str, list[Any]]:
-    """The values each lever can be set to: a flag's two values, a category's or a declared
-    integer's allowed values, otherwise the training base's quartiles."""
+    """The values each lever can be set to: a flag's 0 and 1 (as checked members hold it,
+    whatever its labels), a category's or a declared integer's allowed values, otherwise
+    the training base's quartiles."""
     options: dict[str, list[Any]] = {}
     for col in contract.with_role("lever"):
         feature = contract.features[col]
-        if feature.kind == "categorical":
+        if feature.kind == "binary":  # as checked members hold it, whatever its labels
+            options[col] = [0, 1]
+        elif feature.kind == "categorical":
             options[col] = list(feature.levels)
         elif feature.allowed is not None:
             options[col] = list(feature.allowed)
@@ -176,10 +191,26 @@ def lever_options(members: pd.DataFrame, contract: Contract) -> dict[str, list[A
     return options
 
 
-# what_if(changes, own): for each (rows, changed, column) the model's probability for
-# `changed` (the members at positions `rows`, with `column` set otherwise), given the
-# members' own probability `own` (all of them).
-WhatIf = Callable[[list[tuple[np.ndarray, pd.DataFrame, str]], np.ndarray], list[np.ndarray]]
+# what_if(changed, changes, own): for each (rows, column) of `changes` the model's
+# probability for its part of `changed` (the members at positions `rows`, with `column` set
+# otherwise; the parts stacked in that order), given the members' own probability `own`
+# (all of them).
+WhatIf = Callable[[pd.DataFrame, list[tuple[np.ndarray, str]], np.ndarray], list[np.ndarray]]
+
+
+def _changed(members: pd.DataFrame, changes: list[tuple[np.ndarray, str, Any]]) -> pd.DataFrame:
+    """Every (rows, column, value) change as one frame: those members with that column set
+    to that value, stacked in order (one take of the members, then one array per lever)."""
+    stacked = members.iloc[np.concatenate([rows for rows, _, _ in changes])]
+    stacked = stacked.reset_index(drop=True)
+    new: dict[str, np.ndarray] = {}
+    start = 0
+    for rows, col, value in changes:
+        if col not in new:
+            new[col] = stacked[col].to_numpy(copy=True)  # numbers, or text as objects
+        new[col][start : start + len(rows)] = value
+        start += len(rows)
+    return stacked.assign(**new)
 
 
 def suggested_lever(
@@ -209,29 +240,33 @@ def suggested_lever(
             for v, target in enumerate(options[col]):
                 rows = np.flatnonzero((current != target).to_numpy())
                 if len(rows):
-                    changes.append((rows, members.iloc[rows].assign(**{col: target}), col))
+                    changes.append((rows, col, target))
                     meta.append((c, v))
         if changes:
+            changed = _changed(members, changes)
             if what_if is None:  # every change in one frame: one model call
-                probs = predict(pd.concat([f for _, f, _ in changes], ignore_index=True))
+                probs = predict(changed)
                 bounds = np.cumsum([0, *(len(r) for r, _, _ in changes)])
                 new = [probs[a:b] for a, b in itertools.pairwise(bounds)]
             else:
-                new = what_if(changes, own)
+                new = what_if(changed, [(rows, col) for rows, col, _ in changes], own)
             for (c, v), (rows, _, _), p in zip(meta, changes, new, strict=True):
-                drop = np.zeros(n)
-                drop[rows] = own[rows] - p
-                better = drop > np.maximum(best, MIN_DROP)
-                best = np.where(better, drop, best)
-                best_col = np.where(better, c, best_col)
-                best_val = np.where(better, v, best_val)
+                drop = own[rows] - p
+                better = drop > np.maximum(best[rows], MIN_DROP)
+                best[rows[better]] = drop[better]
+                best_col[rows[better]] = c
+                best_val[rows[better]] = v
     text = np.full(n, "", dtype=object)
     for c, col in enumerate(options):
+        if not (best_col == c).any():
+            continue
+        codes, distinct = _codes(members[col], contract, col)
+        now = [_value_words(x, contract, col) for x in distinct]
+        label = contract.words(col).label
         for v, target in enumerate(options[col]):
-            rows = (best_col == c) & (best_val == v)
-            if not rows.any():
-                continue
-            now = value_text(members.loc[rows, col], contract, col)
-            to = value_text(pd.Series([target]), contract, col)[0]
-            text[rows] = contract.words(col).label + ": " + now + " -> " + to
+            rows = np.flatnonzero((best_col == c) & (best_val == v))
+            if len(rows):
+                to = value_text(pd.Series([target]), contract, col)[0]
+                table = np.array([f"{label}: {x} -> {to}" for x in now], dtype=object)
+                text[rows] = table[codes[rows]]
     return {"lever": text, "lever_points": np.where(best_col >= 0, 100 * best, np.nan)}

@@ -9,6 +9,7 @@ and suggested lever.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -40,6 +41,11 @@ class Scorer:
     min_points: float = 1.0  # smallest contribution (percentage points) shown as a reason
     drift_psi: float = 0.2
 
+    @cached_property
+    def background_inputs(self) -> pd.DataFrame:
+        """The background members' model inputs: made once, not per scored chunk."""
+        return inputs(self.background, self.contract)
+
 
 def risk_decile(proba: np.ndarray, edges: np.ndarray) -> np.ndarray:
     """1..10 against the training base's deciles: 10 = as risky as its riskiest tenth."""
@@ -68,17 +74,18 @@ def _tree_what_if(model: Any, contract: Contract, X: pd.DataFrame) -> WhatIf | N
         for col in contract.raw_features
     }
 
-    def what_if(changes: list, own: np.ndarray) -> list[np.ndarray]:
-        # every changed frame's inputs made at once: one pass of the feature expressions
-        changed = pd.concat([frame for _, frame, _ in changes], ignore_index=True)
+    def what_if(
+        changed: pd.DataFrame, changes: list[tuple[np.ndarray, str]], own: np.ndarray
+    ) -> list[np.ndarray]:
+        # every change's inputs made at once: one pass of the feature expressions
         after_all = boosted.encode(inputs(changed, contract))
         p = np.clip(own, 1e-15, 1 - 1e-15)
         logit = np.log(p / (1 - p))
         out, start = [], 0
-        for rows, frame, column in changes:
+        for rows, column in changes:
             moved = {i for i, owner in enumerate(boosted.columns) if owner in made_from[column]}
-            after = after_all[start : start + len(frame)]
-            start += len(frame)
+            after = after_all[start : start + len(rows)]
+            start += len(rows)
             out.append(sigmoid(logit[rows] + delta(boosted.trees, encoded[rows], after, moved)))
         return out
 
@@ -121,7 +128,7 @@ def describe(
     )
     picked = members.loc[chosen]
     picked_X = X.loc[chosen]
-    contrib = contributions(scorer.model, contract, picked_X, inputs(scorer.background, contract))
+    contrib = contributions(scorer.model, contract, picked_X, scorer.background_inputs)
     reasons = reason_columns(
         contrib.points, contrib.groups, picked, contract, scorer.background,
         scorer.n_reasons, scorer.min_points,
