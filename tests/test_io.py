@@ -312,6 +312,26 @@ def test_iter_table_chunks_keeps_counting_rows(tmp_path, table):
     assert pd.concat(chunks)["name"].tolist() == table["name"].tolist() * 3
 
 
+def test_table_rows_reads_a_parquet_footer_and_not_a_csv(tmp_path, table):
+    parquet, csv = tmp_path / "members.parquet", tmp_path / "members.csv"
+    gio.write_table(table, parquet)
+    gio.write_table(table, csv)
+
+    assert gio.table_rows(parquet) == len(table)
+    assert gio.table_rows(csv) is None
+    assert gio.table_rows(tmp_path / "absent.parquet") is None  # reading it says so
+
+
+def test_an_unreadable_parquet_is_one_clear_error(tmp_path):
+    path = tmp_path / "export.parquet"
+    path.write_bytes(b"member_id,age\n1,30\n")  # CSV text under a parquet name
+
+    for read in (gio.table_rows, lambda p: next(gio.iter_table_chunks(p, rows=10))):
+        with pytest.raises(DataValidationError, match="not a readable parquet file") as info:
+            read(path)
+        assert str(info.value).startswith(str(path))
+
+
 # ---------------------------------------------------------------- model files
 
 

@@ -122,8 +122,8 @@ def test_cli_chunks_give_the_same_result_and_keep_counting_rows(
     export = _write(_gym_export(2500), tmp_path / f"export{suffix}")
     whole, chunked = tmp_path / f"whole{suffix}", tmp_path / f"chunked{suffix}"
     assert _score(gym_models, export, whole) == 0
-    # 1 MB of rows in flight: three chunks of 1000 rows (the minimum chunk), scored here or
-    # by two worker processes
+    # 1 MB of rows in flight: chunks of 1000 rows (the minimum chunk), scored here or by two
+    # worker processes (a parquet export's size is known: four even chunks for two workers)
     assert _score(gym_models, export, chunked, "--memory-mb", "1", "--workers", workers) == 0
     pd.testing.assert_frame_equal(_read(whole), _read(chunked))
     assert _read(chunked)[ROW_KEY].tolist() == list(range(1, 2501))
@@ -132,6 +132,29 @@ def test_cli_chunks_give_the_same_result_and_keep_counting_rows(
     assert summary["workers"] == int(workers)
     assert read_json(tmp_path / "whole.summary.json")["at_risk"] == summary["at_risk"]
     assert list(spool.iterdir()) == []  # every chunk's file and the folder removed
+
+
+@pytest.mark.parametrize(
+    ("budget", "total", "workers", "rows"),
+    [
+        (77_000, 1_000_000, 2, 71_429),  # 13 chunks would leave one worker alone at the end
+        (77_000, 10_000_000, 2, 76_924),  # 130 chunks: already even
+        (77_000, 1_000_000, 3, 66_667),  # 15 chunks, 5 a worker
+        (77_000, 50_000, 2, 77_000),  # one chunk: scored in the main process
+        (77_000, None, 2, 77_000),  # a CSV's size is unknown: the budget
+        (77_000, 1_000_000, 1, 77_000),  # one process: nothing to balance
+    ],
+)
+def test_chunks_come_in_a_multiple_of_the_workers(
+    budget: int, total: int | None, workers: int, rows: int
+) -> None:
+    from gym_churn.scoring.cli import even_chunks
+
+    got = even_chunks(budget, total, workers)
+    assert got == rows
+    assert got <= budget
+    if total is not None and workers > 1 and total > budget:
+        assert -(-total // got) % workers == 0
 
 
 def test_cli_accepts_the_model_file_path(tmp_path: Path, gym_models: Path) -> None:

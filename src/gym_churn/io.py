@@ -153,10 +153,8 @@ def iter_table_chunks(path: str | Path, rows: int) -> Iterator[pd.DataFrame]:
     if not source.is_file():
         raise DataValidationError(f"{source}: file not found")
     if source.suffix == ".parquet":
-        import pyarrow.parquet as pq
-
         start = 0
-        for batch in pq.ParquetFile(source).iter_batches(batch_size=rows):
+        for batch in _parquet_file(source).iter_batches(batch_size=rows):
             frame = batch.to_pandas()
             frame.index = pd.RangeIndex(start, start + len(frame))
             start += len(frame)
@@ -166,6 +164,24 @@ def iter_table_chunks(path: str | Path, rows: int) -> Iterator[pd.DataFrame]:
         raise DataValidationError(f"{source}: the file is empty")
     with _csv_errors(source):
         yield from pd.read_csv(source, chunksize=rows, **_csv_options(source))
+
+
+def _parquet_file(source: Path) -> Any:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        return pq.ParquetFile(source)
+    except (pa.ArrowException, OSError) as exc:
+        raise DataValidationError(f"{source}: not a readable parquet file ({exc})") from None
+
+
+def table_rows(path: str | Path) -> int | None:
+    """Rows in a parquet file, from its footer; None for CSV (known only by reading it)."""
+    source = Path(path)
+    if source.suffix != ".parquet" or not source.is_file():
+        return None
+    return _parquet_file(source).metadata.num_rows
 
 
 def arrow_table(frame: pd.DataFrame) -> Any:

@@ -47,6 +47,7 @@ from gym_churn.io import (
     iter_table_chunks,
     read_arrow_file,
     sidecar,
+    table_rows,
     table_writer,
     write_arrow_file,
     write_json,
@@ -128,6 +129,17 @@ def _worker_chunk(chunk: pd.DataFrame, source: str, spool: Path) -> tuple[Any, i
     return _score_chunk(_WORKER["scorer"], chunk, source, spool)
 
 
+def even_chunks(budget: int, total: int | None, workers: int) -> int:
+    """Rows per chunk: at most `budget`, and, when the export's size is known, as many
+    chunks as a multiple of `workers`, all of one size, so the workers finish together (13
+    chunks on 2 workers leave one scoring the last alone)."""
+    if total is None or workers <= 1 or total <= budget:
+        return budget
+    chunks = -(-total // budget)  # ceiling division
+    chunks = -(-chunks // workers) * workers
+    return -(-total // chunks)
+
+
 def _spool_parent() -> str | None:
     """Where worker processes leave scored chunks: shared memory where the system has it,
     the system's temporary folder otherwise."""
@@ -189,7 +201,8 @@ def main(argv: list[str] | None = None) -> None:
     # one chunk per worker; in one process the next chunk read ahead and the table being
     # written sit beside the one scored, so it takes two shares (with one, 10M rows peaked
     # at 1.08 GB)
-    rows_per_chunk = max(1000, args.memory_mb * 2**20 // BYTES_PER_ROW // max(2, workers))
+    budget = max(1000, args.memory_mb * 2**20 // BYTES_PER_ROW // max(2, workers))
+    rows_per_chunk = even_chunks(budget, table_rows(args.input), workers)
     from tqdm import tqdm  # a bar on a terminal; disable=None keeps CI logs quiet
 
     start, total, flagged, counted = time.perf_counter(), 0, 0, None
