@@ -328,3 +328,31 @@ def test_values_per_pattern_of_ways_equal_values_per_member(
     assert patterned == pytest.approx(alone, abs=1e-12)
     assert base == pytest.approx(base_alone, abs=1e-12)
     assert patterned.sum(axis=1) + base == pytest.approx(hgb._raw_predict(X.to_numpy())[:, 0])
+
+
+@pytest.mark.parametrize("leaves", [3, 5])  # 2 and 4 splits: each pattern's values in a table
+def test_values_from_the_pattern_table_equal_values_computed_per_chunk(
+    leaves: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a small tree's values are worked out once per model for every pattern of ways (even
+    # ones no member takes); reading a member's row must give exactly what computing the
+    # game for that member gives
+    import gym_churn.models.trees as trees_module
+
+    X, y = _data(600, seed=5)
+    X.loc[::5, "a"] = np.nan
+    hgb = HistGradientBoostingClassifier(
+        max_iter=8, max_leaf_nodes=leaves, min_samples_leaf=3, random_state=0
+    ).fit(X.to_numpy(), y)
+    trees = read_trees(hgb)
+    assert all(v is not None for v in trees.pattern_values)
+    Z = internal(hgb, X.to_numpy(dtype=float))
+    tabled, base = tree_shapley(trees, Z)
+    monkeypatch.setattr(trees_module, "TABLE_UP_TO", -1)  # no tables: the game per chunk
+    untabled = trees_module.TreeSet(trees.nodes, trees.columns, trees.bitsets,
+                                    trees.baseline, trees.order)  # fmt: skip
+    assert all(v is None for v in untabled.pattern_values)
+    computed, base_computed = tree_shapley(untabled, Z)
+    assert np.array_equal(tabled, computed)
+    assert base == base_computed
+    assert tabled.sum(axis=1) + base == pytest.approx(hgb._raw_predict(X.to_numpy())[:, 0])

@@ -30,6 +30,7 @@ import numpy as np
 
 ENUMERATE_UP_TO = 3  # columns of a tree; above it the leaf-by-leaf way is quicker
 LOOKUP_UP_TO = 16  # splits of a tree whose leaves are looked up by the member's ways (2^16)
+TABLE_UP_TO = 4  # splits of a tree whose Shapley values are worked out for every pattern
 
 
 @dataclass(frozen=True)
@@ -41,9 +42,15 @@ class TreeSet:
     order: np.ndarray  # internal column j is the estimator's input column order[j]
     # per tree (up to LOOKUP_UP_TO splits): the value of the leaf each pattern of ways reaches
     leaf_values: list[np.ndarray | None] = field(init=False, repr=False, compare=False)
+    # per tree (up to TABLE_UP_TO splits): each pattern's Shapley values, the expected value
+    pattern_values: list[tuple[np.ndarray, float] | None] = field(
+        init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "leaf_values", [_leaf_values(t) for t in self.nodes])
+        tables = [_pattern_values(self, t) for t in range(len(self.nodes))]
+        object.__setattr__(self, "pattern_values", tables)
 
 
 def _splits(table: np.ndarray) -> np.ndarray:
@@ -104,19 +111,28 @@ def _goes_left(node: np.void, bits: np.ndarray, x: np.ndarray) -> np.ndarray:
     return np.where(missing, bool(node["missing_go_to_left"]), left)
 
 
+def _ways(table: np.ndarray, bits: np.ndarray, Z: np.ndarray) -> dict[int, np.ndarray]:
+    """Whether each row goes left, at each split of the tree: all the game reads of it."""
+    return {
+        int(i): _goes_left(table[i], bits, Z[:, int(table[i]["feature_idx"])])
+        for i in _splits(table)
+    }
+
+
 def _expected(
-    table: np.ndarray, bits: np.ndarray, node_id: int, Z: np.ndarray, known: frozenset
+    table: np.ndarray, left_at: dict[int, np.ndarray], node_id: int, known: frozenset
 ) -> np.ndarray | float:
-    """E[tree(x) | the columns in `known`], unknown splits weighted by training counts."""
+    """E[tree(x) | the columns in `known`], unknown splits weighted by training counts;
+    `left_at`: each split's ways (_ways)."""
     node = table[node_id]
     if node["is_leaf"]:
         return float(node["value"])
     left, right = int(node["left"]), int(node["right"])
     f = int(node["feature_idx"])
-    lv = _expected(table, bits, left, Z, known)
-    rv = _expected(table, bits, right, Z, known)
+    lv = _expected(table, left_at, left, known)
+    rv = _expected(table, left_at, right, known)
     if f in known:
-        return np.where(_goes_left(node, bits, Z[:, f]), lv, rv)
+        return np.where(left_at[node_id], lv, rv)
     cl, cr = float(table[left]["count"]), float(table[right]["count"])
     return (cl * lv + cr * rv) / (cl + cr)
 
@@ -136,7 +152,8 @@ def tree_value(trees: TreeSet, t: int, Z: np.ndarray) -> np.ndarray:
     if lookup is not None:  # the same leaf's value, found by the member's ways
         table = trees.nodes[t]
         return lookup[_pattern(table, trees.bitsets[t], Z, _splits(table))]
-    value = _expected(trees.nodes[t], trees.bitsets[t], 0, Z, frozenset(trees.columns[t]))
+    table = trees.nodes[t]
+    value = _expected(table, _ways(table, trees.bitsets[t], Z), 0, frozenset(trees.columns[t]))
     return np.broadcast_to(np.asarray(value, dtype=float), (len(Z),))
 
 
@@ -175,14 +192,16 @@ def _times_factor(poly: np.ndarray, zero: float, one: np.ndarray) -> np.ndarray:
     return out
 
 
-def _enumerated(trees: TreeSet, t: int, Z: np.ndarray, phi: np.ndarray) -> float:
-    """Adds tree t's Shapley values to phi by evaluating every coalition of its columns;
-    returns the tree's expected value."""
-    n, cols = len(Z), trees.columns[t]
+def _enumerated(
+    trees: TreeSet, t: int, left_at: dict[int, np.ndarray], n: int, phi: np.ndarray
+) -> float:
+    """Adds tree t's Shapley values for n rows (their ways: `left_at`) to phi by evaluating
+    every coalition of its columns; returns the tree's expected value."""
+    cols = trees.columns[t]
     k = len(cols)
-    table, bits = trees.nodes[t], trees.bitsets[t]
+    table = trees.nodes[t]
     value = {
-        s: np.broadcast_to(np.asarray(_expected(table, bits, 0, Z, frozenset(s)), float), (n,))
+        s: np.broadcast_to(np.asarray(_expected(table, left_at, 0, frozenset(s)), float), (n,))
         for size in range(k + 1)
         for s in combinations(cols, size)
     }
@@ -196,7 +215,9 @@ def _enumerated(trees: TreeSet, t: int, Z: np.ndarray, phi: np.ndarray) -> float
     return float(value[()][0])
 
 
-def _by_leaf(trees: TreeSet, t: int, Z: np.ndarray, phi: np.ndarray) -> float:
+def _by_leaf(
+    trees: TreeSet, t: int, left_at: dict[int, np.ndarray], n: int, phi: np.ndarray
+) -> float:
     """Adds tree t's Shapley values to phi leaf by leaf; returns the tree's expected value.
 
     A leaf with value v on a path through the distinct columns F contributes to the game
@@ -204,12 +225,7 @@ def _by_leaf(trees: TreeSet, t: int, Z: np.ndarray, phi: np.ndarray) -> float:
     every split on f along the path and z_f the product of the training shares that did.
     Its Shapley value for f in F is v * (o_f - z_f) * sum_k w_k c_k, with c_k the t^k
     coefficient of prod_{g != f} (z_g + o_g t) and w_k = k! (|F|-1-k)! / |F|!."""
-    n = len(Z)
-    table, bits = trees.nodes[t], trees.bitsets[t]
-    goes_left = {
-        int(i): _goes_left(table[i], bits, Z[:, int(table[i]["feature_idx"])])
-        for i in np.flatnonzero(~table["is_leaf"].astype(bool))
-    }
+    table = trees.nodes[t]
     expected = 0.0
     for v, path in _leaf_paths(table):
         cols = sorted({f for f, *_ in path})
@@ -219,7 +235,7 @@ def _by_leaf(trees: TreeSet, t: int, Z: np.ndarray, phi: np.ndarray) -> float:
             follows = np.ones(n, dtype=bool)
             for g, i, left, _ in path:
                 if g == f:
-                    follows &= goes_left[i] if left else ~goes_left[i]
+                    follows &= left_at[i] if left else ~left_at[i]
             one.append(follows.astype(float))
         expected += v * float(np.prod(zero))
         d = len(cols)
@@ -238,6 +254,30 @@ def _by_leaf(trees: TreeSet, t: int, Z: np.ndarray, phi: np.ndarray) -> float:
             phi[:, cols[j]] += v * (one[j] - zero[j]) * weighted
             after = _times_factor(after, zero[j], one[j])
     return expected
+
+
+def _game(trees: TreeSet, t: int, left_at: dict[int, np.ndarray], n: int, phi: np.ndarray) -> float:
+    """Tree t's Shapley values for n rows of ways added to phi, the quicker exact way for
+    its size; returns its expected value."""
+    way = _enumerated if len(trees.columns[t]) <= ENUMERATE_UP_TO else _by_leaf
+    return way(trees, t, left_at, n, phi)
+
+
+def _pattern_values(trees: TreeSet, t: int) -> tuple[np.ndarray, float] | None:
+    """Tree t's Shapley values for every pattern of ways through it (row p: bit k of p set
+    when the member goes left at the tree's k-th split, as _pattern numbers them; columns
+    as the estimator's inputs), and its expected value; None for a tree with more than
+    TABLE_UP_TO splits. The game reads a member only through those ways, so a member's
+    values are its pattern's row: the same numbers, computed once per model."""
+    table = trees.nodes[t]
+    splits = _splits(table)
+    if len(splits) > TABLE_UP_TO:
+        return None
+    patterns = np.arange(1 << len(splits))
+    left_at = {int(i): (patterns >> k) & 1 == 1 for k, i in enumerate(splits)}
+    values = np.zeros((len(patterns), len(trees.order)))
+    expected = _game(trees, t, left_at, len(patterns), values)
+    return values, expected
 
 
 def _patterns(trees: TreeSet, t: int, Z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -268,10 +308,16 @@ def shapley(trees: TreeSet, Z: np.ndarray) -> tuple[np.ndarray, float]:
     phi = np.zeros((len(Z), Z.shape[1]), order="F")  # added to column by column
     base = trees.baseline
     for t, cols in enumerate(trees.columns):
-        way = _enumerated if len(cols) <= ENUMERATE_UP_TO else _by_leaf
-        first, which = _patterns(trees, t, Z)
-        own = np.zeros((len(first), Z.shape[1]))
-        base += way(trees, t, Z[first], own)
+        table, bits = trees.nodes[t], trees.bitsets[t]
+        known = trees.pattern_values[t]
+        if known is not None:  # every pattern's values, worked out once per model
+            own, expected = known
+            which = _pattern(table, bits, Z, _splits(table))
+        else:
+            first, which = _patterns(trees, t, Z)
+            own = np.zeros((len(first), Z.shape[1]))
+            expected = _game(trees, t, _ways(table, bits, Z[first]), len(first), own)
+        base += expected
         for c in cols:
             phi[:, c] += own[which, c]
     out = np.zeros(phi.shape)
