@@ -12,11 +12,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gym_churn.contract.checks import MAX_ROWS_SHOWN, check_export
+from gym_churn.contract.checks import MAX_ROWS_SHOWN, check_export, warm_up
 from gym_churn.contract.spec import ROW_KEY, Contract, parse_contract
 from gym_churn.errors import DataValidationError, GymChurnError
 from gym_churn.io import read_table, write_table
-from tests.conftest import FEATURES, GYM_CONTRACT, OTHER_CONTRACT, TARGET, make_other
+from tests.conftest import FEATURES, GYM_CONTRACT, OTHER_CONTRACT, TARGET, make_members, make_other
 
 SOURCE = "exports/members.csv"
 WHOLE = GYM_CONTRACT.of_kind("binary", "integer")
@@ -848,3 +848,19 @@ def test_the_other_contract_is_typed(other_contract):
     assert out["fee"].isna().sum() == frame["fee"].isna().sum() > 0
     assert out["plan"].tolist() == frame["plan"].tolist()
     assert OTHER_CONTRACT["id"] == "customer_id"
+
+
+@pytest.mark.parametrize("which", ["gym", "other"])
+def test_warming_the_rules_up_checks_nothing_and_changes_nothing(which, other_contract):
+    # scoring runs the rules once on no rows before forking its workers (pandera's set-up)
+    contract = GYM_CONTRACT if which == "gym" else other_contract
+    export = make_members(40) if which == "gym" else make_other(40)
+    before = check_export(export, contract, source="x")
+    warm_up(contract)
+    after = check_export(export, contract, source="x")
+    pd.testing.assert_frame_equal(before.members, after.members)
+    bad = export.copy()
+    column = "Age" if which == "gym" else "calls"
+    bad.loc[3, column] = -1  # still refused after the warm-up
+    with pytest.raises(DataValidationError, match=column):
+        check_export(bad, contract, source="x")

@@ -175,6 +175,16 @@ def _rule_failures(
             failures.add(str(column), str(check), positions, group["failure_case"].tolist())
 
 
+def warm_up(contract: Contract) -> None:
+    """Run the contract's value rules once, on no rows. pandera sets its checks up at the
+    first validation of a process (0.2-0.3 s here: it imports hypothesis's strategies where
+    hypothesis is installed); scoring does it once before forking its workers, which then
+    inherit it instead of each paying for it on its first chunk."""
+    columns = contract.raw_features
+    empty = pd.DataFrame({col: pd.Series(dtype=float) for col in columns})
+    _rules_schema(contract, columns).validate(empty)
+
+
 @dataclass(frozen=True)
 class Checked:
     members: pd.DataFrame  # key column first, then the raw features, then the target (0/1)

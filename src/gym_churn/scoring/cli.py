@@ -40,7 +40,7 @@ from typing import Any
 import pandas as pd
 
 from gym_churn.cli import exit_with, stage_main
-from gym_churn.contract.checks import check_export
+from gym_churn.contract.checks import check_export, warm_up
 from gym_churn.errors import GymChurnError
 from gym_churn.io import (
     arrow_table,
@@ -163,6 +163,8 @@ def _scored_chunks(
         return
     # fork shares the loaded models with the workers; spawn (elsewhere) pickles them once each
     context = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
+    if context.get_start_method() == "fork":
+        warm_up(scorer.contract)  # once here, not once per worker
     with (
         tempfile.TemporaryDirectory(prefix=SPOOL_PREFIX, dir=_spool_parent()) as tmp,
         ProcessPoolExecutor(
