@@ -37,13 +37,6 @@ def _codes(column: pd.Series, levels: list[Any]) -> np.ndarray:
     return codes
 
 
-def _numbers(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
-    out = np.empty((len(frame), len(columns)))
-    for j, c in enumerate(columns):
-        out[:, j] = frame[c].to_numpy(dtype=float, na_value=np.nan)
-    return out
-
-
 @dataclass(frozen=True)
 class BoostedTrees:
     """A fitted binary gradient-boosting pipeline: numbers passed through, categories as
@@ -94,18 +87,30 @@ class Centroids:
     labels: np.ndarray  # the segment of each centroid
 
     def encode(self, X: pd.DataFrame) -> np.ndarray:
-        numbers = _numbers(X, self.numbers)
-        numbers = np.where(np.isnan(numbers), self.medians, numbers)
-        parts = [(numbers - self.means) / self.scales]
+        # column by column, column-major: each step one sweep over one column
+        width = len(self.numbers) + sum(len(levels) for levels in self.categories.values())
+        out = np.empty((len(X), width), order="F")
+        for j, column in enumerate(self.numbers):
+            x = X[column].to_numpy(dtype=float, na_value=np.nan)
+            x = np.where(np.isnan(x), self.medians[j], x)
+            out[:, j] = (x - self.means[j]) / self.scales[j]
+        j = len(self.numbers)
         for column, levels in self.categories.items():
             codes = _codes(X[column], levels)
-            parts.append((codes[:, None] == np.arange(len(levels))[None, :]).astype(float))
-        return np.hstack(parts)
+            for level in range(len(levels)):
+                out[:, j] = codes == level
+                j += 1
+        return out
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         Z = self.encode(X)
-        # one centroid at a time: no (members, segments, columns) array
-        distance = np.column_stack([((Z - c) ** 2).sum(axis=1) for c in self.centroids])
+        # squared distances summed column by column: no (members, columns) temporaries
+        distance = np.zeros((len(Z), len(self.centroids)), order="F")
+        for k, centroid in enumerate(self.centroids):
+            for j, c in enumerate(centroid):
+                step = Z[:, j] - c
+                step *= step
+                distance[:, k] += step
         return self.labels[distance.argmin(axis=1)]
 
 
