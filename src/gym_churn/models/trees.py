@@ -101,14 +101,16 @@ def read_trees(estimator: Any) -> TreeSet:
 
 
 def _goes_left(node: np.void, bits: np.ndarray, x: np.ndarray) -> np.ndarray:
-    missing = np.isnan(x)
     if node["is_categorical"]:
+        missing = np.isnan(x)
         words = bits[int(node["bitset_idx"])]
         code = np.where(missing, 0, x).astype(np.int64)
         left = (words[code // 32] >> (code % 32).astype(np.uint32)) & 1 == 1
-    else:
-        left = x <= node["num_threshold"]
-    return np.where(missing, bool(node["missing_go_to_left"]), left)
+        return np.where(missing, bool(node["missing_go_to_left"]), left)
+    left = x <= node["num_threshold"]  # a gap compares False: it goes right...
+    if node["missing_go_to_left"]:  # ...unless the tree sends gaps left
+        left |= np.isnan(x)
+    return left
 
 
 def _ways(table: np.ndarray, bits: np.ndarray, Z: np.ndarray) -> dict[int, np.ndarray]:
@@ -142,7 +144,7 @@ def _pattern(table: np.ndarray, bits: np.ndarray, Z: np.ndarray, splits: np.ndar
     code = np.zeros(len(Z), dtype=np.int64)
     for k, i in enumerate(splits):
         left = _goes_left(table[i], bits, Z[:, int(table[i]["feature_idx"])])
-        code |= left.astype(np.int64) << np.int64(k)
+        code += left << np.int64(k)  # bits apart: adding is or-ing
     return code
 
 
