@@ -17,8 +17,9 @@ Writes --output   .csv or .parquet, one row per member: the member key (the cont
        beside it  <output>.drift.csv: each column's PSI against the training base, new levels
                   <output>.summary.json: counts, speed, and the columns that drifted
 A category level the model never saw is scored as missing, with a warning.
-The export is streamed in chunks sized by --memory-mb; the outputs appear only when every
-chunk is scored, so a bad row anywhere leaves no partial file.
+The export is streamed in chunks sized by --memory-mb (a parquet export in a multiple of
+the workers' count of even chunks); the outputs appear only when every chunk is scored, so
+a bad row anywhere leaves no partial file.
 """
 
 from __future__ import annotations
