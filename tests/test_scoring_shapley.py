@@ -302,6 +302,28 @@ def test_large_trees_leaf_by_leaf_equal_enumerating_every_coalition(
         assert by_leaf == pytest.approx(shaps, abs=1e-9)
 
 
+def _small_boosting(leaves: int, seed: int, gaps_in: str, iters: int):
+    """A boosting model with `leaves`-leaf trees, its data (gaps in one column), its trees
+    and their encoded input."""
+    X, y = _data(600, seed=seed)
+    X.loc[::7, gaps_in] = np.nan
+    hgb = HistGradientBoostingClassifier(
+        max_iter=iters, max_leaf_nodes=leaves, min_samples_leaf=3, random_state=0
+    ).fit(X.to_numpy(), y)
+    return hgb, X, read_trees(hgb), internal(hgb, X.to_numpy(dtype=float))
+
+
+def _without_tables(trees, monkeypatch: pytest.MonkeyPatch):
+    """The same trees with no pattern table: each chunk plays the game for its patterns."""
+    import gym_churn.models.trees as trees_module
+
+    monkeypatch.setattr(trees_module, "TABLE_UP_TO", -1)
+    plain = trees_module.TreeSet(trees.nodes, trees.columns, trees.bitsets,
+                                 trees.baseline, trees.order)  # fmt: skip
+    assert all(v is None for v in plain.pattern_values)
+    return plain
+
+
 @pytest.mark.parametrize("leaves", [3, 12, 24])  # 2, 11 and 23 splits: lookup and sort
 def test_values_per_pattern_of_ways_equal_values_per_member(
     leaves: int, monkeypatch: pytest.MonkeyPatch
@@ -310,15 +332,10 @@ def test_values_per_pattern_of_ways_equal_values_per_member(
     # for every member alone (one "pattern" per member) must give the same numbers
     import gym_churn.models.trees as trees_module
 
-    X, y = _data(600, seed=3)
-    X.loc[::7, "b"] = np.nan
-    hgb = HistGradientBoostingClassifier(
-        max_iter=6, max_leaf_nodes=leaves, min_samples_leaf=3, random_state=0
-    ).fit(X.to_numpy(), y)
-    trees = read_trees(hgb)
+    hgb, X, trees, Z = _small_boosting(leaves, seed=3, gaps_in="b", iters=6)
+    trees = _without_tables(trees, monkeypatch)
     splits = max(int((~t["is_leaf"].astype(bool)).sum()) for t in trees.nodes)
     assert splits == leaves - 1
-    Z = internal(hgb, X.to_numpy(dtype=float))
     first, _ = trees_module._patterns(trees, 0, Z)
     assert len(first) < len(Z)  # members do share patterns
     patterned, base = tree_shapley(trees, Z)
@@ -336,23 +353,11 @@ def test_values_from_the_pattern_table_equal_values_computed_per_chunk(
 ) -> None:
     # a small tree's values are worked out once per model for every pattern of ways (even
     # ones no member takes); reading a member's row must give exactly what computing the
-    # game for that member gives
-    import gym_churn.models.trees as trees_module
-
-    X, y = _data(600, seed=5)
-    X.loc[::5, "a"] = np.nan
-    hgb = HistGradientBoostingClassifier(
-        max_iter=8, max_leaf_nodes=leaves, min_samples_leaf=3, random_state=0
-    ).fit(X.to_numpy(), y)
-    trees = read_trees(hgb)
+    # game for that member's pattern gives
+    hgb, X, trees, Z = _small_boosting(leaves, seed=5, gaps_in="a", iters=8)
     assert all(v is not None for v in trees.pattern_values)
-    Z = internal(hgb, X.to_numpy(dtype=float))
     tabled, base = tree_shapley(trees, Z)
-    monkeypatch.setattr(trees_module, "TABLE_UP_TO", -1)  # no tables: the game per chunk
-    untabled = trees_module.TreeSet(trees.nodes, trees.columns, trees.bitsets,
-                                    trees.baseline, trees.order)  # fmt: skip
-    assert all(v is None for v in untabled.pattern_values)
-    computed, base_computed = tree_shapley(untabled, Z)
+    computed, base_computed = tree_shapley(_without_tables(trees, monkeypatch), Z)
     assert np.array_equal(tabled, computed)
     assert base == base_computed
     assert tabled.sum(axis=1) + base == pytest.approx(hgb._raw_predict(X.to_numpy())[:, 0])

@@ -15,6 +15,11 @@ category splits (sklearn's native categorical support) too. Two exact ways, per 
   the Shapley sum over coalitions is a polynomial's coefficients: O(depth^2) per leaf (the
   idea of Lundberg et al.'s TreeSHAP, written for numpy over members).
 
+The game reads a member only through the way it goes at each split, so members with the
+same pattern of ways get the same values: a tree of at most TABLE_UP_TO splits has them
+worked out once per model for every pattern and read per member (as its leaf value is),
+a larger one once per pattern present among the members scored.
+
 A what-if change of some columns only moves the trees that split on them, so `delta`
 predicts those trees alone.
 """
