@@ -178,7 +178,11 @@ def test_each_reason_names_the_members_own_values(
             body, way = row[reason].rsplit(": ", 1)
             assert way == ("raises risk" if row[pts] > 0 else "lowers risk")
             parts = body.split("; ")
-            columns = [label_of[next(x for x in label_of if p.startswith(x + " "))] for p in parts]
+            # the longest label a part starts with: one label may begin another
+            columns = [
+                label_of[max((x for x in label_of if p.startswith(x + " ")), key=len)]
+                for p in parts
+            ]
             group = [c for g in contract.groups.values() if columns[0] in g for c in g]
             assert columns == [c for c in group if c in contract.features]
             for part, col in zip(parts, columns, strict=True):

@@ -66,8 +66,9 @@ log = logging.getLogger(__name__)
 # GB of it libraries and models, so ~2.6 KB a row (a worker process alone: ~1.7 KB).
 # --memory-mb is shared by the processes scoring.
 BYTES_PER_ROW = 2600
-# The default share: with two workers, 10M rows peaked at 967 MB for all processes together
-# (PSS; 1,097 MB with 512) at the same speed (bench/scoring_speed.py).
+# The default share: with two workers, 10M rows peaked at 954 MB for all processes together
+# (PSS; 1,097 MB with 512) at the same speed, and at 810 MB on the current code
+# (bench/scoring_speed.py, bench/scoring_speed_results.json).
 MEMORY_MB = 384
 SPOOL_PREFIX = "gym-churn-score-"  # the folder workers leave scored chunks in
 OUTPUT_FORMATS = (".csv", ".parquet")  # what table_writer writes; anything else is refused
