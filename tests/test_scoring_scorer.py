@@ -281,3 +281,24 @@ def test_a_flag_lever_is_set_as_checked_members_hold_it(flag_members) -> None:
     assert list(lever["lever"]) == ["coach: no -> yes", "", "coach: no -> yes"]
     assert lever["lever_points"][[0, 2]] == pytest.approx([20.0, 20.0])
     assert np.isnan(lever["lever_points"][1])
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (2.0, "2 a week"),  # whole: no decimal point
+        (-3.0, "-3 a week"),
+        (0.12345, "0.123 a week"),  # three significant digits
+        (1234.5, "1230 a week"),
+        (0.000123456, "0.000123 a week"),
+        (1e16, "1e+16 a week"),  # too large to show as a whole number
+        (np.nan, "missing"),
+        (np.inf, "missing"),
+    ],
+)
+def test_numbers_read_to_three_significant_digits_with_their_unit(value, text) -> None:
+    contract = parse_contract(
+        {**FLAG_CONTRACT, "features": {"visits": {"kind": "numeric", "unit": "a week"}}},
+        source="units.yaml",
+    )
+    assert value_text(pd.Series([value, 1.0]), contract, "visits")[0] == text

@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import itertools
-import math
 from collections.abc import Callable
 from typing import Any
 
@@ -42,10 +41,18 @@ def _round3(values: np.ndarray) -> np.ndarray:
     return rounded
 
 
-def _number_text(x: float) -> str:
-    if not math.isfinite(x):
-        return "missing"
-    return str(int(x)) if x == round(x) and abs(x) < 1e15 else str(x)
+def _number_texts(values: list[float], unit: str | None) -> list[str]:
+    """Numbers as shown: whole ones without a decimal point, with the contract's unit; a
+    value that is not finite reads "missing". One pass over the distinct values."""
+    x = np.asarray(values, dtype=float)
+    finite = np.isfinite(x)
+    whole = finite & (x == np.round(x)) & (np.abs(x) < 1e15)
+    ints = np.where(whole, x, 0).astype(np.int64).tolist()
+    suffix = f" {unit}" if unit else ""
+    return [
+        (str(i) if w else str(v)) + suffix if f else "missing"
+        for v, i, w, f in zip(x.tolist(), ints, whole.tolist(), finite.tolist(), strict=True)
+    ]
 
 
 def _codes(values: pd.Series, contract: Contract, column: str) -> tuple[np.ndarray, list]:
@@ -61,58 +68,72 @@ def _codes(values: pd.Series, contract: Contract, column: str) -> tuple[np.ndarr
     return np.where(codes < 0, len(distinct), codes), [*distinct, None]
 
 
-def _value_words(value: Any, contract: Contract, column: str) -> str:
-    """One value as a marketer reads it: yes/no for flags, levels as declared, numbers to
-    three significant digits with the contract's unit."""
-    if value is None or (isinstance(value, float) and value != value):
-        return "missing"
+def _value_texts(distinct: list, contract: Contract, column: str) -> list[str]:
+    """Distinct values as a marketer reads them: yes/no for flags, levels as declared,
+    numbers to three significant digits with the contract's unit; None reads "missing"."""
     feature = contract.features[column]
+    known = [v for v in distinct if not (v is None or (isinstance(v, float) and v != v))]
     if feature.kind == "binary":  # checked members hold a flag as 0/1, whatever its labels
-        return "yes" if value == 1 else "no"
-    if feature.kind == "categorical":
-        return str(level_text(value))
-    unit = feature.unit  # the contract's own word, no default (words() builds an object)
-    return _number_text(value) + (f" {unit}" if unit else "")
+        texts = ["yes" if v == 1 else "no" for v in known]
+    elif feature.kind == "categorical":
+        texts = [str(level_text(v)) for v in known]
+    else:  # the contract's own unit word, no default (words() builds an object)
+        texts = _number_texts(known, feature.unit)
+    it = iter(texts)
+    return [
+        "missing" if v is None or (isinstance(v, float) and v != v) else next(it) for v in distinct
+    ]
 
 
 def value_text(values: pd.Series, contract: Contract, column: str) -> np.ndarray:
-    """A column's cells as _value_words gives them ("missing" for a gap)."""
+    """A column's cells as _value_texts gives them ("missing" for a gap)."""
     codes, distinct = _codes(values, contract, column)
-    table = np.array([_value_words(v, contract, column) for v in distinct], dtype=object)
-    return table[codes]
+    return np.array(_value_texts(distinct, contract, column), dtype=object)[codes]
 
 
-def _base_words(
-    distinct: list, background: pd.DataFrame, contract: Contract, column: str
-) -> list[str]:
-    """How each value compares with the base the contributions start from: the base's
-    average for numbers, the share of the base with the same value otherwise."""
-    if contract.features[column].kind in ("binary", "categorical"):
-        shares = background[column].map(level_text).value_counts(normalize=True).to_dict()
-        return [
-            f"{shares.get(level_text(v), 0.0) if v is not None else 0.0:.0%} of members alike"
-            for v in distinct
-        ]
-    unit = contract.words(column).unit
-    mean = float(pd.to_numeric(background[column], errors="coerce").mean())
-    words = f"base average {_number_text(_round3(np.array([mean]))[0])}" + (
-        f" {unit}" if unit else ""
-    )
-    return [words] * len(distinct)
+def base_words(background: pd.DataFrame, contract: Contract) -> dict[str, Any]:
+    """What a member's value is compared with, per raw feature: the base's average in words
+    for numbers, each level's share of the base otherwise. Made once per scorer."""
+    out: dict[str, Any] = {}
+    for column in contract.raw_features:
+        if column not in background:
+            continue
+        if contract.features[column].kind in ("binary", "categorical"):
+            shares = background[column].map(level_text).value_counts(normalize=True)
+            out[column] = shares.to_dict()
+        else:
+            mean = float(pd.to_numeric(background[column], errors="coerce").mean())
+            unit = contract.words(column).unit
+            number = _number_texts([float(_round3(np.array([mean]))[0])], None)[0]
+            out[column] = f"base average {number}" + (f" {unit}" if unit else "")
+    return out
+
+
+def _base_texts(distinct: list, base: Any) -> list[str]:
+    """How each value compares with the base the contributions start from (base_words)."""
+    if isinstance(base, str):
+        return [base] * len(distinct)
+    return [
+        f"{base.get(level_text(v), 0.0) if v is not None else 0.0:.0%} of members alike"
+        for v in distinct
+    ]
 
 
 def _column_words(
-    members: pd.DataFrame, contract: Contract, column: str, background: pd.DataFrame
+    members: pd.DataFrame, contract: Contract, column: str, base: dict[str, Any]
 ) -> tuple[np.ndarray, np.ndarray]:
     """Each member's code into the column's words per distinct value: "<label> <value>
     (<base>)"."""
     codes, distinct = _codes(members[column], contract, column)
-    bases = _base_words(distinct, background, contract, column)
     label = contract.features[column].label or column
     table = np.array(
         [
-            f"{label} {_value_words(v, contract, column)} ({b})"
-            for v, b in zip(distinct, bases, strict=True)
+            f"{label} {v} ({b})"
+            for v, b in zip(
+                _value_texts(distinct, contract, column),
+                _base_texts(distinct, base[column]),
+                strict=True,
+            )
         ],
         dtype=object,
     )
@@ -140,13 +161,14 @@ def reason_columns(
     groups: list[str],
     members: pd.DataFrame,
     contract: Contract,
-    background: pd.DataFrame,
+    base: dict[str, Any],
     n_reasons: int,
     min_points: float,
 ) -> dict[str, np.ndarray]:
     """reason_k (words, values, direction) and reason_k_points (signed percentage points) for
     the k-th largest contribution by size; empty where fewer than k reach `min_points`.
-    Columns as numpy arrays (text as objects), in the members' order."""
+    `base`: base_words of the base the contributions start from. Columns as numpy arrays
+    (text as objects), in the members' order."""
     out: dict[str, Any] = {}
     words: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # a column's, once for all members
     order = np.argsort(-np.abs(points), axis=1, kind="stable")[:, :n_reasons]
@@ -162,7 +184,7 @@ def reason_columns(
                 cols = [c for c in contract.groups[groups[g]] if c in contract.features]
                 for col in cols:
                     if col not in words:
-                        words[col] = _column_words(members, contract, col, background)
+                        words[col] = _column_words(members, contract, col, base)
                 text[rows] = _group_text(
                     [(words[c][0][rows], words[c][1]) for c in cols], value[rows] > 0
                 )
@@ -261,7 +283,7 @@ def suggested_lever(
         if not (best_col == c).any():
             continue
         codes, distinct = _codes(members[col], contract, col)
-        now = [_value_words(x, contract, col) for x in distinct]
+        now = _value_texts(distinct, contract, col)
         label = contract.words(col).label
         for v, target in enumerate(options[col]):
             rows = np.flatnonzero((best_col == c) & (best_val == v))

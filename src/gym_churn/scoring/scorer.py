@@ -19,7 +19,7 @@ from gym_churn.contract.spec import Contract
 from gym_churn.models.predict import inputs, predict, probability
 from gym_churn.models.runtime import boosted_trees, sigmoid
 from gym_churn.models.trees import delta
-from gym_churn.scoring.reasons import WhatIf, reason_columns, suggested_lever
+from gym_churn.scoring.reasons import WhatIf, base_words, reason_columns, suggested_lever
 from gym_churn.scoring.shapley import contributions
 
 
@@ -45,6 +45,12 @@ class Scorer:
     def background_inputs(self) -> pd.DataFrame:
         """The background members' model inputs: made once, not per scored chunk."""
         return inputs(self.background, self.contract)
+
+    @cached_property
+    def base_words(self) -> dict[str, Any]:
+        """What reasons compare a member's values with (the background's averages and
+        shares), in words: made once, not per scored chunk."""
+        return base_words(self.background, self.contract)
 
 
 def risk_decile(proba: np.ndarray, edges: np.ndarray) -> np.ndarray:
@@ -130,7 +136,7 @@ def describe(
     picked_X = X.loc[chosen]
     contrib = contributions(scorer.model, contract, picked_X, scorer.background_inputs)
     reasons = reason_columns(
-        contrib.points, contrib.groups, picked, contract, scorer.background,
+        contrib.points, contrib.groups, picked, contract, scorer.base_words,
         scorer.n_reasons, scorer.min_points,
     )  # fmt: skip
     lever = suggested_lever(
