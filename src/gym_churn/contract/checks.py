@@ -70,10 +70,12 @@ def _map_labels(values: pd.Series, mapping: dict[str, int]) -> pd.Series:
         words = ("true", "false") if "true" in mapping or "false" in mapping else ("1", "0")
         keys = values.map({True: words[0], False: words[1]})
     elif pd.api.types.is_numeric_dtype(values.dtype):
-        # one lookup per distinct value, not per cell: numbers map straight onto the codes
+        # one lookup per distinct value, not per cell: each cell finds its distinct value
+        # (a gap finds none: -1, the NaN after the codes)
         unique = pd.unique(values.dropna())
-        codes = {v: mapping.get(label_key(v), np.nan) for v in unique}
-        return values.map(codes).astype(float)
+        codes = np.array([*(mapping.get(label_key(v), np.nan) for v in unique), np.nan])
+        where = pd.Index(unique).get_indexer(values.to_numpy())
+        return pd.Series(codes[where], index=values.index, dtype=float)
     else:
         keys = values.astype(str).str.strip().str.lower().where(values.notna())
     return keys.map(mapping)

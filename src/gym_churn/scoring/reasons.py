@@ -69,20 +69,17 @@ def _codes(values: pd.Series, contract: Contract, column: str) -> tuple[np.ndarr
 
 
 def _value_texts(distinct: list, contract: Contract, column: str) -> list[str]:
-    """Distinct values as a marketer reads them: yes/no for flags, levels as declared,
-    numbers to three significant digits with the contract's unit; None reads "missing"."""
-    feature = contract.features[column]
-    known = [v for v in distinct if not (v is None or (isinstance(v, float) and v != v))]
+    """_codes' distinct values as a marketer reads them: yes/no for flags, levels as
+    declared, numbers to three significant digits with the contract's unit; the gap (the
+    last, None) reads "missing"."""
+    feature, known = contract.features[column], distinct[:-1]
     if feature.kind == "binary":  # checked members hold a flag as 0/1, whatever its labels
         texts = ["yes" if v == 1 else "no" for v in known]
     elif feature.kind == "categorical":
         texts = [str(level_text(v)) for v in known]
     else:  # the contract's own unit word, no default (words() builds an object)
         texts = _number_texts(known, feature.unit)
-    it = iter(texts)
-    return [
-        "missing" if v is None or (isinstance(v, float) and v != v) else next(it) for v in distinct
-    ]
+    return [*texts, "missing"]
 
 
 def value_text(values: pd.Series, contract: Contract, column: str) -> np.ndarray:

@@ -62,7 +62,9 @@ def _segments(scorer: Scorer, X: pd.DataFrame) -> tuple[np.ndarray, pd.Categoric
     segment = scorer.assigner.predict(X).astype(int)
     names = list(dict.fromkeys(scorer.segment_names.values()))
     code = {seg: names.index(name) for seg, name in scorer.segment_names.items()}
-    codes = pd.Series(segment).map(code).fillna(-1).astype(int).to_numpy()
+    # one lookup per distinct segment, not per member (-1: a segment with no name)
+    where, distinct = pd.factorize(segment)
+    codes = np.array([code.get(int(seg), -1) for seg in distinct], dtype=int)[where]
     return segment, pd.Categorical.from_codes(codes, categories=names)
 
 
@@ -122,16 +124,15 @@ def describe(
     chosen = at_risk if explain is None else np.asarray(explain, dtype=bool)
     X = inputs(members, contract) if features is None else features
     segment, segment_name = _segments(scorer, X)
-    out = pd.DataFrame(
-        {
-            contract.key: members[contract.key].to_numpy(),
-            "churn_probability": proba,
-            "risk_decile": risk_decile(proba, scorer.decile_edges),
-            "at_risk": at_risk.astype(int),
-            "segment": segment,
-            "segment_name": segment_name,
-        }
-    )
+    empty_text = np.full(len(proba), "", dtype=object)
+    columns: dict[str, Any] = {
+        contract.key: members[contract.key].to_numpy(),
+        "churn_probability": proba,
+        "risk_decile": risk_decile(proba, scorer.decile_edges),
+        "at_risk": at_risk.astype(int),
+        "segment": segment,
+        "segment_name": segment_name,
+    }
     picked = members.loc[chosen]
     picked_X = X.loc[chosen]
     contrib = contributions(scorer.model, contract, picked_X, scorer.background_inputs)
@@ -145,17 +146,13 @@ def describe(
         what_if=_tree_what_if(scorer.model, contract, picked_X),
     )  # fmt: skip
     for col, values in (reasons | lever).items():
-        if col.endswith("_points"):
-            full = np.full(len(out), np.nan)
-            full[chosen] = values
-            out[col] = full
-        else:
-            # kept as Python objects: pandas would turn them into its own strings, and the
-            # writer into Arrow strings again
-            full = np.full(len(out), "", dtype=object)
-            full[chosen] = values
-            out[col] = pd.Series(full, dtype=object)
-    return out
+        # text kept as Python objects: pandas would turn them into its own strings, and the
+        # writer into Arrow strings again
+        full = np.full(len(proba), np.nan) if col.endswith("_points") else empty_text.copy()
+        full[chosen] = values
+        columns[col] = pd.Series(full, dtype=full.dtype, copy=False)
+    # one frame made at once: adding columns one by one re-forms its blocks each time
+    return pd.DataFrame(columns, copy=False)
 
 
 def score(scorer: Scorer, members: pd.DataFrame) -> pd.DataFrame:
