@@ -302,3 +302,21 @@ def test_numbers_read_to_three_significant_digits_with_their_unit(value, text) -
         source="units.yaml",
     )
     assert value_text(pd.Series([value, 1.0]), contract, "visits")[0] == text
+
+
+def test_an_integer_levers_options_are_whole_numbers() -> None:
+    contract = parse_contract(
+        {
+            **FLAG_CONTRACT,
+            "features": {
+                "sessions": {"kind": "integer", "min": 0, "role": "lever"},
+                "spend": {"kind": "numeric", "min": 0, "role": "lever"},
+            },
+        },
+        source="levers.yaml",
+    )
+    base = pd.DataFrame({"sessions": [1, 2, 3, 4], "spend": [1.0, 2.0, 3.0, 4.0]})
+    options = lever_options(base, contract)
+    # quartiles 1.75, 2.5, 3.25: an integer column is set to whole numbers only
+    assert options["sessions"] == [2.0, 3.0]  # np.round: 2.5 rounds to even
+    assert options["spend"] == [1.75, 2.5, 3.25]

@@ -17,14 +17,15 @@ import warnings
 import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import pandas as pd
-import yaml
 
 from gym_churn.contract.spec import Contract, parse_contract
 from gym_churn.errors import ContractError, DataValidationError, ModelFileError, ParamsError
-from gym_churn.params import Params, parse_params
+
+if TYPE_CHECKING:
+    from gym_churn.params import Params
 
 log = logging.getLogger(__name__)
 
@@ -315,11 +316,17 @@ def read_json(path: str | Path) -> Any:
 
 
 def load_params(path: str | Path) -> Params:
+    # imported here: the params' schema and yaml cost gym-churn-score ~55 ms of start-up,
+    # and it reads neither
+    from gym_churn.params import parse_params
+
     source = Path(path)
     return parse_params(_read_yaml(source, ParamsError, "params file"), source=str(source))
 
 
 def _read_yaml(source: Path, error: type[Exception], what: str) -> Any:
+    import yaml
+
     try:
         return yaml.safe_load(source.read_text(encoding="utf-8"))
     except FileNotFoundError:

@@ -194,7 +194,8 @@ def reason_columns(
 def lever_options(members: pd.DataFrame, contract: Contract) -> dict[str, list[Any]]:
     """The values each lever can be set to: a flag's 0 and 1 (as checked members hold it,
     whatever its labels), a category's or a declared integer's allowed values, otherwise
-    the training base's quartiles."""
+    the training base's quartiles (whole numbers for an integer column: set into a column
+    of whole numbers, 2.5 would be scored as 2 while the lever read "-> 2.5")."""
     options: dict[str, list[Any]] = {}
     for col in contract.with_role("lever"):
         feature = contract.features[col]
@@ -205,8 +206,10 @@ def lever_options(members: pd.DataFrame, contract: Contract) -> dict[str, list[A
         elif feature.allowed is not None:
             options[col] = list(feature.allowed)
         else:
-            q = members[col].dropna().quantile([0.25, 0.5, 0.75]).unique()
-            options[col] = [float(v) for v in q]
+            q = members[col].dropna().quantile([0.25, 0.5, 0.75])
+            if feature.kind == "integer":  # a whole number, as the members hold it
+                q = q.round()
+            options[col] = [float(v) for v in q.unique()]
     return options
 
 
