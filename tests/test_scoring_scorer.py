@@ -320,3 +320,26 @@ def test_an_integer_levers_options_are_whole_numbers() -> None:
     # quartiles 1.75, 2.5, 3.25: an integer column is set to whole numbers only
     assert options["sessions"] == [2.0, 3.0]  # np.round: 2.5 rounds to even
     assert options["spend"] == [1.75, 2.5, 3.25]
+
+
+def test_the_unit_after_exactly_one_is_the_contracts_unit_one() -> None:
+    contract = parse_contract(
+        {
+            **FLAG_CONTRACT,
+            "features": {
+                "term": {"kind": "integer", "values": [1, 6], "role": "lever",
+                         "unit": "months", "unit_one": "month", "label": "contract"},
+                "visits": {"kind": "numeric", "unit": "a week"},  # no unit_one: unit
+            },
+        },
+        source="units.yaml",
+    )  # fmt: skip
+    terms = value_text(pd.Series([1, 6, 1.5]), contract, "term")
+    assert list(terms) == ["1 month", "6 months", "1.5 months"]
+    assert value_text(pd.Series([1.0]), contract, "visits")[0] == "1 a week"
+    members = pd.DataFrame({"term": [1, 6], "visits": [1.0, 2.0]})
+    lever = suggested_lever(
+        lambda m: 0.5 - 0.01 * m["term"].to_numpy(dtype=float), members, contract,
+        lever_options(members, contract),
+    )  # fmt: skip
+    assert lever["lever"][0] == "contract: 1 month -> 6 months"

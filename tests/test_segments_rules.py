@@ -19,7 +19,7 @@ RULES_CONTRACT = parse_contract(
             "plan": {"kind": "categorical", "values": ["basic", "plus", "premium"],
                      "role": "lever", "label": "plan"},
             "team": {"kind": "integer", "min": 0, "role": "attribute", "label": "team size",
-                     "unit": "people"},
+                     "unit": "people", "unit_one": "person"},
             "promo": {"kind": "binary", "values": [0, 1], "role": "lever",
                       "label": "joined on promo"},
             "visits": {"kind": "numeric", "min": 0, "role": "behaviour", "label": "visits"},
@@ -85,7 +85,7 @@ def test_a_category_and_a_number_read_as_rules() -> None:
 
     assert list(table.columns) == RULE_TABLE_COLUMNS
     top = table.iloc[0]
-    assert top["rule"] == "team size <= 1 people, plan basic"
+    assert top["rule"] == "team size <= 1 person, plan basic"
     assert top["churn_rate"] == 1.0
     assert top["churned"] == members["churn"].sum()
     assert (table["churn_rate"].iloc[1:] == 0).all()
@@ -114,7 +114,7 @@ def test_an_integer_range_reads_as_from_to() -> None:
     assert table.loc[0, "rule"] == "team size 2 to 3 people"
     assert set(table["rule"]) == {
         "team size 2 to 3 people",
-        "team size <= 1 people",
+        "team size <= 1 person",  # unit_one after exactly 1
         "team size >= 4 people",
     }
 

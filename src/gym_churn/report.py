@@ -110,7 +110,8 @@ def early_lead(r: ReportInputs) -> str | None:
     return (
         f"**Most members who leave do so early.** {_pct(e['share'])} of the {e['churned']} "
         f"members who {c.target.label} (95% CI {_ci(e['low'], e['high'])}; "
-        f"{e['churned_early']} members) had a {words.label} below {e['early_months']} {unit}. "
+        f"{e['churned_early']} members) had a {words.label} below {e['early_months']} "
+        f"{words.unit_for(e['early_months']) or unit}. "
         f"The monthly churn rate by {words.label} was {first} {unit}{after}."
     )
 
@@ -124,7 +125,8 @@ def recommendations(r: ReportInputs) -> tuple[list[str], list[str]]:
         e = r.early
         out.append(
             f"**Put retention effort into the first {e['early_months']} "
-            f"{c.words(c.tenure).unit or 'months'} (onboarding).** That is where "
+            f"{c.words(c.tenure).unit_for(e['early_months']) or 'months'} (onboarding).** "
+            "That is where "
             f"{_pct(e['share'])} of the members who {label} left. Test it: give an onboarding "
             "programme to a random half of new members, keep the other half as a hold-out "
             "group, and compare their churn after those months."

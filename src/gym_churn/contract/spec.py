@@ -83,8 +83,16 @@ class Words(_Strict):
 
     label: str | None = None  # what a sentence calls it ("visits last month")
     unit: str | None = None  # "a week", "months"; none for flags (shown as a share)
+    unit_one: str | None = None  # the unit after exactly 1 ("month"); default: unit
     high: str | None = None  # a group well above the base ("frequent visitors")
     low: str | None = None  # a group well below the base ("rare visitors")
+
+    def unit_for(self, value: float) -> str:
+        """The unit to write after `value`: unit_one after exactly 1 ("1 month", "2 months",
+        "1 a week"), else unit; "" for none."""
+        if value == 1 and self.unit_one:
+            return self.unit_one
+        return self.unit or ""
 
 
 class Feature(Words):
@@ -349,6 +357,7 @@ class Contract(_Strict):
         return Words(
             label=spec.label or column,
             unit=spec.unit or "",
+            unit_one=spec.unit_one or spec.unit or "",
             high=spec.high or f"high {spec.label or column}",
             low=spec.low or f"low {spec.label or column}",
         )

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from gym_churn.contract.spec import Contract, level_text
+from gym_churn.contract.spec import Contract, Words, level_text
 
 # A lever change must lower the probability by more than this to be suggested: below it the
 # difference is floating-point rounding, not the model.
@@ -41,16 +41,18 @@ def _round3(values: np.ndarray) -> np.ndarray:
     return rounded
 
 
-def _number_texts(values: list[float], unit: str | None) -> list[str]:
-    """Numbers as shown: whole ones without a decimal point, with the contract's unit; a
-    value that is not finite reads "missing". One pass over the distinct values."""
+def _number_texts(values: list[float], words: Words | None) -> list[str]:
+    """Numbers as shown: whole ones without a decimal point, with the contract's unit (its
+    unit_one after exactly 1); a value that is not finite reads "missing". One pass over the
+    distinct values."""
     x = np.asarray(values, dtype=float)
     finite = np.isfinite(x)
     whole = finite & (x == np.round(x)) & (np.abs(x) < 1e15)
     ints = np.where(whole, x, 0).astype(np.int64).tolist()
-    suffix = f" {unit}" if unit else ""
+    many = f" {words.unit_for(2)}" if words is not None and words.unit_for(2) else ""
+    one = f" {words.unit_for(1)}" if words is not None and words.unit_for(1) else ""
     return [
-        (str(i) if w else str(v)) + suffix if f else "missing"
+        (str(i) if w else str(v)) + (one if v == 1 else many) if f else "missing"
         for v, i, w, f in zip(x.tolist(), ints, whole.tolist(), finite.tolist(), strict=True)
     ]
 
@@ -77,8 +79,8 @@ def _value_texts(distinct: list, contract: Contract, column: str) -> list[str]:
         texts = ["yes" if v == 1 else "no" for v in known]
     elif feature.kind == "categorical":
         texts = [str(level_text(v)) for v in known]
-    else:  # the contract's own unit word, no default (words() builds an object)
-        texts = _number_texts(known, feature.unit)
+    else:  # the contract's own unit words, no default (words() builds an object)
+        texts = _number_texts(known, feature)
     return [*texts, "missing"]
 
 
@@ -99,9 +101,10 @@ def base_words(background: pd.DataFrame, contract: Contract) -> dict[str, Any]:
             shares = background[column].map(level_text).value_counts(normalize=True)
             out[column] = shares.to_dict()
         else:
-            mean = float(pd.to_numeric(background[column], errors="coerce").mean())
-            unit = contract.words(column).unit
-            number = _number_texts([float(_round3(np.array([mean]))[0])], None)[0]
+            numbers = pd.to_numeric(background[column], errors="coerce")
+            mean = float(_round3(np.array([numbers.mean()]))[0])
+            unit = contract.words(column).unit_for(mean)
+            number = _number_texts([mean], None)[0]
             out[column] = f"base average {number}" + (f" {unit}" if unit else "")
     return out
 

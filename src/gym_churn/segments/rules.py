@@ -111,7 +111,6 @@ def _condition(name: str, low: float, high: float, contract: Contract) -> str:
     words = contract.words(name)
     if contract.kind(name) == "binary":
         return str(words.label) if low >= 0.5 else f"not {words.label}"
-    unit = f" {words.unit}" if words.unit else ""
     whole = contract.kind(name) == "integer"
 
     def show(v: float, above: bool) -> str:
@@ -119,11 +118,18 @@ def _condition(name: str, low: float, high: float, contract: Contract) -> str:
             return f">= {int(np.floor(v)) + 1}" if above else f"<= {int(np.floor(v))}"
         return f"> {v:.3g}" if above else f"<= {v:.3g}"
 
+    def unit(number: str) -> str:  # "1 month", "2 months"
+        after = words.unit_for(float(number))
+        return f" {after}" if after else ""
+
     if np.isfinite(low) and np.isfinite(high):
         lo, hi = (show(low, True).split()[1], show(high, False).split()[1]) if whole else (
             f"{low:.3g}", f"{high:.3g}")  # fmt: skip
-        return f"{words.label} {lo}{unit}" if lo == hi else f"{words.label} {lo} to {hi}{unit}"
-    return f"{words.label} {show(low, True) if np.isfinite(low) else show(high, False)}{unit}"
+        if lo == hi:
+            return f"{words.label} {lo}{unit(lo)}"
+        return f"{words.label} {lo} to {hi}{unit(hi)}"
+    bound = show(low, True) if np.isfinite(low) else show(high, False)
+    return f"{words.label} {bound}{unit(bound.split()[1])}"
 
 
 def rule_table(rule: RuleTree, members: pd.DataFrame, contract: Contract) -> pd.DataFrame:
