@@ -26,7 +26,6 @@ from gym_churn.models.selection import (
     member_oof_scores,
     model_from_summary,
     split_xy,
-    typical_values,
 )
 from gym_churn.models.threshold import choose_threshold
 from tests.conftest import make_members, make_other
@@ -40,7 +39,7 @@ SUMMARY_KEYS = {
     "model", "model_setting", "hyperparameters", "calibration", "calibration_folds",
     "candidates", "features", "train_rows", "cv_folds", "cv_roc_auc_mean", "cv_roc_auc_std",
     "cv_roc_auc_folds", "threshold", "threshold_objective", "threshold_objective_oof_value",
-    "risk_decile_edges", "typical_values",
+    "risk_decile_edges",
 }  # fmt: skip
 
 
@@ -308,7 +307,6 @@ def test_fit_with_cv_summary(params, other_contract, other_members):
     assert summary["threshold_objective"] == cfg.threshold.objective
     assert len(summary["risk_decile_edges"]) == 9
     assert summary["risk_decile_edges"] == sorted(summary["risk_decile_edges"])
-    assert set(summary["typical_values"]) == set(other_contract.raw_features)
     check_is_fitted(fitted)
     assert list(fitted.feature_names_in_) == other_contract.model_features
 
@@ -348,26 +346,6 @@ def test_model_from_summary_rebuilds_the_kept_spec(params, other_contract, other
     np.testing.assert_allclose(
         rebuilt.fit(X, y).predict_proba(X), fitted.predict_proba(X), rtol=0, atol=1e-12
     )
-
-
-def test_typical_values_are_modes_and_medians(other_contract):
-    members = pd.DataFrame(
-        {
-            "plan": ["plus", "plus", "basic", "premium"],
-            "region": ["r01", "r02", "r02", None],
-            "senior": [1, 1, 0, 1],
-            "fee": [10.0, np.nan, 30.0, 50.0],  # the gap is left out of the median
-            "tenure_months": [1, 2, 3, 4],
-            "calls": [0, 0, 9, 9],
-        }
-    )
-
-    typical = typical_values(members, other_contract)
-
-    assert typical == {
-        "plan": "plus", "region": "r02", "senior": 1.0, "fee": 30.0,
-        "tenure_months": 2.5, "calls": 4.5,
-    }  # fmt: skip
 
 
 # ---------------------------------------------------------------- baseline and member scores

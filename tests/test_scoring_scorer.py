@@ -71,7 +71,6 @@ def test_the_scorer_is_what_train_and_cluster_wrote(scorer: Scorer, models: Path
     assert scorer.contract == GYM_CONTRACT  # from the summary, not from a contract file
     assert scorer.threshold == summary["threshold"]
     assert scorer.decile_edges.tolist() == summary["risk_decile_edges"]
-    assert scorer.typical == summary["typical_values"]
     assert scorer.segment_names == SEGMENT_NAMES
     settings = read_json(models / "scoring.json")
     assert len(scorer.background) == len(settings["background"]) > 0

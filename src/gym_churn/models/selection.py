@@ -133,10 +133,9 @@ def fit_with_cv(
         "threshold": threshold.threshold,
         "threshold_objective": threshold.objective,
         "threshold_objective_oof_value": threshold.value,
-        # Scoring new exports: deciles relative to this base, reasons relative to its typical
-        # member, so both stay comparable from one monthly export to the next.
+        # Scoring new exports: deciles relative to this base, so they stay comparable from
+        # one monthly export to the next.
         "risk_decile_edges": np.quantile(choice.cv.oof_proba, np.linspace(0.1, 0.9, 9)).tolist(),
-        "typical_values": typical_values(train, contract),
     }
     return fitted, summary
 
@@ -147,20 +146,6 @@ def model_from_summary(summary: dict[str, Any], contract: Contract, seed: int) -
         summary["model"], summary["hyperparameters"], contract, seed,
         calibration=summary["calibration"], calibration_folds=summary["calibration_folds"],
     )  # fmt: skip
-
-
-def typical_values(members: pd.DataFrame, contract: Contract) -> dict[str, Any]:
-    """The member base's typical value of each raw feature: the most common value of a flag
-    or a category, the median of a number."""
-    out: dict[str, Any] = {}
-    for col in contract.raw_features:
-        values = members[col].dropna()
-        if contract.kind(col) in ("binary", "categorical"):
-            mode = values.mode().iloc[0]
-            out[col] = str(mode) if contract.kind(col) == "categorical" else float(mode)
-        else:
-            out[col] = float(values.median())
-    return out
 
 
 def baseline_roc_auc(train: pd.DataFrame, test: pd.DataFrame, contract: Contract) -> float:

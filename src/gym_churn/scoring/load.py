@@ -47,7 +47,6 @@ def load_scorer(model_path: str) -> Scorer:
         model=model if model is not None else load_model(folder / "model.skops"),
         threshold=summary["threshold"],
         decile_edges=np.asarray(summary["risk_decile_edges"]),
-        typical=summary["typical_values"],
         assigner=assigner if assigner is not None else load_model(folder / "segments.skops"),
         segment_names={int(k): v for k, v in names.items()},
         contract=contract,

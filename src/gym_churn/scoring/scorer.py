@@ -30,7 +30,6 @@ class Scorer:
     model: Any  # fitted churn pipeline or its runtime form (predict_proba)
     threshold: float
     decile_edges: np.ndarray  # 9 cut points of the training base's out-of-fold probabilities
-    typical: dict[str, Any]  # the base's typical value of each raw column (train summary)
     assigner: Any  # segment assigner or its runtime form (predict)
     segment_names: dict[int, str]
     contract: Contract

@@ -4,7 +4,7 @@ Reads  --train     the training split
        --contract  the data contract (features, their kinds and categories)
 Writes --model     the fitted sklearn pipeline, as a skops file
        --summary   JSON: every candidate's CV ROC-AUC, the model kept, the threshold and the
-                   objective it maximised, decile edges and typical values for scoring
+                   objective it maximised, and the decile edges for scoring
 Params base.seed, train.*
 """
 
