@@ -49,7 +49,7 @@ def _number_texts(values: list[float], words: Words | None) -> list[str]:
     finite = np.isfinite(x)
     whole = finite & (x == np.round(x)) & (np.abs(x) < 1e15)
     ints = np.where(whole, x, 0).astype(np.int64).tolist()
-    many = f" {words.unit_for(2)}" if words is not None and words.unit_for(2) else ""
+    many = f" {words.unit}" if words is not None and words.unit else ""
     one = f" {words.unit_for(1)}" if words is not None and words.unit_for(1) else ""
     return [
         (str(i) if w else str(v)) + (one if v == 1 else many) if f else "missing"

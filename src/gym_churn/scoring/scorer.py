@@ -151,7 +151,7 @@ def describe(
         full[chosen] = values
         columns[col] = pd.Series(full, dtype=full.dtype, copy=False)
     # one frame made at once: adding columns one by one re-forms its blocks each time
-    return pd.DataFrame(columns, copy=False)
+    return pd.DataFrame(columns)
 
 
 def score(scorer: Scorer, members: pd.DataFrame) -> pd.DataFrame:
