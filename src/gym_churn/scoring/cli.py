@@ -67,7 +67,7 @@ log = logging.getLogger(__name__)
 # --memory-mb is shared by the processes scoring.
 BYTES_PER_ROW = 2600
 # The default share: with two workers, 10M rows peaked at 954 MB for all processes together
-# (PSS; 1,097 MB with 512) at the same speed, and at 810 MB on the current code
+# (PSS; 1,097 MB with 512) at the same speed, and at 810-825 MB on later code
 # (bench/scoring_speed.py, bench/scoring_speed_results.json).
 MEMORY_MB = 384
 SPOOL_PREFIX = "gym-churn-score-"  # the folder workers leave scored chunks in
