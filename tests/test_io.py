@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import re
+import stat
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
@@ -163,6 +167,37 @@ def test_write_json_rounds_floats_to_six_digits(tmp_path):
     assert "0.30000000000000004" not in text
 
 
+@pytest.mark.parametrize(
+    ("obj", "where"),
+    [
+        ({"share": float("nan")}, "share"),
+        ({"a": {"b": [1.0, float("inf")]}}, "a.b[1]"),
+        ({"x": np.float64("-inf")}, "x"),
+        ([float("nan")], "[0]"),
+    ],
+)
+def test_write_json_refuses_nan_and_infinity_naming_the_key(tmp_path, obj, where):
+    path = tmp_path / "metrics.json"
+
+    with pytest.raises(ValueError, match=rf"{path}: not a finite number at {re.escape(where)}"):
+        gio.write_json(obj, path)
+
+    assert _files(tmp_path) == []
+
+
+def test_write_json_output_is_strict_json(tmp_path):
+    path = tmp_path / "m.json"
+
+    gio.write_json({"a": 1e-300, "b": [0.5, None], "c": 10**20}, path)
+
+    def refuse(name: str) -> None:
+        raise AssertionError(f"non-standard JSON constant {name}")
+
+    assert json.loads(path.read_text(), parse_constant=refuse) == {
+        "a": 0.0, "b": [0.5, None], "c": 10**20,
+    }  # fmt: skip
+
+
 def test_write_json_keeps_non_ascii(tmp_path):
     path = tmp_path / "m.json"
 
@@ -182,6 +217,49 @@ def test_atomic_write_replaces_the_file_and_leaves_no_temp_files(tmp_path):
 
     assert path.read_bytes() == b"new"
     assert _files(tmp_path) == ["out.bin"]
+
+
+@pytest.fixture(params=[0o022, 0o077, 0o002], ids=["umask022", "umask077", "umask002"])
+def umask(request) -> Iterator[int]:
+    """The process's umask set for one test, then restored."""
+    old = os.umask(request.param)
+    try:
+        yield request.param
+    finally:
+        os.umask(old)
+
+
+def _write_chunks(frame: pd.DataFrame, path: Path) -> None:
+    with gio.table_writer(path) as write:
+        write(frame)
+
+
+ONE = pd.DataFrame({"a": [1]})
+WRITERS = {
+    "a.bin": lambda path: gio.write_bytes(b"x", path),
+    "report.md": lambda path: gio.write_text("report", path),
+    "metrics.json": lambda path: gio.write_json({"a": 0.5}, path),
+    "t.csv": lambda path: gio.write_table(ONE, path),
+    "t.parquet": lambda path: gio.write_table(ONE, path),
+    "chunks.csv": lambda path: _write_chunks(ONE, path),
+    "chunks.parquet": lambda path: _write_chunks(ONE, path),
+    "r.npz": lambda path: gio.write_arrays({"a": np.arange(3)}, path),
+}
+
+
+@pytest.mark.parametrize("replace", [False, True], ids=["new", "replaced"])
+@pytest.mark.parametrize("name", WRITERS)
+def test_outputs_get_the_mode_the_umask_gives(tmp_path, umask, name, replace):
+    path = tmp_path / name
+    if replace:  # an older output with another mode is replaced, its mode not kept
+        path.write_bytes(b"old")
+        path.chmod(0o600 if umask != 0o077 else 0o644)
+
+    WRITERS[name](path)
+
+    assert path.read_bytes() != b"old"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask
+    assert _files(tmp_path) == [name]
 
 
 def test_atomic_write_keeps_the_old_file_when_the_writer_fails(tmp_path):

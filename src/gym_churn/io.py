@@ -11,8 +11,9 @@ import hashlib
 import io
 import json
 import logging
+import math
 import os
-import tempfile
+import secrets
 import warnings
 import zipfile
 from collections.abc import Callable, Iterator
@@ -51,10 +52,25 @@ TRUSTED_MODEL_TYPES: tuple[str, ...] = (
 )
 
 
+def _temp_beside(target: Path) -> tuple[int, str]:
+    """A new, empty temporary file in `target`'s folder, open for writing: (fd, path).
+
+    Created with mode 0666 less the umask, as any program creating the output would; not
+    with tempfile.mkstemp, whose 0600 survives the rename and left every output private to
+    its owner. O_EXCL keeps mkstemp's guarantee that the file is new."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    while True:
+        tmp = str(target.parent / f".{target.name}.{secrets.token_hex(6)}.tmp")
+        try:
+            return os.open(tmp, flags, 0o666), tmp
+        except FileExistsError:  # pragma: no cover - a 48-bit name taken: draw another
+            continue
+
+
 def _atomic_write(path: str | Path, write: Callable[[IO[bytes]], None]) -> None:
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    fd, tmp = _temp_beside(target)
     try:
         with os.fdopen(fd, "wb") as handle:
             write(handle)
@@ -231,8 +247,8 @@ def table_writer(path: str | Path) -> Iterator[Callable[[pd.DataFrame], None]]:
     """Append chunks (DataFrames, or Arrow tables as arrow_table makes them) to a CSV or
     parquet file that appears only when every chunk is written."""
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    # the writers below open the file by name and keep its mode (0666 less the umask)
+    fd, tmp = _temp_beside(target)
     os.close(fd)
     state: dict[str, Any] = {}
 
@@ -307,8 +323,27 @@ def sidecar(output: str | Path, what: str) -> Path:
 
 
 def write_json(obj: Any, path: str | Path) -> None:
-    text = json.dumps(_round_floats(obj), indent=2, ensure_ascii=False) + "\n"
+    """`obj` as strict JSON, floats rounded to FLOAT_DIGITS. A NaN or infinity raises
+    ValueError naming the file and the key, and nothing is written: JSON has no such number
+    (Python would write `NaN`, which other readers refuse and `dvc metrics diff` shows as
+    nan). A figure that does not apply is left out by the stage, which logs why."""
+    rounded = _round_floats(obj)
+    bad = _non_finite(rounded)
+    if bad:
+        raise ValueError(f"{path}: not a finite number at {', '.join(bad)}; JSON has no NaN")
+    text = json.dumps(rounded, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
     write_bytes(text.encode(), path)
+
+
+def _non_finite(obj: Any, where: str = "") -> list[str]:
+    """Paths (a.b[2]) of the NaN and infinite floats in a JSON-ready object."""
+    if isinstance(obj, float):
+        return [] if math.isfinite(obj) else [where or "(top)"]
+    if isinstance(obj, dict):
+        return [p for k, v in obj.items() for p in _non_finite(v, f"{where}.{k}".lstrip("."))]
+    if isinstance(obj, list | tuple):
+        return [p for i, v in enumerate(obj) for p in _non_finite(v, f"{where}[{i}]")]
+    return []
 
 
 def read_json(path: str | Path) -> Any:
