@@ -12,7 +12,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gym_churn.contract.checks import MAX_ROWS_SHOWN, check_export, warm_up
+from gym_churn.contract.checks import (
+    MAX_ROWS_SHOWN,
+    check_export,
+    member_fingerprints,
+    refuse_repeats,
+    remember_members,
+    repeated_members,
+    warm_up,
+)
 from gym_churn.contract.spec import ROW_KEY, Contract, parse_contract
 from gym_churn.errors import DataValidationError, GymChurnError
 from gym_churn.io import read_table, write_table
@@ -255,7 +263,7 @@ def test_the_line_shows_the_bad_values(valid_members):
 
     line = _failure_line(_error(valid_members), "Age", "number")
 
-    assert line.endswith("values 'thirty', 'old'")
+    assert "; values 'thirty', 'old';" in line
 
 
 def test_many_bad_rows_show_only_the_first_line_numbers(valid_members):
@@ -708,9 +716,10 @@ def test_repeated_ids_are_refused_naming_the_lines(other_contract):
 
     message = _error(frame, other_contract)
 
-    assert "no_duplicate_members fails in 2 row(s)" in message
-    assert "customer_id" in message
-    assert "first repeated lines 9, 14" in message
+    line = _failure_line(message, "customer_id", "no_duplicate_members")
+    assert "fails in 2 row(s)" in line
+    assert _reported_lines(line) == [9, 14]
+    assert "set `duplicates: drop`" in line
 
 
 def test_blank_id_is_refused(other_contract):
@@ -740,8 +749,9 @@ def test_without_an_id_duplicates_are_rows_equal_in_every_column(valid_members):
     n = len(valid_members)
 
     message = _error(repeated)
-    assert "no_duplicate_members fails in 2 row(s)" in message
-    assert f"first repeated lines {n + 2}, {n + 3}" in message
+    assert "every column: rule no_duplicate_members fails in 2 row(s)" in message
+    assert f"first lines {n + 2}, {n + 3};" in message
+    assert "set `duplicates: drop`" in message
 
     # same data but another label: a different member, not a repeat
     repeated.loc[n, TARGET] = 1 - repeated.loc[n, TARGET]
@@ -864,3 +874,119 @@ def test_warming_the_rules_up_checks_nothing_and_changes_nothing(which, other_co
     bad.loc[3, column] = -1  # still refused after the warm-up
     with pytest.raises(DataValidationError, match=column):
         check_export(bad, contract, source="x")
+
+
+# ---------------------------------------------------------------- the key that accepts it
+
+KEYED = _contract(
+    {
+        "n": {"kind": "integer", "min": 0, "max": 10},
+        "x": {"kind": "numeric", "missing": "error"},
+        "flag": {"kind": "binary", "values": ["no", "yes"]},
+        "plan": {"kind": "categorical", "values": ["a", "b"]},
+        "menu": {"kind": "integer", "values": [1, 6]},
+    },
+    relations=[{"rule": "n <= menu", "name": "n_within_menu"}],
+)
+
+
+def _keyed_frame() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "n": [1, 2, 3, 4, 5, 0],
+            "x": [0.5, 1.5, 2.5, 3.5, 4.5, 5.5],
+            "flag": ["no", "yes", "no", "yes", "no", "yes"],
+            "plan": ["a", "b", "a", "b", "a", "b"],
+            "menu": [6, 6, 6, 6, 6, 1],
+            "y": [0, 1, 0, 1, 0, 1],
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "rule", "key"),
+    [
+        ("n", -1, "greater_than_or_equal_to(0.0)", "lower features.n.min"),
+        ("n", 11, "less_than_or_equal_to(10.0)", "raise features.n.max"),
+        ("n", 2.5, "whole_number", "features.n.kind: numeric"),
+        ("x", None, "not_missing", "features.x.missing: keep"),
+        ("x", "many", "number", "features.x.kind: categorical"),
+        ("flag", "maybe", "one_of['no', 'yes']", "features.flag.values"),
+        ("plan", "c", "one_of['a', 'b']", "add it to features.plan.values"),
+        ("menu", 3, "isin([1.0, 6.0])", "add them to features.menu.values"),
+        ("y", 7, "one_of[1, 0]", "target.positive or target.negative"),
+        ("y", None, "not_missing", "no contract key accepts it"),
+    ],
+)
+def test_each_broken_rule_names_the_contract_key_that_would_accept_it(column, value, rule, key):
+    frame = _keyed_frame()
+    _set(column, [2], value)(frame)
+
+    line = _failure_line(_error(frame, KEYED), column, rule)
+
+    assert key in line
+    assert _reported_lines(line) == [4]
+
+
+def test_a_broken_relation_names_enforce_false():
+    frame = _keyed_frame()
+    frame.loc[5, "n"] = 4
+
+    line = _failure_line(_error(frame, KEYED), "n", "n_within_menu")
+
+    assert "set `enforce: false` on n_within_menu" in line
+
+
+def test_repeats_are_reported_with_every_other_broken_rule_in_one_run(other_contract):
+    frame = make_other()
+    frame.loc[7, "customer_id"] = frame.loc[3, "customer_id"]
+    frame.loc[2, "customer_id"] = None
+
+    message = _error(frame, other_contract)
+
+    assert _rules(message) == [
+        ("customer_id", "no_duplicate_members"),
+        ("customer_id", "not_missing"),
+    ]
+
+
+# ---------------------------------------------------------------- repeats across chunks
+
+
+@pytest.mark.parametrize("with_id", [True, False], ids=["by-id", "every-column"])
+def test_a_member_repeated_in_a_later_chunk_is_found(other_contract, with_id):
+    contract = other_contract if with_id else other_contract.model_copy(update={"id": None})
+    frame = make_other(12)
+    frame = pd.concat([frame, frame.iloc[[2]]], ignore_index=True)  # row 12 repeats row 2
+    first, second = frame.iloc[:8], frame.iloc[8:]
+
+    one = _check(first, contract, labelled=False)
+    two = _check(second, contract, labelled=False)
+    seen = remember_members(None, one.fingerprints)
+    repeated = repeated_members(two.fingerprints, seen)
+
+    assert repeated.tolist() == [False, False, False, False, True]
+    assert repeated_members(one.fingerprints, seen).all()  # seen: every member of chunk one
+    assert not repeated_members(two.fingerprints).any()  # alone, chunk two has no repeat
+    with pytest.raises(DataValidationError) as info:
+        refuse_repeats(contract, two.rows[repeated], two.members[contract.key][repeated], SOURCE)
+    assert "no_duplicate_members fails in 1 row(s); first lines 14" in str(info.value)
+
+
+def test_keep_skips_the_fingerprints(other_contract):
+    assert _check(make_other(), other_contract, duplicates="keep").fingerprints is None
+
+
+def test_fingerprints_follow_the_id_when_there_is_one(other_contract):
+    members = _check(make_other(6), other_contract, duplicates="keep").members
+    members.loc[4, "customer_id"] = members.loc[1, "customer_id"]  # other data, same ID
+    no_id = other_contract.model_copy(update={"id": None})
+    by_row = members.rename(columns={"customer_id": no_id.key})
+
+    by_id = member_fingerprints(members, other_contract)
+    by_data = member_fingerprints(by_row, no_id)
+
+    assert by_id[4] == by_id[1]
+    assert by_data[4] != by_data[1]
+    assert repeated_members(by_id).tolist() == [False] * 4 + [True, False]
+    assert not repeated_members(by_data).any()

@@ -4,8 +4,12 @@ One pass finds every broken rule, so a user fixes a file in one round: values th
 parse (a word in a number column, a label that is neither positive nor negative), blanks
 where the contract forbids them, and value rules (bounds, allowed values, whole numbers,
 relations between columns, declared with pandera) on the values that did parse. Each broken
-rule is reported once with its column, rule, count of rows and the first line numbers in the
-file (line 1 is the header).
+rule is reported once with its column, rule, count of rows, the first line numbers in the
+file (line 1 is the header) and, where the contract can accept the data, the key to change.
+
+Repeated members are one of those rules (`duplicates: error`), found by the same function on
+every path: preprocess on the whole export, gym-churn-score chunk by chunk
+(member_fingerprints, repeated_members, refuse_repeats).
 """
 
 from __future__ import annotations
@@ -25,6 +29,12 @@ log = logging.getLogger(__name__)
 
 MAX_ROWS_SHOWN = 5
 MAX_VALUES_SHOWN = 3
+DUPLICATES = "no_duplicate_members"
+EVERY_COLUMN = "(every column)"  # where a repeat without an ID is reported
+DUPLICATES_FIX = (
+    "if members may repeat, set `duplicates: drop` (keep the first) or `duplicates: keep` "
+    "in the data contract"
+)
 
 
 @dataclass
@@ -32,12 +42,17 @@ class _Failures:
     """Broken rules found so far: (column, rule) -> row positions and example values."""
 
     found: dict[tuple[str, str], tuple[np.ndarray, list]] = field(default_factory=dict)
+    fixes: dict[tuple[str, str], str] = field(default_factory=dict)  # what would accept it
 
-    def add(self, column: str, rule: str, rows: np.ndarray, values: list) -> None:
+    def add(
+        self, column: str, rule: str, rows: np.ndarray, values: list, fix: str | None = None
+    ) -> None:
         if len(rows) == 0:
             return
         old_rows, old_values = self.found.get((column, rule), (np.array([], dtype=int), []))
         self.found[(column, rule)] = (np.union1d(old_rows, rows), old_values + values)
+        if fix:
+            self.fixes[(column, rule)] = fix
 
     def message(self, source: str, order: list[str]) -> str:
         rank = {col: i for i, col in enumerate(order)}
@@ -49,9 +64,13 @@ class _Failures:
             shown = ", ".join(map(str, numbers[:MAX_ROWS_SHOWN]))
             more = " ..." if len(numbers) > MAX_ROWS_SHOWN else ""
             examples = ", ".join(repr(v) for v in values[:MAX_VALUES_SHOWN])
+            where = "every column" if column == EVERY_COLUMN else f"column {column!r}"
+            fix = self.fixes.get((column, rule))
             lines.append(
-                f"  column {column!r}: rule {rule} fails in {len(numbers)} row(s); "
-                f"first lines {shown}{more}; values {examples}"
+                f"  {where}: rule {rule} fails in {len(numbers)} row(s); "
+                f"first lines {shown}{more}"
+                + (f"; values {examples}" if values else "")
+                + (f"; {fix}" if fix else "")
             )
         return "\n".join(lines)
 
@@ -92,7 +111,8 @@ def _parse_column(
         mapping = {label_key(declared[0]): 0, label_key(declared[1]): 1}
         parsed = _map_labels(values, mapping).astype(float)
         bad = np.flatnonzero(parsed.isna().to_numpy() & ~blank)
-        failures.add(name, f"one_of{declared}", bad, values.iloc[bad].tolist())
+        failures.add(name, f"one_of{declared}", bad, values.iloc[bad].tolist(),
+                     f"a flag has two values: features.{name}.values")  # fmt: skip
     elif spec.kind == "categorical":
         text = values.map(level_text).where(~blank)
         unknown = ~text.isin(spec.levels).to_numpy() & ~blank
@@ -106,7 +126,8 @@ def _parse_column(
             )
         elif unknown.any():
             bad = np.flatnonzero(unknown)
-            failures.add(name, f"one_of{spec.levels}", bad, values.iloc[bad].tolist())
+            failures.add(name, f"one_of{spec.levels}", bad, values.iloc[bad].tolist(),
+                         f"to accept a level, add it to features.{name}.values")  # fmt: skip
         parsed = text.where(~unknown).astype(object)
     else:
         if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(
@@ -116,7 +137,8 @@ def _parse_column(
         else:
             parsed = pd.to_numeric(values, errors="coerce").astype(float)
             bad = np.flatnonzero(parsed.isna().to_numpy() & ~blank)
-            failures.add(name, "number", bad, values.iloc[bad].tolist())
+            failures.add(name, "number", bad, values.iloc[bad].tolist(),
+                         f"fix the cells, or set features.{name}.kind: categorical")  # fmt: skip
     return parsed, blank
 
 
@@ -174,7 +196,26 @@ def _rule_failures(
         for (column, check), group in cases.groupby(["column", "check"], sort=False):
             rows = np.unique(group["index"].dropna().astype(int).to_numpy())
             positions = parsed.index.get_indexer(rows)
-            failures.add(str(column), str(check), positions, group["failure_case"].tolist())
+            failures.add(str(column), str(check), positions, group["failure_case"].tolist(),
+                         _rule_fix(str(column), str(check), contract))  # fmt: skip
+
+
+def _rule_fix(column: str, check: str, contract: Contract) -> str | None:
+    """The contract key that would accept values breaking a value rule (None: fix the data)."""
+    if column not in contract.features:
+        return None
+    if check.startswith("greater_than"):
+        return f"if the values are right, lower features.{column}.min"
+    if check.startswith("less_than"):
+        return f"if the values are right, raise features.{column}.max"
+    if check.startswith("isin"):
+        return f"if the values are right, add them to features.{column}.values"
+    if check == "whole_number":
+        return f"for fractions set features.{column}.kind: numeric"
+    names = {rel.name or rel.rule for rel in contract.relations}
+    if check in names:
+        return f"to count these rows instead of refusing them, set `enforce: false` on {check}"
+    return None
 
 
 def warm_up(contract: Contract) -> None:
@@ -192,6 +233,9 @@ class Checked:
     members: pd.DataFrame  # key column first, then the raw features, then the target (0/1)
     counts: dict[str, int]  # rows read, and dropped by reason
     rows: np.ndarray | None = None  # each member's row label in the export as given
+    # each member's member_fingerprints (None when the duplicates policy is keep): how
+    # gym-churn-score finds a member repeated in a later chunk
+    fingerprints: np.ndarray | None = None
 
 
 def check_export(
@@ -207,10 +251,10 @@ def check_export(
 
     `labelled=False` checks an export without the target (scoring); `lenient_levels=True`
     scores a categorical level the contract does not list as missing, with a warning,
-    instead of refusing it. `duplicates` overrides the contract's policy (scoring keeps
-    repeats: an export may list two members with identical data). Columns the contract does
-    not name are dropped (with a warning; ignored columns quietly). Raises
-    DataValidationError describing every broken rule.
+    instead of refusing it. `duplicates` overrides the contract's policy (error, drop, keep;
+    `uplift` keeps repeats). Columns the contract does not name are dropped (with a warning;
+    ignored columns quietly). Raises DataValidationError describing every broken rule, with
+    the contract key that would accept the data where there is one.
     """
     if raw.empty:
         raise DataValidationError(f"{source}: no data rows (the file is empty or only a header)")
@@ -245,7 +289,8 @@ def check_export(
         parsed[col], blank = _parse_column(col, frame[col], spec, failures, lenient=lenient_levels)
         if spec.missing == "error":
             rows = np.flatnonzero(blank)
-            failures.add(col, "not_missing", rows, [None] * min(len(rows), MAX_VALUES_SHOWN))
+            failures.add(col, "not_missing", rows, [None] * min(len(rows), MAX_VALUES_SHOWN),
+                         f"to accept gaps set features.{col}.missing: keep (or drop)")  # fmt: skip
         elif spec.missing == "drop":
             drop |= blank
     if labelled:
@@ -255,8 +300,10 @@ def check_export(
         blank = _blank(frame[target])
         bad = np.flatnonzero(labels.isna().to_numpy() & ~blank)
         failures.add(target, f"one_of{[*tgt.positive, *tgt.negative]}", bad,
-                     frame[target].iloc[bad].tolist())  # fmt: skip
-        failures.add(target, "not_missing", np.flatnonzero(blank), [None])
+                     frame[target].iloc[bad].tolist(),
+                     "list every label under target.positive or target.negative")  # fmt: skip
+        failures.add(target, "not_missing", np.flatnonzero(blank), [None],
+                     "no contract key accepts it: label these rows or remove them")  # fmt: skip
         parsed[target] = labels
     typed = pd.DataFrame(parsed)
     typed.index = line_index
@@ -265,12 +312,22 @@ def check_export(
     key = contract.key
     if contract.id:
         ids = frame[contract.id]
-        failures.add(contract.id, "not_missing", np.flatnonzero(_blank(ids)), [None])
+        failures.add(contract.id, "not_missing", np.flatnonzero(_blank(ids)), [None],
+                     "no contract key accepts it: fill in the IDs")  # fmt: skip
+    typed.insert(0, key, frame[contract.id].to_numpy() if contract.id else line_index + 1)
+    policy = duplicates or contract.duplicates
+    # repeats among the rows kept; finding them costs a hash of every row, skipped for keep
+    fingerprints = member_fingerprints(typed[~drop], contract) if policy != "keep" else None
+    repeated = np.zeros(len(frame), dtype=bool)
+    if fingerprints is not None:
+        repeated[np.flatnonzero(~drop)] = repeated_members(fingerprints)
+    if policy == "error":
+        where = np.flatnonzero(repeated)
+        _add_repeats(failures, contract, where, typed[key].iloc[where].tolist())
     if failures.found:
         order = [*([contract.id] if contract.id else []), *features, target]
         raise DataValidationError(_with_lines(failures, line_index).message(source, order))
 
-    typed.insert(0, key, frame[contract.id].to_numpy() if contract.id else line_index + 1)
     counts = {"rows_read": len(frame), "rows_dropped_missing": int(drop.sum())}
     if drop.any():
         first = ", ".join(str(int(i) + 2) for i in line_index[drop][:MAX_ROWS_SHOWN])
@@ -280,10 +337,12 @@ def check_export(
             int(drop.sum()),
             first,
         )
-        typed = typed[~drop]
-    typed, counts["rows_dropped_duplicates"] = _apply_duplicates(
-        typed, contract, duplicates or contract.duplicates, source
-    )
+    counts["rows_dropped_duplicates"] = int(repeated.sum())
+    if repeated.any():
+        log.warning("%s: dropped %d repeated member row(s)", source, int(repeated.sum()))
+    if fingerprints is not None:
+        fingerprints = fingerprints[~repeated[~drop]]
+    typed = typed[~drop & ~repeated]
     if labelled and typed[target].nunique() < 2:
         raise DataValidationError(
             f"{source}: column {target!r}: rule two_classes fails; every one of the "
@@ -293,41 +352,60 @@ def check_export(
         members=_final_types(typed, contract, labelled),
         counts=counts,
         rows=typed.index.to_numpy(),
+        fingerprints=fingerprints,
     )
 
 
 def _with_lines(failures: _Failures, line_index: pd.Index) -> _Failures:
     """Failures with file row numbers (0-based data rows) instead of positions."""
-    out = _Failures()
+    out = _Failures(fixes=failures.fixes)
     rows_of = np.asarray(line_index)
     for (column, rule), (positions, values) in failures.found.items():
         out.add(column, rule, rows_of[positions.astype(int)], values)
     return out
 
 
-def _apply_duplicates(
-    members: pd.DataFrame, contract: Contract, policy: str, source: str
-) -> tuple[pd.DataFrame, int]:
-    """Repeated members: by ID when the contract names one, else rows equal in every column."""
-    if policy == "keep":
-        return members, 0  # finding repeats costs a hash of every row of a large export
+def member_fingerprints(members: pd.DataFrame, contract: Contract) -> np.ndarray:
+    """A 64-bit hash per member (uint64) that repeats exactly when the member does: of the
+    ID when the contract names one, else of every column but the row-number key. `members`
+    as check_export types them before its last step (numbers as float, flags as 0.0/1.0,
+    `Yes` and `yes` one value), so the same member hashes alike in any chunk of an export
+    (Checked.fingerprints)."""
     if contract.id:
-        repeated = members[contract.id].duplicated(keep="first")
-        what = f"the same {contract.id} appears more than once"
-    else:
-        repeated = members.drop(columns=[contract.key]).duplicated(keep="first")
-        what = "the same member appears more than once (all columns equal)"
-    if not repeated.any():
-        return members, 0
-    if policy == "error":
-        lines = ", ".join(str(int(i) + 2) for i in repeated[repeated].index[:MAX_ROWS_SHOWN])
-        raise DataValidationError(
-            f"{source}: rule no_duplicate_members fails in {int(repeated.sum())} row(s): "
-            f"{what}; first repeated lines {lines}. Set duplicates to 'drop' or 'keep' in the "
-            "data contract if that is expected."
-        )
-    log.warning("%s: dropped %d repeated member row(s)", source, int(repeated.sum()))
-    return members[~repeated.to_numpy()], int(repeated.sum())
+        return pd.util.hash_pandas_object(members[contract.id], index=False).to_numpy()
+    return pd.util.hash_pandas_object(members.drop(columns=[contract.key]), index=False).to_numpy()
+
+
+def repeated_members(fingerprints: np.ndarray, seen: np.ndarray | None = None) -> np.ndarray:
+    """True where a member repeats one earlier in `fingerprints`, or one in `seen` (sorted
+    fingerprints of earlier chunks, as remember_members returns them)."""
+    repeated = pd.Series(fingerprints).duplicated(keep="first").to_numpy()
+    if seen is not None and len(seen) and len(fingerprints):
+        at = np.minimum(np.searchsorted(seen, fingerprints), len(seen) - 1)
+        repeated = repeated | (seen[at] == fingerprints)
+    return repeated
+
+
+def remember_members(seen: np.ndarray | None, fingerprints: np.ndarray) -> np.ndarray:
+    """`seen` with `fingerprints` added, sorted (a new array: `seen` is not changed)."""
+    both = fingerprints if seen is None else np.concatenate([seen, fingerprints])
+    return np.sort(both, kind="stable")  # two sorted runs: timsort merges them in one pass
+
+
+def _add_repeats(failures: _Failures, contract: Contract, rows: np.ndarray, keys: list) -> None:
+    """The repeated members at `rows` as one failure; `keys`: their member keys, in order."""
+    if contract.id:
+        failures.add(contract.id, DUPLICATES, rows, keys[:MAX_VALUES_SHOWN], DUPLICATES_FIX)
+    else:  # rows equal in every column: there is no one value to show
+        failures.add(EVERY_COLUMN, DUPLICATES, rows, [], DUPLICATES_FIX)
+
+
+def refuse_repeats(contract: Contract, rows: np.ndarray, keys: np.ndarray, source: str) -> None:
+    """Raise the error check_export raises for repeated members, for repeats found across
+    chunks: `rows` are their 0-based data rows in the file, `keys` their member keys."""
+    failures = _Failures()
+    _add_repeats(failures, contract, np.asarray(rows, dtype=int), list(keys))
+    raise DataValidationError(failures.message(source, [EVERY_COLUMN]))
 
 
 def _final_types(members: pd.DataFrame, contract: Contract, labelled: bool) -> pd.DataFrame:
