@@ -1,6 +1,6 @@
 """The models' runtime forms (what gym-churn-score loads instead of scikit-learn): the same
-encoding, probabilities and segments as the fitted pipelines, and exact round trips through
-runtime.npz."""
+encoding, log-odds and segments as the fitted pipelines, probabilities to 1e-12 (numpy's exp
+against SciPy's: the last bits differ by CPU), and exact round trips through runtime.npz."""
 
 from __future__ import annotations
 
@@ -71,7 +71,11 @@ def test_boosted_trees_read_and_predict_as_the_pipeline(business: str, leaves: i
     assert bool(boosted.categories) == bool(contract.categorical)
     expected = internal(model[-1], np.asarray(model[:-1].transform(new), dtype=float))
     assert np.array_equal(boosted.encode(new), expected, equal_nan=True)
-    assert np.array_equal(boosted.predict_proba(new), model.predict_proba(new))  # bit for bit
+    # the same trees summed in the same order: exact; then exp, whose last bits vary by CPU
+    assert np.array_equal(boosted.log_odds(new), model.decision_function(new))
+    np.testing.assert_allclose(
+        boosted.predict_proba(new), model.predict_proba(new), rtol=0, atol=1e-12
+    )
 
 
 @pytest.mark.parametrize("business", ["gym", "other"])
@@ -121,7 +125,11 @@ def test_runtime_npz_round_trip_is_exact_and_repeatable(tmp_path) -> None:
     write_arrays(to_arrays(boosted, assigner), tmp_path / "b.npz")
     assert (tmp_path / "a.npz").read_bytes() == (tmp_path / "b.npz").read_bytes()
     loaded, loaded_assigner = from_arrays(read_arrays(tmp_path / "a.npz"))
-    assert np.array_equal(loaded.predict_proba(new), model.predict_proba(new))
+    assert np.array_equal(loaded.log_odds(new), model.decision_function(new))
+    assert np.array_equal(loaded.predict_proba(new), boosted.predict_proba(new))  # same code
+    np.testing.assert_allclose(
+        loaded.predict_proba(new), model.predict_proba(new), rtol=0, atol=1e-12
+    )
     assert np.array_equal(loaded_assigner.predict(members), assigner.predict(members))
     assert from_arrays(read_arrays(_written(tmp_path / "c.npz", to_arrays(None, None)))) == (
         None, None,

@@ -4,6 +4,7 @@ segments, Shapley reasons in percentage points and the suggested lever."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ from gym_churn.io import read_json
 from gym_churn.models.predict import inputs, predict
 from gym_churn.scoring.load import load_scorer
 from gym_churn.scoring.reasons import lever_options, suggested_lever, value_text
-from gym_churn.scoring.scorer import Scorer, describe, risk_decile, score
+from gym_churn.scoring.scorer import DIGITS, Scorer, describe, risk_decile, score
 from gym_churn.scoring.shapley import contributions
 from tests.conftest import GYM_CONTRACT, TARGET
 from tests.test_stages import SEGMENT_NAMES, small_params, train_models
@@ -135,8 +136,37 @@ def test_the_same_probabilities_give_the_same_columns_whichever_path(
     first = describe(scorer, members, proba)
     again = describe(scorer, members.iloc[::-1], proba[::-1]).iloc[::-1].reset_index(drop=True)
     pd.testing.assert_frame_equal(first, again)
-    assert first["at_risk"].tolist() == (proba >= scorer.threshold).astype(int).tolist()
-    assert first["risk_decile"].tolist() == risk_decile(proba, scorer.decile_edges).tolist()
+    shown = np.round(proba, DIGITS)  # the table's probabilities, and what its flags follow
+    assert first["churn_probability"].tolist() == shown.tolist()
+    assert first["at_risk"].tolist() == (shown >= scorer.threshold).astype(int).tolist()
+    assert first["risk_decile"].tolist() == risk_decile(shown, scorer.decile_edges).tolist()
+
+
+def test_last_bit_noise_in_the_probabilities_does_not_reach_the_table(
+    scorer: Scorer, members: pd.DataFrame
+) -> None:
+    # another CPU computes the same probabilities up to a unit or two in the last place
+    # (numpy's exp): the table, reasons' and lever's points included, must be the same
+    rng = np.random.default_rng(1)
+    proba = rng.uniform(0, 1, len(members))
+    noisy = proba + rng.choice([-2, -1, 1, 2], len(proba)) * np.spacing(proba)
+    assert (noisy != proba).all()
+    pd.testing.assert_frame_equal(
+        describe(scorer, members, noisy), describe(scorer, members, proba)
+    )
+
+
+@pytest.mark.parametrize(
+    ("below", "at_risk"),
+    [(0.0, 1), (4e-7, 1), (6e-7, 0), (1e-5, 0)],  # 4e-7 below shows as the threshold itself
+)
+def test_at_risk_follows_the_probability_as_shown(
+    scorer: Scorer, members: pd.DataFrame, below: float, at_risk: int
+) -> None:
+    half = replace(scorer, threshold=0.5)
+    row = describe(half, members.head(1), np.array([0.5 - below])).iloc[0]
+    assert row["churn_probability"] == round(0.5 - below, DIGITS)
+    assert row["at_risk"] == at_risk
 
 
 def test_reasons_are_the_largest_contributions_above_the_minimum(scored: pd.DataFrame) -> None:
@@ -226,8 +256,11 @@ def test_the_suggested_lever_is_a_lever_and_lowers_the_risk_by_its_points(
             predict(scorer.model, scorer.contract, member.assign(**{column: v}))[0]
             for v in scorer.lever_options[column]
         )
-        drop = 100 * (row["churn_probability"] - best)
-        assert drop == pytest.approx(row["lever_points"], abs=1e-9)
+        own = predict(scorer.model, scorer.contract, member)[0]
+        assert row["churn_probability"] == round(own, DIGITS)  # as the table reports it
+        # the drop from the model's own probability, rounded to DIGITS decimals
+        # (half a unit of the rounding, and the last bits of two ways of predicting)
+        assert row["lever_points"] == pytest.approx(100 * (own - best), abs=10**-DIGITS)
         assert row["lever_points"] > 0
         assert "->" in change
 

@@ -4,9 +4,11 @@ table and gym-churn-score all go through. Pure.
 For gradient boosting the probability is summed from the trees in their runtime form
 (models.runtime: the pipeline's encoding, then the trees as gym_churn.models.trees reads
 them): the same trees, in the same order, from the same baseline as scikit-learn's own
-predict_proba (bit for bit; tested), about three times quicker on large exports, where
-sklearn's per-row predictor was the largest single cost of scoring. The fitted pipeline and
-its runtime form (as gym-churn-score loads it) go through the same code.
+predict_proba (the same log-odds bit for bit; the probability to 1e-12, since the last bits
+of exp differ between numpy's and SciPy's and between CPUs; tested), about three times
+quicker on large exports, where sklearn's per-row predictor was the largest single cost of
+scoring. The fitted pipeline and its runtime form (as gym-churn-score loads it) go through
+the same code.
 """
 
 from __future__ import annotations

@@ -4,6 +4,12 @@ The pipeline's per-member table (out-of-fold probabilities of the bundled member
 `gym-churn-score` (the trained model's probabilities on a new export) both call `describe`,
 so the same probabilities always give the same risk decile, at-risk flag, segment, reasons
 and suggested lever.
+
+Probabilities and percentage points are rounded to DIGITS decimals, the precision the table
+reports: the digits beyond it are floating-point noise that differs between CPUs (numpy's
+exp and the BLAS kernels a machine picks differ in the last bits), and a table written on
+one machine should be the bytes written on any other. The at-risk flag and the decile are
+taken from the rounded probability, so they agree with the number shown.
 """
 
 from __future__ import annotations
@@ -21,6 +27,11 @@ from gym_churn.models.runtime import boosted_trees, sigmoid
 from gym_churn.models.trees import delta
 from gym_churn.scoring.reasons import WhatIf, base_words, reason_columns, suggested_lever
 from gym_churn.scoring.shapley import contributions
+
+# Decimals of the probabilities and points the table holds: 1e-6 is far below any difference
+# a reader acts on, and ~1e10 times the last-bit noise, so a value rounds the same way on any
+# machine unless it lies within that noise of a rounding boundary (about 1 in 1e9 values).
+DIGITS = 6
 
 
 @dataclass(frozen=True)
@@ -108,7 +119,8 @@ def describe(
     features: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """One row per member: key, churn_probability, risk_decile, at_risk, segment,
-    segment_name, reason_1..n with their percentage points, lever and lever_points.
+    segment_name, reason_1..n with their percentage points, lever and lever_points
+    (probabilities and points rounded to DIGITS decimals).
 
     members  validated members (as check_export gives them; the target may be there)
     proba    their churn probabilities (the model's own, or out-of-fold)
@@ -118,7 +130,7 @@ def describe(
     features the members' model inputs, when the caller has them
     """
     contract = scorer.contract
-    proba = np.asarray(proba, dtype=float)
+    proba = np.round(np.asarray(proba, dtype=float), DIGITS)  # as the table reports it
     at_risk = proba >= scorer.threshold
     chosen = at_risk if explain is None else np.asarray(explain, dtype=bool)
     X = inputs(members, contract) if features is None else features
@@ -147,8 +159,9 @@ def describe(
     for col, values in (reasons | lever).items():
         # text kept as Python objects: pandas would turn them into its own strings, and the
         # writer into Arrow strings again
-        full = np.full(len(proba), np.nan) if col.endswith("_points") else empty_text.copy()
-        full[chosen] = values
+        points = col.endswith("_points")
+        full = np.full(len(proba), np.nan) if points else empty_text.copy()
+        full[chosen] = np.round(values, DIGITS) if points else values
         columns[col] = pd.Series(full, dtype=full.dtype, copy=False)
     # one frame made at once: adding columns one by one re-forms its blocks each time
     return pd.DataFrame(columns)
