@@ -52,7 +52,6 @@ def telco_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 # whole suite inside CI's time budget. (section, key, value); profile.bootstrap is at its minimum.
 LIGHTER = [
     ("evaluate", "permutation_repeats", 3),
-    ("drivers", "bootstrap", 20),
     ("cluster", "n_init", 3),
     ("cluster", "stability_resamples", 3),
 ]

@@ -54,7 +54,7 @@ def _section_keys() -> list[str]:
 
 
 def test_the_new_sections_are_in_the_documented_keys() -> None:
-    new = {"audit.min_pure_share", "drivers.bootstrap", "drivers.max_rows",
+    new = {"audit.min_pure_share", "drivers.min_overlap", "drivers.max_rows",
            "drivers.early_months", "profile.rule_leaves", "profile.rule_min_share"}  # fmt: skip
     assert new <= set(_section_keys())
 

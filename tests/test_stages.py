@@ -57,7 +57,7 @@ def small_params(model: str = "auto") -> dict[str, Any]:
     params["cluster"].update(
         k=3, k_min=2, k_max=4, n_init=2, stability_resamples=2, dendrogram_rows=50
     )
-    params["drivers"].update(bootstrap=20, max_rows=1000)  # the smallest check_params allows
+    params["drivers"].update(max_rows=1000)
     params["profile"].update(bootstrap=100, rule_leaves=4, rule_min_share=0.05)
     return params
 
@@ -552,14 +552,17 @@ def test_evaluate_loads_the_model_train_wrote_for_every_family(tmp_path: Path, f
     assert yaml.safe_load(project.file("train_summary").read_text())["model"] == family
 
 
-def test_drivers_bootstraps_a_category_level_few_members_hold(tmp_path: Path) -> None:
-    # A level one member holds is missing from about a third of the bootstrap resamples
-    # (real exports have rare levels); the outcome model of such a resample must still fit.
+def test_drivers_adjusts_for_a_category_level_few_members_hold(tmp_path: Path) -> None:
+    # A level one member holds (real exports have rare levels): its stratum supports one
+    # side only, yet it is too small to withhold the ratio, and the outcome model must fit.
     export = make_other(ROWS)
     export["region"] = export["region"].replace("r11", "r10")
     export.loc[5, "region"] = "r11"
-    project = make_project(tmp_path, "other", export=export)
-    # three columns keep the 2 x 21 outcome-model fits quick
+    params = small_params()
+    # 120 members over 12 regions leave thin strata: overlap is not what this test is about
+    params["drivers"]["min_overlap"] = 0.5
+    project = make_project(tmp_path, "other", params=params, export=export)
+    # three columns keep the run quick
     kept = ("plan", "region", "calls")
     contract = yaml.safe_load(project.file("contract").read_text())
     dropped = [c for c in contract["features"] if c not in kept]
@@ -571,9 +574,14 @@ def test_drivers_bootstraps_a_category_level_few_members_hold(tmp_path: Path) ->
     importance = project.root / project.paths["evaluate_plots"] / "importance.csv"
     importance.parent.mkdir(parents=True)
     pd.DataFrame({"group": kept, "importance": 0.0}).to_csv(importance, index=False)
+    audit = project.root / project.paths["audit_metrics"]
+    audit.parent.mkdir(parents=True, exist_ok=True)
+    audit.write_text('{"flagged_features": []}')
     assert project.run("drivers") == {"drivers": 0}
     table = pd.read_csv(project.file("drivers")).set_index("feature")
-    assert table.loc["region", ["adjusted_low", "adjusted_high"]].notna().all()
+    # plan is adjusted for region, rare level and all
+    assert table.loc["plan", "adjusted_for"] == "region"
+    assert table.loc["plan", ["adjusted_low", "adjusted_high"]].notna().all()
 
 
 # ---------------------------------------------------------------- clean failures

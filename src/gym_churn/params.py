@@ -127,8 +127,11 @@ class Audit(_Section):
 
 
 class Drivers(_Section):
-    bootstrap: Annotated[int, Field(ge=20)]  # resamples behind each adjusted ratio's CI
-    max_rows: Annotated[int, Field(ge=100)]  # adjusted ratios on a seeded sample this size
+    max_rows: Annotated[int, Field(ge=100)]  # adjusted ratios on every member up to this many
+    C: Annotated[float, Field(gt=0)]  # outcome model's inverse ridge strength (larger: weaker)
+    min_overlap: Annotated[float, Field(gt=0, le=1)]  # else "cannot be separated from"
+    min_propensity: Annotated[float, Field(gt=0, lt=0.5)]  # a stratum's least share per side
+    alpha: Annotated[float, Field(gt=0, lt=0.5)]  # family-wise error over the levers (Holm)
     early_months: Annotated[int, Field(ge=1)]  # "early tenure": below this many months
 
 

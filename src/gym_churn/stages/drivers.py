@@ -1,18 +1,24 @@
 """drivers: what goes with churn (marginal, adjusted, model reliance) and churn by tenure.
 
 Reads  --members     every preprocessed member
-       --contract    the data contract (roles decide each adjustment set; words)
+       --contract    the data contract (roles and ties decide each adjustment set; words)
        --importance  model reliance per group of columns (evaluate, test split)
-Writes --table       reports/drivers.csv: one row per raw feature: feature, marginal_ratio,
-                     marginal_low, marginal_high, adjusted_ratio, adjusted_low,
-                     adjusted_high, reliance, then words, role, what was compared, n and
-                     the adjustment set
+       --audit       metrics/audit.json: its flagged_features are neither estimated nor
+                     adjusted for
+Writes --table       reports/drivers.csv: one row per raw feature (analysis.drivers.COLUMNS):
+                     feature, marginal_ratio, marginal_low, marginal_high, adjusted_ratio,
+                     adjusted_low, adjusted_high, reliance, then words, role, what was
+                     compared, n per side, status (or why not estimated), the adjustment set
+                     and the tied columns left out of it, p-values (Holm over levers), the
+                     levers' family-wise intervals and whether a lever has evidence. Ratios
+                     and p-values to 4 significant digits, the precision they are reported at
        --levels      reports/churn_by_level.csv: churn per value of every flag, category and
                      short menu of numbers, with 95% CIs
        --tenure      plots/drivers/tenure.csv: monthly churn rate by tenure month, with CIs
        --figures     folder: tenure.png
-       --metrics     metrics/drivers.json: churn rate, early-tenure share of churners, and how
-                     many levers have evidence
+       --metrics     metrics/drivers.json: churn rate, early-tenure share of churners (null
+                     when the contract names no tenure column), how many levers were tested
+                     and how many have evidence (Holm), the family-wise intervals' confidence
 Params base.seed, drivers.*
 """
 
@@ -24,12 +30,14 @@ from pathlib import Path
 import pandas as pd
 
 from gym_churn import plots
-from gym_churn.analysis.drivers import drivers_table, evidence_holds
+from gym_churn.analysis.drivers import drivers_table, familywise_confidence, significant
 from gym_churn.analysis.tenure import churn_by_tenure, early_churn
 from gym_churn.cli import exit_with, parser, stage_main
+from gym_churn.errors import DataValidationError
 from gym_churn.io import (
     load_contract,
     load_params,
+    read_json,
     read_table,
     save_figure,
     write_json,
@@ -40,20 +48,34 @@ from gym_churn.segments.profiles import churn_by_level, level_view, wilson
 
 log = logging.getLogger(__name__)
 
+# written to this many significant digits: the precision the report gives (2 decimals of a
+# ratio up to 99.99), and far above the last-bit noise between machines' BLAS kernels
+DIGITS = 4
+ROUNDED = ["marginal_ratio", "marginal_low", "marginal_high", "adjusted_ratio", "adjusted_low",
+           "adjusted_high", "p_value", "p_holm", "familywise_low", "familywise_high"]  # fmt: skip
+
 
 @stage_main
 def main(argv: list[str] | None = None) -> None:
     args = parser(
-        __doc__, "members", "contract", "importance", "table", "levels", "tenure", "figures",
-        "metrics",
+        __doc__, "members", "contract", "importance", "audit", "table", "levels", "tenure",
+        "figures", "metrics",
     ).parse_args(argv)  # fmt: skip
     params = load_params(args.params)
     contract = load_contract(args.contract)
     cfg, target = params.drivers, contract.target.column
+    flagged = read_json(args.audit)["flagged_features"]
+    unknown = [c for c in flagged if c not in contract.features]
+    if unknown:
+        raise DataValidationError(
+            f"{args.audit}: flagged_features names {unknown}, not raw features of "
+            f"{args.contract}; re-run the audit stage with this contract"
+        )
     members = read_table(args.members)
     table = drivers_table(
-        members, contract, read_table(args.importance),
-        resamples=cfg.bootstrap, max_rows=cfg.max_rows, seed=params.base.seed,
+        members, contract, read_table(args.importance), flagged=flagged, C=cfg.C,
+        min_overlap=cfg.min_overlap, min_propensity=cfg.min_propensity, alpha=cfg.alpha,
+        max_rows=cfg.max_rows, seed=params.base.seed,
     )  # fmt: skip
     levels = pd.DataFrame(
         [
@@ -70,24 +92,27 @@ def main(argv: list[str] | None = None) -> None:
     early = early_churn(tenure, cfg.early_months)
     y = members[target]
     low, high = wilson(int(y.sum()), len(y))
-    levers = table[table["role"] == "lever"]
     result = {
         "churn_rate": float(y.mean()),
         "churn_rate_low": low,
         "churn_rate_high": high,
-        "early_tenure_share_of_churners": early["share"],
-        "levers_with_evidence": int(sum(evidence_holds(r) for _, r in levers.iterrows())),
+        # null without a tenure column: strict JSON has no NaN
+        "early_tenure_share_of_churners": early["share"] if pd.notna(early["share"]) else None,
+        "levers_tested": int(table["p_holm"].notna().sum()),
+        "levers_with_evidence": int(table["lever_evidence"].sum()),
+        "familywise_confidence": familywise_confidence(table, cfg.alpha),
     }
     words = contract.words(contract.tenure) if contract.tenure else None
     figure = plots.tenure_figure(tenure, words.label if words else "", words.unit if words else "")
     save_figure(figure, Path(args.figures) / "tenure.png")
-    write_table(table.round(6), args.table)
+    write_table(significant(table.round({"reliance": 6}), DIGITS, ROUNDED), args.table)
     write_table(levels.round(6), args.levels)
     write_plot_data(tenure, args.tenure)
     write_json(result, args.metrics)
     log.info(
-        "%d drivers; %.1f%% of churners in their first %d month(s); %d lever(s) with evidence",
-        len(table), 100 * early["share"], cfg.early_months, result["levers_with_evidence"],
+        "%d drivers; %.1f%% of churners in their first %d month(s); %d of %d lever(s) with "
+        "evidence (Holm)", len(table), 100 * early["share"], cfg.early_months,
+        result["levers_with_evidence"], result["levers_tested"],
     )  # fmt: skip
 
 
