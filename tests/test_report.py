@@ -137,7 +137,8 @@ def _rules(contract: Contract) -> pd.DataFrame:
         low, high = wilson(churned, n)
         rows.append({"id": i, "leaf": i + 2, "rule": rule, "members": n, "churned": churned,
                      "churn_rate": churned / n, "low": low, "high": high, "share": n / 1000,
-                     "share_of_churners": churned / 340})  # fmt: skip
+                     "share_of_churners": churned / 340, "held_out_members": n // 5,
+                     "held_out_churned": churned // 5})  # fmt: skip
     return pd.DataFrame(rows)
 
 
@@ -465,7 +466,7 @@ def test_nothing_flagged_says_so(other_inputs) -> None:
         "on 800 held-out members, the riskiest 10% hold 3.61×",
         "it finds 93.2% of those who churned, with 88.8% of the members",
         "keyed by `member_row`",
-        "| 1 | not of gender 1 | 600 | 50.0% (46.0% to 54.0%) | 88.2% |",
+        "| 1 | not of gender 1 | 600 | 50.0% (46.0% to 54.0%; n = 120) | 88.2% |",
         "rules 0.26, portraits\n0.12",
         "**1. Drifting** — 400 members; 50.0% left.",
         "| Partner employees are just under half of members | 48.7% | 47.1% to 50.2% | 4000 |",

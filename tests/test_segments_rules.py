@@ -28,8 +28,8 @@ RULES_CONTRACT = parse_contract(
     source="rules.yaml",
 )  # fmt: skip
 RULE_TABLE_COLUMNS = [
-    "id", "leaf", "rule", "members", "churned", "churn_rate", "low", "high", "share",
-    "share_of_churners",
+    "id", "leaf", "rule", "members", "churned", "share", "share_of_churners",
+    "held_out_members", "held_out_churned", "churn_rate", "low", "high",
 ]  # fmt: skip
 
 
@@ -204,8 +204,10 @@ def test_each_rate_has_its_wilson_ci(noisy) -> None:
     _, table = noisy
 
     for row in table.itertuples():
-        assert row.churn_rate == pytest.approx(row.churned / row.members)
-        assert (row.low, row.high) == pytest.approx(wilson(row.churned, row.members))
+        assert row.churn_rate == pytest.approx(row.held_out_churned / row.held_out_members)
+        assert (row.low, row.high) == pytest.approx(
+            wilson(row.held_out_churned, row.held_out_members)
+        )
         assert row.low <= row.churn_rate <= row.high
 
 
@@ -249,3 +251,49 @@ def test_nmi_is_one_for_churn_itself_under_any_names() -> None:
     assert nmi_with_churn(churn, churn) == pytest.approx(1.0)
     assert nmi_with_churn(np.where(churn == 1, 7, 3), churn) == pytest.approx(1.0)
     assert 0 < nmi_with_churn(np.array([0, 1, 1, 0, 1, 0, 0, 1]), churn) < 1
+
+
+# ---------------------------------------------------------------- rates on members not seen
+
+
+def test_rates_come_from_the_held_out_members_and_counts_from_all(noisy) -> None:
+    members, _ = noisy
+    train, test = members.iloc[:400], members.iloc[400:]
+    tree = fit_rule_tree(train, RULES_CONTRACT, rule_columns(RULES_CONTRACT, []),
+                         max_leaves=6, min_leaf_share=0.02, seed=0)  # fmt: skip
+
+    table = rule_table(tree, members, RULES_CONTRACT, held_out=test)
+
+    assert table["members"].sum() == len(members)
+    assert table["held_out_members"].sum() == len(test)
+    assert table["held_out_churned"].sum() == test["churn"].sum()
+    leaves = tree.leaves(test)
+    for row in table.itertuples():
+        inside = leaves == row.leaf
+        assert row.held_out_members == inside.sum()
+        assert row.churn_rate == pytest.approx(test["churn"].to_numpy()[inside].mean())
+    # the rate on the members that grew the tree is another number
+    on_train = rule_table(tree, members, RULES_CONTRACT, held_out=train)
+    assert not np.allclose(on_train["churn_rate"], table["churn_rate"])
+
+
+def test_a_short_menu_of_numbers_reads_as_the_values_that_occur() -> None:
+    # contracts come as 1, 6 or 12 months: a cut at 3.5 means "1 month", not "<= 3 months"
+    contract = parse_contract(
+        {
+            "target": {"column": "churn", "positive": [1], "negative": [0]},
+            "features": {
+                "months": {"kind": "integer", "values": [1, 6, 12], "role": "lever",
+                           "label": "contract length", "unit": "months", "unit_one": "month"},
+            },
+        },
+        source="menu.yaml",
+    )  # fmt: skip
+    rng = np.random.default_rng(1)
+    members = pd.DataFrame({"months": rng.choice([1, 6, 12], 300)})
+    members["churn"] = (members["months"] == 1).astype(int)
+    tree = fit_rule_tree(members, contract, ["months"], max_leaves=3, min_leaf_share=0.02, seed=0)
+
+    rules = set(rule_table(tree, members, contract)["rule"])
+
+    assert rules == {"contract length 1 month", "contract length 6 or 12 months"}

@@ -331,7 +331,8 @@ def _drivers_section(r: ReportInputs) -> str:
 def _segments_section(r: ReportInputs) -> str:
     label = r.contract.target.label
     rows = [
-        [str(t.id), t.rule, str(t.members), f"{_pct(t.churn_rate)} ({_ci(t.low, t.high)})",
+        [str(t.id), t.rule, f"{t.members:,}",
+         f"{_pct(t.churn_rate)} ({_ci(t.low, t.high)}; n = {t.held_out_members:,})",
          _pct(t.share_of_churners)]
         for t in r.rules.itertuples()
     ]  # fmt: skip
@@ -346,11 +347,14 @@ def _segments_section(r: ReportInputs) -> str:
     p = r.profile
     return f"""### Rule segments: who {label}, in rules
 
-A small decision tree on what members are when they join (the levers, fixed attributes and
-tenure; not what they do afterwards, and not the columns flagged above) splits them into
-groups by churn. Each rule can be checked in the member table.
+A small decision tree on the levers, fixed attributes and tenure (not what members do
+afterwards, and not the columns flagged above) splits the training members into groups by
+churn. Each rule's churn rate is measured on the held-out members the tree did not see (n
+of them); "members" counts everyone the rule covers. Each rule can be checked in the member
+table.
 
-{_table(["id", "rule", "members", "churn rate (95% CI)", f"share of all who {label}"], rows)}
+{_table(["id", "rule", "members", "churn rate, held-out members (95% CI)",
+         f"share of all who {label}"], rows)}
 
 ### Portraits: who the members are
 

@@ -1,9 +1,11 @@
-"""Segments supervised by churn: a shallow decision tree on what a member is when joining (levers,
-attributes, tenure), read as rules a marketer can use. Pure functions.
+"""Segments supervised by churn: a shallow decision tree on levers, attributes and tenure, read
+as rules a marketer can use. Pure functions.
 
 The tree leaves out behaviour (what members do after joining, which a retention team sees
 only once it happens) and any column the audit flagged as looking like the label. It is fit
-on the training split; how much it tells about churn is measured on the test split.
+on the training split; each rule's churn rate, and how much the rules tell about churn, are
+measured on the test split (members the tree did not see): rates on the members that grew a
+leaf are biased towards the split that made it.
 """
 
 from __future__ import annotations
@@ -103,6 +105,14 @@ def _bounds(rule: RuleTree) -> dict[int, dict[str, list[float]]]:
     return out
 
 
+def _menu(values: list[float], unit: Any) -> str:
+    """Declared values inside a rule's bounds: '1 month', '6 or 12 months'."""
+    text = [f"{v:g}" for v in values]
+    joined = text[0] if len(text) == 1 else f"{', '.join(text[:-1])} or {text[-1]}"
+    after = unit(values[-1]) if len(values) == 1 else unit(2.0)
+    return f"{joined}{f' {after}' if after else ''}"
+
+
 def _condition(name: str, low: float, high: float, contract: Contract) -> str:
     if ONE_HOT_SEP in name and name not in contract.features:
         col, level = name.split(ONE_HOT_SEP, 1)
@@ -112,6 +122,13 @@ def _condition(name: str, low: float, high: float, contract: Contract) -> str:
     if contract.kind(name) == "binary":
         return str(words.label) if low >= 0.5 else f"not {words.label}"
     whole = contract.kind(name) == "integer"
+    declared = contract.features[name].allowed
+    if whole and declared:
+        # a short menu (contracts of 1, 6 or 12 months): name the values that occur within
+        # the bounds, not the tree's cut ("<= 3 months" means "1 month")
+        inside = sorted(float(v) for v in declared if low < float(v) <= high)
+        if inside:
+            return f"{words.label} {_menu(inside, words.unit_for)}"
 
     def show(v: float, above: bool) -> str:
         if whole:  # x > 1.5 is x >= 2; x <= 1.5 is x <= 1
@@ -132,25 +149,38 @@ def _condition(name: str, low: float, high: float, contract: Contract) -> str:
     return f"{words.label} {bound}{unit(bound.split()[1])}"
 
 
-def rule_table(rule: RuleTree, members: pd.DataFrame, contract: Contract) -> pd.DataFrame:
-    """One row per leaf, riskiest first: id (1 = riskiest), rule in words, members, churned,
-    churn rate with its Wilson 95% CI, share of all members and of all churners."""
+def rule_table(
+    rule: RuleTree,
+    members: pd.DataFrame,
+    contract: Contract,
+    held_out: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """One row per leaf, riskiest first: id (1 = riskiest), rule in words; who is in it among
+    `members` (members, churned, share of all members and of all churners); and its churn
+    rate with a Wilson 95% CI on `held_out` (held_out_members, held_out_churned, churn_rate,
+    low, high), members the tree was not fit on. Without `held_out` the rate is on `members`."""
+    target = contract.target.column
     leaves = rule.leaves(members)
-    y = members[contract.target.column].to_numpy()
+    y = members[target].to_numpy()
+    rated = members if held_out is None else held_out
+    rated_leaves = leaves if held_out is None else rule.leaves(held_out)
+    rated_y = rated[target].to_numpy()
     bounds = _bounds(rule)
     rows = []
     for leaf, conditions in bounds.items():
-        inside = leaves == leaf
+        inside, rated_inside = leaves == leaf, rated_leaves == leaf
         n, churned = int(inside.sum()), int(y[inside].sum())
-        low, high = wilson(churned, n)
+        m, m_churned = int(rated_inside.sum()), int(rated_y[rated_inside].sum())
+        low, high = wilson(m_churned, m)
         text = ", ".join(
             _condition(name, lo, hi, contract)
             for name, (lo, hi) in sorted(conditions.items(), key=lambda kv: rule.names.index(kv[0]))
         )
         rows.append(
             {"leaf": leaf, "rule": text or "everyone", "members": n, "churned": churned,
-             "churn_rate": churned / n if n else np.nan, "low": low, "high": high,
-             "share": n / len(y), "share_of_churners": churned / max(int(y.sum()), 1)}
+             "share": n / len(y), "share_of_churners": churned / max(int(y.sum()), 1),
+             "held_out_members": m, "held_out_churned": m_churned,
+             "churn_rate": m_churned / m if m else np.nan, "low": low, "high": high}
         )  # fmt: skip
     table = pd.DataFrame(rows).sort_values("churn_rate", ascending=False, ignore_index=True)
     table.insert(0, "id", range(1, len(table) + 1))

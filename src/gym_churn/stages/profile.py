@@ -11,6 +11,7 @@ Writes --metrics      metrics/profile.json: normalised mutual information of eac
        --segments     plot data: one row per k-means segment, churn with CI, each column's
                       mean or share
        --rules        reports/rule_segments.csv: one row per rule segment, riskiest first
+                      (churn rate and CI on the test split, members on all)
        --portraits    reports/portraits.json: k-means portraits and the declared findings
        --segment-names  segment id -> generated name, for scoring
        --figures      folder: segments.png, distributions.png, correlations.png
@@ -65,7 +66,8 @@ def main(argv: list[str] | None = None) -> None:
         train, contract, rules.rule_columns(contract, flagged),
         max_leaves=cfg.rule_leaves, min_leaf_share=cfg.rule_min_share, seed=seed,
     )  # fmt: skip
-    table = rules.rule_table(tree, members, contract)
+    # who is in each rule: all members; its churn rate: the test members the tree did not see
+    table = rules.rule_table(tree, members, contract, held_out=test)
     churn_test = test[target].to_numpy()
     result = {
         "kmeans_nmi_with_churn": rules.nmi_with_churn(
