@@ -15,13 +15,18 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OrdinalEncoder, StandardScaler
 
+from gym_churn.contract.spec import parse_contract
+from gym_churn.models.estimators import build_model
+from gym_churn.models.predict import inputs
 from gym_churn.models.trees import delta, internal, read_trees
 from gym_churn.models.trees import shapley as tree_shapley
 from gym_churn.scoring.shapley import (
+    MAX_BRUTE_FORCE_GROUPS,
     _exact_points,
     _kind,
     _linear_values,
     _tree_values,
+    contributions,
     exact_group_shapley,
     group_matrix,
     to_points,
@@ -192,15 +197,17 @@ def test_group_matrix_puts_engineered_features_with_their_sources() -> None:
         assert {owner[name]} == {owner[s] for s in GYM_CONTRACT.sources(name)}
 
 
-def _hgb(categorical: bool) -> Pipeline:
+def _hgb_xy() -> tuple[pd.DataFrame, np.ndarray]:
     X, y = _data(200)
-    X = X.assign(e=np.where(X["a"] > 0, "x", "y"))
-    cols = [*COLUMNS, "e"]
+    return X.assign(e=np.where(X["a"] > 0, "x", "y"))[[*COLUMNS, "e"]], y
+
+
+def _hgb(categorical: bool) -> Pipeline:
     enc = ColumnTransformer([("n", "passthrough", COLUMNS), ("c", OrdinalEncoder(), ["e"])])
     hgb = HistGradientBoostingClassifier(
         max_iter=3, categorical_features=[False] * 4 + [True] if categorical else None
     )
-    return Pipeline([("inputs", enc), ("model", hgb)]).fit(X[cols], y)
+    return Pipeline([("inputs", enc), ("model", hgb)]).fit(*_hgb_xy())
 
 
 def test_the_method_follows_the_model() -> None:
@@ -210,7 +217,9 @@ def test_the_method_follows_the_model() -> None:
     assert _kind(_hgb(categorical=False)) == "tree"
     # category splits are read by gym_churn.models.trees (shap reads none)
     assert _kind(_hgb(categorical=True)) == "tree"
-    assert _kind(CalibratedClassifierCV(logreg, cv=2).fit(X, y)) == "exact"
+    assert _kind(CalibratedClassifierCV(logreg, cv=2).fit(X, y)) == "calibrated"
+    hgb_iso = CalibratedClassifierCV(_hgb(categorical=True), cv=2, method="isotonic")
+    assert _kind(hgb_iso.fit(*_hgb_xy())) == "calibrated"
 
 
 def _hgb_data(categorical: bool) -> tuple[Pipeline, pd.DataFrame]:
@@ -361,3 +370,81 @@ def test_values_from_the_pattern_table_equal_values_computed_per_chunk(
     assert np.array_equal(tabled, computed)
     assert base == base_computed
     assert tabled.sum(axis=1) + base == pytest.approx(hgb._raw_predict(X.to_numpy())[:, 0])
+
+
+# ---------------------------------------------------------------- calibrated models
+
+N_TEXT = MAX_BRUTE_FORCE_GROUPS + 4  # more groups than coalitions can be enumerated for
+SMALL_SETTINGS = {
+    "logreg": {"C": 1.0, "max_iter": 500},
+    "random_forest": {"n_estimators": 8, "max_depth": 5, "min_samples_leaf": 3,
+                      "max_features": "sqrt"},
+    "hist_gradient_boosting": {"learning_rate": 0.3, "max_iter": 10, "max_leaf_nodes": 4,
+                               "min_samples_leaf": 10, "l2_regularization": 1.0},
+}  # fmt: skip
+
+
+def _many_text_columns(n: int = 240, seed: int = 0):
+    """A contract and members with N_TEXT text columns and one number (one group each), a
+    Yes/No target that depends on two of them."""
+    rng = np.random.default_rng(seed)
+    levels = ["low", "mid", "high"]
+    features = {f"t{i:02d}": {"kind": "categorical", "values": levels} for i in range(N_TEXT)}
+    features["spend"] = {"kind": "numeric", "min": 0}
+    contract = parse_contract(
+        {"name": "many text columns", "id": "member",
+         "target": {"column": "left", "positive": ["Yes"], "negative": ["No"]},
+         "features": features},
+        source="many.yaml",
+    )  # fmt: skip
+    members = pd.DataFrame({c: rng.choice(levels, size=n) for c in features if c != "spend"})
+    members["spend"] = rng.uniform(0, 100, size=n)
+    score = (members["t00"] == "low") * 1.5 - members["spend"] / 50 + rng.normal(0, 0.7, n)
+    members["member"] = [f"M{i}" for i in range(n)]
+    return contract, members, (score > np.median(score)).astype(int).to_numpy()
+
+
+@pytest.mark.parametrize("calibration", ["sigmoid", "isotonic"])
+@pytest.mark.parametrize("family", list(SMALL_SETTINGS))
+def test_calibrated_models_over_many_groups_add_up_to_their_own_probability(
+    family: str, calibration: str
+) -> None:
+    # was: "exact Shapley values over 19 groups need 2^19 model calls per member" (issue 22)
+    contract, members, y = _many_text_columns()
+    X = inputs(members, contract)
+    model = build_model(family, SMALL_SETTINGS[family], contract, seed=0,
+                        calibration=calibration, calibration_folds=3).fit(X, y)  # fmt: skip
+    contrib = contributions(model, contract, X.head(30), X.iloc[100:160])
+    assert contrib.method == "calibrated"
+    assert len(contrib.groups) == N_TEXT + 1 > MAX_BRUTE_FORCE_GROUPS
+    own = model.predict_proba(X.head(30))[:, 1]
+    assert contrib.points.sum(axis=1) == pytest.approx(100 * (own - contrib.base), abs=1e-8)
+    assert 0 < contrib.base < 1
+    assert np.abs(contrib.points).max() <= 100
+    # the group the target depends on most is someone's largest contribution
+    top = {contrib.groups[i] for i in np.abs(contrib.points).argmax(axis=1)}
+    assert top & {"t00", "spend"}
+
+
+@pytest.mark.parametrize("family", ["logreg", "hist_gradient_boosting"])
+def test_a_calibrator_that_is_the_sigmoid_gives_the_uncalibrated_points(
+    family: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the calibrated path is the uncalibrated one with the calibrator as the link: one fold
+    # whose sigmoid calibrator is exactly 1 / (1 + e^-score) must give the same points
+    from sklearn.frozen import FrozenEstimator
+
+    contract, members, y = _many_text_columns(seed=1)
+    X = inputs(members, contract)
+    pipeline = build_model(family, SMALL_SETTINGS[family], contract, seed=0).fit(X, y)
+    model = CalibratedClassifierCV(FrozenEstimator(pipeline), method="sigmoid").fit(X, y)
+    (part,) = model.calibrated_classifiers_
+    monkeypatch.setattr(part, "estimator", pipeline)  # the frozen wrapper's own model
+    monkeypatch.setattr(part.calibrators[0], "a_", -1.0)
+    monkeypatch.setattr(part.calibrators[0], "b_", 0.0)
+    background = X.iloc[100:160]
+    calibrated = contributions(model, contract, X.head(20), background)
+    plain = contributions(pipeline, contract, X.head(20), background)
+    assert calibrated.method == "calibrated"
+    assert calibrated.points == pytest.approx(plain.points, abs=1e-10)
+    assert calibrated.base == pytest.approx(plain.base, abs=1e-12)

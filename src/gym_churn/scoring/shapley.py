@@ -13,15 +13,25 @@ Which exact method runs depends on the fitted model:
 - logistic regression: its log-odds are a sum of one term per input column, so the exact
   (interventional) Shapley value of a column is its term minus the term's mean over the
   background members;
-- anything else (a calibrated model): exact Shapley values over groups by enumerating every
-  coalition against the background members. Exact, but 2^groups model calls per member and
-  background row.
+- a calibrated model (CalibratedClassifierCV over one of the pipelines above, sigmoid or
+  isotonic): its probability is the mean over its folds of calibrator(score), the score being
+  the fold pipeline's decision function (log-odds) or, for a forest, its probability. Each
+  fold's score is split over the groups exactly as above (tree path dependent, or linear),
+  carried through that fold's calibrator by the two-player split below (`to_points` with the
+  calibrator for the sigmoid), and the folds' points are averaged. Nothing is estimated: the
+  cost is the fold models' own exact method, once per fold (5 folds: five times the
+  uncalibrated model's), whatever the number of groups;
+- anything else (a model this package does not build): exact Shapley values over groups by
+  enumerating every coalition against the background members. Exact, but 2^groups model
+  calls per member and background row: refused above MAX_BRUTE_FORCE_GROUPS groups.
 
 Tree and linear values are on the model's log-odds scale. They are turned into percentage
 points of churn probability (`to_points`) so that they add up to the member's probability
 minus the base probability, keep every sign, and none exceeds 100 points: the raising and
 the lowering contributions are two players of a two-player Shapley game on the probability
-scale, and each shares its player's points in proportion to its log-odds.
+scale, and each shares its player's points in proportion to its log-odds. A calibrated
+model's calibrator is monotone: a contribution keeps its sign when the calibrator rises
+with the score (isotonic always; sigmoid when its fitted slope says so).
 """
 
 from __future__ import annotations
@@ -54,7 +64,7 @@ class Contributions:
     groups: list[str]  # the contract's group keys, in contract order
     points: np.ndarray  # (members, groups)
     base: float  # base churn probability the contributions start from
-    method: str  # "tree", "linear" or "exact"
+    method: str  # "tree", "linear", "calibrated" or "exact"
 
 
 def group_matrix(columns: list[str], contract: Contract) -> tuple[list[str], np.ndarray]:
@@ -154,12 +164,22 @@ def _kind(model: Any) -> str:
     if boosted_trees(model) is not None:
         return "tree"
     # a fitted scikit-learn model
+    from sklearn.calibration import CalibratedClassifierCV
     from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import Pipeline
 
+    if isinstance(model, CalibratedClassifierCV):
+        parts = getattr(model, "calibrated_classifiers_", [])
+        explained = parts and all(
+            p.method in ("sigmoid", "isotonic")
+            and len(p.calibrators) == 1  # binary: one calibrator, of the churn score
+            and _kind(p.estimator) in ("tree", "linear")
+            for p in parts
+        )
+        return "calibrated" if explained else "exact"
     if not isinstance(model, Pipeline):
-        return "exact"  # calibrated: an ensemble of pipelines behind a calibrator
+        return "exact"
     estimator = model[-1]
     if isinstance(estimator, LogisticRegression):
         return "linear"
@@ -188,22 +208,68 @@ def contributions(
     if kind == "exact":
         points, base = _exact_points(model, inputs, background, keys, membership)
         return Contributions(keys, points, base, kind)
-    if kind == "tree":
-        values, base, scale, owners = _tree_values(model, inputs, columns)
-    else:
-        values, base = _linear_values(model, inputs, background)
-        scale = "log_odds"
-        owners = columns_of_outputs(model[:-1], columns)
-    to_groups = np.stack([membership[columns.index(c)] for c in owners])  # outputs x groups
-    grouped = values @ to_groups
+    if kind == "calibrated":
+        points, base = _calibrated_points(model, inputs, background, columns, membership)
+        return Contributions(keys, points, base, kind)
+    grouped, base, scale = _grouped_scores(model, kind, inputs, background, columns, membership)
     if scale == "probability":
         return Contributions(keys, 100 * grouped, base, kind)
     return Contributions(keys, to_points(grouped, base), float(sigmoid(base)), kind)
 
 
-def to_points(log_odds: np.ndarray, base: float) -> np.ndarray:
+def _grouped_scores(
+    pipeline: Any,
+    kind: str,
+    inputs: pd.DataFrame,
+    background: pd.DataFrame,
+    columns: list[str],
+    membership: np.ndarray,
+) -> tuple[np.ndarray, float, str]:
+    """A tree or linear pipeline's exact values per group (members, groups) on its score's
+    scale, the score's base, and the scale: "log_odds" (its decision function) or
+    "probability" (a forest's)."""
+    if kind == "tree":
+        values, base, scale, owners = _tree_values(pipeline, inputs, columns)
+    else:
+        values, base = _linear_values(pipeline, inputs, background)
+        scale = "log_odds"
+        owners = columns_of_outputs(pipeline[:-1], columns)
+    to_groups = np.stack([membership[columns.index(c)] for c in owners])  # outputs x groups
+    return values @ to_groups, base, scale
+
+
+def _calibrated_points(
+    model: Any,
+    inputs: pd.DataFrame,
+    background: pd.DataFrame,
+    columns: list[str],
+    membership: np.ndarray,
+) -> tuple[np.ndarray, float]:
+    """A calibrated model's points (members, groups) and base probability: per fold, the
+    pipeline's exact values on its score's scale carried through the fold's calibrator
+    (to_points with the calibrator as the link), averaged over the folds as the model
+    averages their probabilities."""
+    parts = model.calibrated_classifiers_
+    points = np.zeros((len(inputs), membership.shape[1]))
+    base = 0.0
+    for part in parts:
+        grouped, start, _ = _grouped_scores(
+            part.estimator, _kind(part.estimator), inputs, background, columns, membership
+        )
+        link = part.calibrators[0].predict  # score (1-d) -> churn probability
+        points += to_points(grouped, start, link)
+        base += float(link(np.array([start]))[0])
+    return points / len(parts), base / len(parts)
+
+
+def to_points(
+    log_odds: np.ndarray,
+    base: float,
+    link: Callable[[np.ndarray], np.ndarray] = sigmoid,
+) -> np.ndarray:
     """Log-odds contributions (members, groups) from base log-odds `base` as percentage
-    points adding up to 100 * (sigmoid(base + sum) - sigmoid(base)).
+    points adding up to 100 * (link(base + sum) - link(base)); `link` maps the score to the
+    probability (default the sigmoid; a calibrated model's calibrator).
 
     Raising (R) and lowering (L) contributions are two players: R gets the average of what
     it adds first and what it adds after L, on the probability scale, L the rest; each
@@ -211,9 +277,10 @@ def to_points(log_odds: np.ndarray, base: float) -> np.ndarray:
     up = np.where(log_odds > 0, log_odds, 0.0)
     down = np.where(log_odds < 0, log_odds, 0.0)
     r, lo = up.sum(axis=1), down.sum(axis=1)
-    s = sigmoid
-    gain_r = 0.5 * ((s(base + r) - s(base)) + (s(base + r + lo) - s(base + lo)))
-    gain_l = (s(base + r + lo) - s(base)) - gain_r
+    s = link
+    start = np.full(len(log_odds), float(base))  # a calibrator reads arrays only
+    gain_r = 0.5 * ((s(start + r) - s(start)) + (s(start + r + lo) - s(start + lo)))
+    gain_l = (s(start + r + lo) - s(start)) - gain_r
     share_r = np.divide(up, r[:, None], out=np.zeros_like(up), where=r[:, None] > 0)
     share_l = np.divide(down, lo[:, None], out=np.zeros_like(down), where=lo[:, None] < 0)
     return 100 * (share_r * gain_r[:, None] + share_l * gain_l[:, None])
