@@ -69,6 +69,20 @@ def test_wilson_matches_the_formula_and_contains_the_rate(k: int, n: int) -> Non
     assert low <= k / n <= high
 
 
+@pytest.mark.parametrize(
+    ("k", "n"),
+    [(0, 1), (0, 9), (1, 1), (3, 10), (17, 4000), (3999, 4000), (123, 1_000_000), (250, 251)],
+)
+def test_wilson_is_scipys_bit_for_bit(k: int, n: int) -> None:
+    # the hand-written interval saves the stages scipy.stats's import; it must not move a digit
+    from scipy import stats
+
+    ci = stats.binomtest(k, n).proportion_ci(0.95, method="wilson")
+
+    assert prof.wilson(k, n) == (float(ci.low), float(ci.high))
+    assert float(stats.norm.ppf(0.975)) == prof.Z95
+
+
 def test_wilson_of_nothing_is_nan() -> None:
     assert all(math.isnan(v) for v in prof.wilson(0, 0))
 

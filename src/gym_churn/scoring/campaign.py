@@ -19,9 +19,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 GRID = 101  # contact shares 0%, 1%, ..., 100%
+
+# scipy.stats.norm.ppf(0.975) as a literal: scipy.stats would cost the stage ~0.5 s of start-up
+Z95 = 1.959963984540054
 
 
 @dataclass(frozen=True)
@@ -161,7 +163,7 @@ def uplift(
         raise ValueError(f"need members in both groups: {contacted} contacted, {held} held out")
 
     def wilson(k: int, n: int) -> tuple[float, float, float]:
-        z = stats.norm.ppf(0.975)
+        z = Z95
         p = k / n
         centre = (p + z * z / (2 * n)) / (1 + z * z / n)
         half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
