@@ -962,7 +962,7 @@ def test_a_member_repeated_in_a_later_chunk_is_found(other_contract, with_id):
 
     one = _check(first, contract, labelled=False)
     two = _check(second, contract, labelled=False)
-    seen = remember_members(None, one.fingerprints)
+    seen = remember_members((), one.fingerprints)
     repeated = repeated_members(two.fingerprints, seen)
 
     assert repeated.tolist() == [False, False, False, False, True]
@@ -990,3 +990,16 @@ def test_fingerprints_follow_the_id_when_there_is_one(other_contract):
     assert by_data[4] != by_data[1]
     assert repeated_members(by_id).tolist() == [False] * 4 + [True, False]
     assert not repeated_members(by_data).any()
+
+
+def test_remembered_members_are_found_however_many_chunks_came_before():
+    chunks = [np.arange(start, start + 7, dtype=np.uint64) * 7919 for start in range(0, 700, 7)]
+    seen: tuple[np.ndarray, ...] = ()
+    for chunk in chunks:
+        assert not repeated_members(chunk, seen).any()
+        seen = remember_members(seen, chunk)
+
+    assert len(seen) <= 8  # merged into a few sorted runs, not one per chunk
+    assert all((np.diff(run.astype(np.int64)) > 0).all() for run in seen)
+    assert repeated_members(np.concatenate(chunks), seen).all()
+    assert not repeated_members(np.array([1, 7920], dtype=np.uint64), seen).any()

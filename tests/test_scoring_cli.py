@@ -19,6 +19,7 @@ import pandas as pd
 import pytest
 
 from gym_churn.contract.spec import ROW_KEY
+from gym_churn.errors import DataValidationError
 from gym_churn.io import read_json
 from gym_churn.models.runtime import BoostedTrees, Centroids
 from gym_churn.scoring.cli import load_scorer
@@ -301,3 +302,82 @@ def test_no_progress_bar_in_a_pipe_only_the_log_line(
     err = capsys.readouterr().err
     assert " members/s]" not in err
     assert "\r" not in err
+
+
+def _with_policy(models: Path, policy: str, dest: Path) -> Path:
+    """A copy of the models folder whose contract says `duplicates: policy`."""
+    import json
+
+    copy = Path(shutil.copytree(models, dest))
+    summary = read_json(copy / "train_summary.json")
+    summary["contract"]["duplicates"] = policy
+    (copy / "train_summary.json").write_text(json.dumps(summary))
+    return copy
+
+
+REPEATS = {40: 3, 2495: 10}  # row -> the row it repeats: within the first chunk, across
+
+
+def _repeated_export(rows: int, repeats: dict[int, int]) -> tuple[pd.DataFrame, list[int]]:
+    """A labelled gym export of `rows` rows where rows repeat others exactly, and the rows
+    a drop policy keeps."""
+    frame = make_members(rows, 1)
+    for row, first in repeats.items():
+        frame.loc[row] = frame.loc[first]
+    return frame, [r for r in range(rows) if r not in repeats]
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+@pytest.mark.parametrize(
+    "repeats", [REPEATS, {2495: 10}], ids=["first-within-a-chunk", "across-chunks"]
+)
+def test_repeated_members_are_refused_as_preprocess_refuses_them(
+    tmp_path: Path,
+    gym_models: Path,
+    caplog: pytest.LogCaptureFixture,
+    workers: str,
+    repeats: dict[int, int],
+) -> None:
+    from gym_churn.contract.checks import check_export
+
+    labelled, _ = _repeated_export(2500, repeats)
+    frame = labelled.drop(columns=[TARGET])
+    export, output = _write(frame, tmp_path / "export.parquet"), tmp_path / "scored.csv"
+    with caplog.at_level(logging.ERROR):
+        code = _score(gym_models, export, output, "--memory-mb", "1", "--workers", workers)
+
+    assert code == 1
+    assert not output.exists()
+    assert list(tmp_path.glob(".scored*")) == []
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1
+    # chunk by chunk, the first repeat stops the run, naming its line (row + 2)
+    first = min(repeats) + 2
+    assert f"rule no_duplicate_members fails in 1 row(s); first lines {first};" in errors[0]
+    assert "`duplicates: drop`" in errors[0]
+    # preprocess, on the same rows with their label, refuses the same rule, naming them all
+    contract = load_scorer(str(gym_models)).contract
+    lines = ", ".join(str(r + 2) for r in sorted(repeats))
+    every = rf"no_duplicate_members fails in {len(repeats)} row\(s\); first lines {lines};"
+    with pytest.raises(DataValidationError, match=every):
+        check_export(labelled, contract, source="export")
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+@pytest.mark.parametrize(("policy", "dropped"), [("drop", True), ("keep", False)])
+def test_the_contracts_duplicates_rule_holds_across_chunks(
+    tmp_path: Path, gym_models: Path, workers: str, policy: str, dropped: bool
+) -> None:
+    labelled, kept = _repeated_export(2500, REPEATS)
+    frame = labelled.drop(columns=[TARGET])
+    models = _with_policy(gym_models, policy, tmp_path / "models")
+    export, output = _write(frame, tmp_path / "export.parquet"), tmp_path / "scored.parquet"
+
+    assert _score(models, export, output, "--memory-mb", "1", "--workers", workers) == 0
+
+    scored = _read(output)
+    rows = kept if dropped else list(range(2500))
+    assert scored[ROW_KEY].tolist() == [r + 1 for r in rows]
+    summary = read_json(tmp_path / "scored.summary.json")
+    assert summary["members"] == len(rows)
+    assert summary["at_risk"] == int(scored["at_risk"].sum())

@@ -16,7 +16,9 @@ Writes --output   .csv or .parquet, one row per member: the member key (the cont
                   with reason_k_points (percentage points), lever and lever_points
        beside it  <output>.drift.csv: each column's PSI against the training base, new levels
                   <output>.summary.json: counts, speed, and the columns that drifted
-A category level the model never saw is scored as missing, with a warning.
+A category level the model never saw is scored as missing, with a warning. Repeated members
+follow the contract's `duplicates` rule as in the pipeline's preprocess stage (error: refused,
+naming the lines; drop: the first kept; keep), across the whole export, not chunk by chunk.
 The export is streamed in chunks sized by --memory-mb (a parquet export in a multiple of
 the workers' count of even chunks); the outputs appear only when every chunk is scored, so
 a bad row anywhere leaves no partial file.
@@ -38,10 +40,18 @@ from itertools import chain, islice
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from gym_churn.cli import exit_with, stage_main
-from gym_churn.contract.checks import check_export, warm_up
+from gym_churn.contract.checks import (
+    Seen,
+    check_export,
+    refuse_repeats,
+    remember_members,
+    repeated_members,
+    warm_up,
+)
 from gym_churn.errors import GymChurnError
 from gym_churn.io import (
     arrow_table,
@@ -94,18 +104,22 @@ def _parser() -> argparse.ArgumentParser:
 _WORKER: dict[str, Any] = {}
 
 
+Found = tuple[np.ndarray, np.ndarray] | None  # a chunk's members' fingerprints and rows
+
+
 def _score_chunk(
     scorer: Any, chunk: pd.DataFrame, source: str, spool: Path | None = None
-) -> tuple[Any, int, dict]:
+) -> tuple[Any, int, dict, Found]:
     """One chunk: checked, scored (reasons, lever) and counted for the drift check. The
     scored rows come back as an Arrow table, or (from a worker process, `spool` given) as
     the path of the Arrow file they were written to there: far cheaper than pickling a
-    frame or a table through the pool's pipe. Also the members at risk and drift counts."""
-    # Repeated rows are kept: an export may list two members with identical data.
+    frame or a table through the pool's pipe. Also the members at risk, drift counts and
+    (unless the contract keeps repeats) the members' fingerprints and rows in the file, for
+    finding a member repeated in a later chunk."""
+    # the contract's duplicates rule within the chunk, as preprocess applies it
     checked = check_export(
-        chunk, scorer.contract, source=source, labelled=False, lenient_levels=True,
-        duplicates="keep",
-    )  # fmt: skip
+        chunk, scorer.contract, source=source, labelled=False, lenient_levels=True
+    )
     members = checked.members
     scored = score(scorer, members)
     # categories as read (an unseen level is a gap to the model), in the kept rows only
@@ -113,11 +127,41 @@ def _score_chunk(
     counts = drift.counts(scorer.reference, members, raw=as_read)
     table = arrow_table(scored)
     at_risk = int(scored["at_risk"].sum())
+    found = None if checked.fingerprints is None else (checked.fingerprints, checked.rows)
     if spool is None:
-        return table, at_risk, counts
+        return table, at_risk, counts, found
     path = spool / f"{chunk.index[0] if len(chunk) else 0}.arrow"  # first row: unique
     write_arrow_file(table, path)
-    return path, at_risk, counts
+    return path, at_risk, counts, found
+
+
+def across_chunks(
+    table: Any, at_risk: int, found: Found, seen: Seen, scorer: Any, source: str
+) -> tuple[Any, int, Seen]:
+    """A scored chunk's table and count at risk without the members an earlier chunk
+    already had (the contract's `duplicates: drop`), and the fingerprints seen so far; with
+    `duplicates: error` such a member is refused, naming its line. Repeats within the chunk
+    were handled by check_export."""
+    if found is None:  # duplicates: keep
+        return table, at_risk, seen
+    fingerprints, rows = found
+    repeated = repeated_members(fingerprints, seen)
+    if repeated.any():
+        key = scorer.contract.key
+        if scorer.contract.duplicates == "error":
+            keys = np.asarray(table.column(key).to_pylist(), dtype=object)[repeated]
+            refuse_repeats(scorer.contract, rows[repeated], keys, source)
+        log.warning(
+            "%s: dropped %d member row(s) repeating a member of an earlier chunk",
+            source, int(repeated.sum()),
+        )  # fmt: skip
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        # their drift counts stay in: a handful of repeats cannot move a PSI
+        table = table.filter(pa.array(~repeated))
+        at_risk = int(pc.sum(table.column("at_risk")).as_py() or 0)
+    return table, at_risk, remember_members(seen, fingerprints[~repeated])
 
 
 def _start_worker(scorer: Any) -> None:
@@ -127,7 +171,7 @@ def _start_worker(scorer: Any) -> None:
     _WORKER["scorer"] = scorer
 
 
-def _worker_chunk(chunk: pd.DataFrame, source: str, spool: Path) -> tuple[Any, int, dict]:
+def _worker_chunk(chunk: pd.DataFrame, source: str, spool: Path) -> tuple[Any, int, dict, Found]:
     return _score_chunk(_WORKER["scorer"], chunk, source, spool)
 
 
@@ -151,7 +195,7 @@ def _spool_parent() -> str | None:
 
 def _scored_chunks(
     scorer: Any, chunks: Iterator[pd.DataFrame], source: str, workers: int
-) -> Iterator[tuple[Any, int, dict]]:
+) -> Iterator[tuple[Any, int, dict, Found]]:
     """Scored chunks (Arrow tables) in file order. An export of one chunk is scored here; a
     longer one by `workers` processes, with up to 2 * workers + 1 chunks in flight at once
     (memory stays bounded); a failing chunk stops the run with its error. A worker's chunk
@@ -175,9 +219,9 @@ def _scored_chunks(
     ):
         spool = Path(tmp)
 
-        def take(future: Any) -> Iterator[tuple[Any, int, dict]]:
-            path, at_risk, counts = future.result()
-            yield read_arrow_file(path), at_risk, counts
+        def take(future: Any) -> Iterator[tuple[Any, int, dict, Found]]:
+            path, at_risk, counts, found = future.result()
+            yield read_arrow_file(path), at_risk, counts, found
             path.unlink()  # the caller has written the table: its pages can go
 
         pending: deque = deque()
@@ -210,9 +254,11 @@ def main(argv: list[str] | None = None) -> None:
     from tqdm import tqdm  # a bar on a terminal; disable=None keeps CI logs quiet
 
     start, total, flagged, counted = time.perf_counter(), 0, 0, None
+    seen: Seen = ()  # the members of the chunks written, when the contract refuses repeats
     with table_writer(args.output) as write, tqdm(unit=" members", disable=None) as bar:
         chunks = iter_table_chunks(args.input, rows_per_chunk)
-        for scored, at_risk, counts in _scored_chunks(scorer, chunks, args.input, workers):
+        for scored, at_risk, counts, found in _scored_chunks(scorer, chunks, args.input, workers):
+            scored, at_risk, seen = across_chunks(scored, at_risk, found, seen, scorer, args.input)
             write(scored)
             counted = drift.add_counts(counted, counts)
             total += scored.num_rows
