@@ -133,10 +133,33 @@ def test_drivers_survive_adjustment(repo: Path) -> None:
     partner, group = drivers.loc["Partner"], drivers.loc["Group_visits"]
     assert partner["marginal_ratio"] > 1.5  # members as they are...
     assert partner["adjusted_low"] <= 1 or partner["adjusted_ratio"] < 1.15  # ...not after
+    assert not partner["lever_evidence"]
     assert group["adjusted_ratio"] > 1.2
-    assert group["adjusted_low"] > 1
-    # the two visit columns and the feature made from them are one reliance group
+    # group classes and referral hold after Holm's correction over the levers tested, and
+    # their family-wise (Bonferroni) intervals exclude 1
+    for lever in ("Group_visits", "Promo_friends"):
+        row = drivers.loc[lever]
+        assert row["lever_evidence"], lever
+        assert row["p_holm"] < 0.05, lever
+        assert row["familywise_low"] > 1, lever
+        assert row["familywise_low"] < row["adjusted_low"], lever
+    # contract length and months left are tied (months used = one minus the other): each is
+    # estimated without the other, and the table says so; or it is not estimated at all
+    for col, other in (("Contract_period", "Month_to_end_contract"),
+                       ("Month_to_end_contract", "Contract_period")):  # fmt: skip
+        row = drivers.loc[col]
+        assert other not in str(row["adjusted_for"]).split(" + "), col
+        assert row["not_adjusted_for"] == other or row["separated_from"] == other, col
+    # the flagged visit columns: no ratio, and no adjusted ratio is adjusted for them
     visits = drivers.loc[["Avg_class_frequency_total", "Avg_class_frequency_current_month"]]
+    assert (visits["status"] == "not estimated: behaves like the outcome").all()
+    assert visits[["marginal_ratio", "adjusted_ratio"]].isna().all().all()
+    for name in visits.index:
+        assert not drivers["adjusted_for"].fillna("").str.contains(name).any(), name
+    # one contrast per row: the sides' sizes are the same for both columns; every estimate
+    # is on all 4,000 members (a flag's sides cover everyone)
+    assert (drivers.loc[["Partner", "Group_visits"], ["n_low", "n_high"]].sum(axis=1) == 4000).all()
+    # the two visit columns and the feature made from them are one reliance group
     assert visits["reliance"].iloc[0] == visits["reliance"].iloc[1]
 
 
@@ -176,6 +199,9 @@ def test_report_recommends_levers_with_evidence_only(repo: Path) -> None:
     assert "partner-company employees" not in todo
     assert "live or work nearby" not in todo
     assert "attend group classes" in todo
+    assert "joined via a friend" in todo  # survives the family-wise correction too
+    assert "corrected for testing 4 levers" in todo
+    assert "Holm's method" in report.split("## What goes with churn")[1]
     assert "Target segment" not in report
     assert "hold-out" in todo
 

@@ -34,7 +34,9 @@ EVALUATE = {
     "flagged_share": 0.27, "threshold": 0.3707, "cv_roc_auc_std": 0.0035, "test_rows": 800,
 }  # fmt: skip
 CLUSTER = {"k": 2, "silhouette": 0.1587, "stability_ari": 0.9175, "churn_rate_span": 0.5}
-DRIVERS_METRICS = {"churn_rate": 0.26525, "churn_rate_low": 0.2518, "churn_rate_high": 0.2792}
+DRIVERS_METRICS = {"churn_rate": 0.26525, "churn_rate_low": 0.2518, "churn_rate_high": 0.2792,
+                   "levers_tested": 4, "levers_with_evidence": 3,
+                   "familywise_confidence": 0.9875}  # fmt: skip
 PROFILE = {"kmeans_nmi_with_churn": 0.1195, "rule_nmi_with_churn": 0.2554, "rule_segments": 2}
 SCORE = {"scored_members_roc_auc": 0.9897, "at_risk_share": 0.2645}
 SUMMARY = {
@@ -82,16 +84,25 @@ def _compared(contract: Contract, col: str) -> str:
 
 
 def _drivers(contract: Contract, adjusted: dict[str, tuple[float, float, float]]) -> pd.DataFrame:
-    """reports/drivers.csv: marginal ratios a bit above the adjusted ones."""
+    """reports/drivers.csv: marginal ratios a bit above the adjusted ones; a lever whose CI
+    excludes 1 has evidence (after the family-wise correction: its interval a bit wider)."""
     rows = []
     for i, col in enumerate(contract.raw_features):
         ratio, low, high = adjusted.get(col, (1.0, 0.9, 1.1))
+        lever = contract.role(col) == "lever"
+        evidence = lever and (low > 1 or high < 1)
         rows.append({
             "feature": col, "marginal_ratio": ratio * 1.5, "marginal_low": ratio * 1.3,
             "marginal_high": ratio * 1.7, "adjusted_ratio": ratio, "adjusted_low": low,
             "adjusted_high": high, "reliance": 0.001 * i, "label": contract.words(col).label,
             "role": contract.role(col), "compared": _compared(contract, col), "n_low": 400,
-            "n_high": 600, "adjusted_for": "the rest", "reliance_group": col,
+            "n_high": 600, "status": "estimated", "separated_from": np.nan,
+            "adjusted_for": "the rest", "not_adjusted_for": np.nan, "tied_by": np.nan,
+            "p_value": 0.001 if evidence else 0.5,
+            "p_holm": (0.004 if evidence else 0.9) if lever else np.nan,
+            "familywise_low": low * 0.95 if lever else np.nan,
+            "familywise_high": high * 1.05 if lever else np.nan,
+            "lever_evidence": evidence, "reliance_group": col,
         })  # fmt: skip
     return pd.DataFrame(rows)
 
@@ -420,6 +431,74 @@ def test_no_lever_with_evidence_recommends_targeting_only(gym_inputs) -> None:
     # every lever is either without evidence or goes with more churn ('joined via a friend')
     assert len(skipped) == 3
     assert [r.split("'")[1] for r in reversed_levers(inputs)] == ["joined via a friend"]
+
+
+def _with(inputs: ReportInputs, feature: str, **cells: Any) -> ReportInputs:
+    """The inputs with some drivers.csv cells of one feature replaced."""
+    drivers = inputs.drivers.astype({k: object for k in cells if isinstance(cells[k], str)})
+    for key, value in cells.items():
+        drivers.loc[drivers["feature"] == feature, key] = value
+    return dataclasses.replace(inputs, drivers=drivers)
+
+
+def test_a_lever_the_data_cannot_separate_gets_no_adjusted_figure(gym_inputs) -> None:
+    apart = "Month_to_end_contract"
+    inputs = _with(
+        gym_inputs, "Contract_period", adjusted_ratio=np.nan, adjusted_low=np.nan,
+        adjusted_high=np.nan, p_holm=np.nan, familywise_low=np.nan, familywise_high=np.nan,
+        lever_evidence=False, status=f"not estimated: cannot be separated from {apart}",
+        separated_from=apart,
+    )  # fmt: skip
+
+    recs, skipped = recommendations(inputs)
+
+    assert "contract length" not in _tested(recs)
+    entry = next(s for s in skipped if s.startswith("'contract length'"))
+    assert entry.startswith("'contract length': 7.29× as members are (1 vs 12)")
+    assert "cannot be separated from 'months left on contract', so no adjusted figure" in entry
+    table = _section(build_report(inputs), "What goes with churn")
+    assert "| not estimated: cannot be separated from 'months left on contract' |" in table
+
+
+def test_a_ci_excluding_one_is_not_enough_without_the_correction(gym_inputs) -> None:
+    inputs = _with(gym_inputs, "Group_visits", lever_evidence=False, familywise_low=0.98)
+
+    recs, skipped = recommendations(inputs)
+
+    assert "attend group classes" not in _tested(recs)
+    entry = next(s for s in skipped if s.startswith("'attend group classes'"))
+    assert entry.endswith(
+        "its 95% CI excludes 1, but not after the correction (98.75% CI 0.98 to 1.44, "
+        "corrected for testing 4 levers)"
+    )
+
+
+def test_recommended_levers_state_the_correction_and_self_selection(gym_inputs, gym_report):
+    recs, _ = recommendations(gym_inputs)
+
+    rec = next(r for r in recs if r.startswith("**Test 'attend group classes'"))
+    assert "(98.75% CI 1.10 to 1.44, corrected for testing 4 levers)" in rec
+    assert "differ in ways no column records" in rec
+    legend = _section(gym_report, "What goes with churn")
+    assert "Holm's method, family-wise error 5%" in legend
+    assert "| 1.26 (1.16 to 1.37) * |" in legend
+    assert "| 1.81 (1.63 to 2.05) |" in legend  # an attribute is not judged as a lever
+
+
+def test_tied_columns_are_named_with_what_ties_them(gym_inputs) -> None:
+    tie = "contract_months_used"
+    inputs = _with(gym_inputs, "Contract_period", not_adjusted_for="Month_to_end_contract",
+                   tied_by=tie)  # fmt: skip
+    inputs = _with(inputs, "Month_to_end_contract", not_adjusted_for="Contract_period",
+                   tied_by=tie)  # fmt: skip
+
+    text = _section(build_report(inputs), "What goes with churn")
+
+    assert text.count("are not adjusted for each other") == 1
+    assert (
+        "- 'contract length' and 'months left on contract' are not adjusted for each other: the "
+        "contract makes 'months used of the contract' from both"
+    ) in text
 
 
 # ---------------------------------------------------------------- before you trust the numbers

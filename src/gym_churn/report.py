@@ -65,15 +65,16 @@ def _times(x: float) -> str:
 
 
 def reversed_levers(r: ReportInputs) -> list[str]:
-    """Levers whose high side goes with *more* churn after adjustment (CI below 1): the
-    evidence holds, the other way round, so they are not levers to grow."""
+    """Levers whose high side goes with *more* churn after adjustment, with evidence (after
+    the family-wise correction): they are not levers to grow."""
     out = []
     for _, row in r.drivers[r.drivers["role"] == "lever"].iterrows():
-        if _excludes_one(row) and row["adjusted_ratio"] < 1:
+        if _evidence(row) and row["adjusted_ratio"] < 1:
             out.append(
                 f"'{row['label']}' ({row['compared']}): after accounting for the rest, members "
                 f"on the high side {r.contract.target.label} more, not less ("
-                f"{_ratio(row['adjusted_ratio'], row['adjusted_low'], row['adjusted_high'])})"
+                f"{_ratio(row['adjusted_ratio'], row['adjusted_low'], row['adjusted_high'])}; "
+                f"{_familywise(r, row)})"
             )
     return out
 
@@ -87,6 +88,35 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
 def _excludes_one(row: pd.Series) -> bool:
     low, high = row["adjusted_low"], row["adjusted_high"]
     return bool(pd.notna(low) and pd.notna(high) and (low > 1 or high < 1))
+
+
+def _evidence(row: pd.Series) -> bool:
+    """A lever whose adjusted association survives Holm's correction over the levers tested
+    (the drivers stage's `lever_evidence`)."""
+    return bool(row["lever_evidence"])
+
+
+def _familywise(r: ReportInputs, row: pd.Series) -> str:
+    """A lever's family-wise interval in words: '98.75% CI 1.14 to 1.39, corrected for
+    testing 4 levers'."""
+    m = r.drivers_metrics
+    return (
+        f"{_confidence(m['familywise_confidence'])} CI "
+        f"{_ci(row['familywise_low'], row['familywise_high'], pct=False)}, corrected for testing "
+        f"{m['levers_tested']} levers"
+    )
+
+
+def _confidence(level: float) -> str:
+    """0.9875 -> '98.75%'."""
+    return f"{100 * level:.4g}%"
+
+
+def _not_estimated(c: Contract, row: pd.Series) -> str:
+    """Why a row has no adjusted ratio, in the contract's words."""
+    if isinstance(row["separated_from"], str) and row["separated_from"]:
+        return f"cannot be separated from '{c.words(row['separated_from']).label}'"
+    return str(row["status"]).removeprefix("not estimated: ")
 
 
 def _words_list(contract: Contract, columns: list[str]) -> str:
@@ -135,22 +165,37 @@ def recommendations(r: ReportInputs) -> tuple[list[str], list[str]]:
     skipped = []
     for _, row in levers.sort_values("adjusted_ratio", ascending=False).iterrows():
         name = f"'{row['label']}'"
-        if _excludes_one(row) and row["adjusted_ratio"] > 1:
+        if pd.isna(row["adjusted_ratio"]):
+            # what can be shown is the comparison as members are (and churn by value below)
+            skipped.append(
+                f"{name}: {_times(row['marginal_ratio'])} as members are ({row['compared']}); "
+                f"after accounting for the rest it {_not_estimated(c, row)}, so no adjusted "
+                "figure is given"
+            )
+        elif _evidence(row) and row["adjusted_ratio"] > 1:
             out.append(
                 f"**Test {name} ({row['compared']}).** After accounting for the other levers, "
                 f"fixed traits and tenure, members on the low side {label} "
                 f"{row['adjusted_ratio']:.2f}× as often as members on the high side (95% CI "
                 f"{_ci(row['adjusted_low'], row['adjusted_high'], pct=False)}; "
-                f"members as they are: {row['marginal_ratio']:.2f}×). This is an association "
+                f"members as they are: {row['marginal_ratio']:.2f}×); it holds after the "
+                f"correction for testing several levers ({_familywise(r, row)}). Members "
+                "choose it themselves, so those who do may differ in ways no column records "
+                "(motivation, say), and no adjustment removes that. This is an association "
                 "in this data, not a proven effect: move a random part of the members on the "
                 "low side toward the high side, keep a hold-out group, and compare their churn."
             )
-        elif not _excludes_one(row):
+        elif not _evidence(row):
+            corrected = (
+                f"; its 95% CI excludes 1, but not after the correction ({_familywise(r, row)})"
+                if _excludes_one(row)
+                else ""
+            )
             skipped.append(
                 f"{name}: {_times(row['marginal_ratio'])} as members are, but "
                 f"{_times(row['adjusted_ratio'])} (95% CI "
                 f"{_ci(row['adjusted_low'], row['adjusted_high'], pct=False)}) after accounting "
-                "for the rest"
+                f"for the rest{corrected}"
             )
     out.append(
         f"**Target members by their risk, not by segment.** The scored member table "
@@ -268,31 +313,73 @@ def _tenure_section(r: ReportInputs) -> str:
     )
 
 
-def _adjustment_sets(c: Contract) -> str:
-    """The adjustment sets in words, by role (see analysis.drivers.adjustment_set)."""
-    fixed = _words_list(c, c.with_role("lever", "attribute", "tenure"))
+def _adjustment_sets(r: ReportInputs) -> str:
+    """What every row is adjusted for, and what not and why, in words (see
+    analysis.drivers.adjustment_set)."""
+    c, d = r.contract, r.drivers
+    fixed = [col for col in c.with_role("lever", "attribute", "tenure")
+             if col not in r.audit["flagged_features"]]  # fmt: skip
+    lines = [
+        f"- Every row is adjusted for the levers, fixed traits and tenure ({_words_list(c, fixed)})"
+        ", other than itself."
+    ]
     behaviour = c.with_role("behaviour")
-    lines = [f"- Levers, fixed traits and tenure: each adjusted for the others of {fixed}."]
     if behaviour:
         lines.append(
-            f"- What members do after joining ({_words_list(c, behaviour)}): each adjusted for "
-            "every other column."
+            f"- Never for what members do after joining ({_words_list(c, behaviour)}): a lever "
+            "may work through it, and it may follow from the decision to leave. Such a column's "
+            "own row is adjusted like the others."
+        )
+    if r.audit["flagged_features"]:
+        lines.append(
+            f"- {_words_list(c, r.audit['flagged_features'])} behave like the outcome (see "
+            '"Before you trust the numbers"): neither estimated nor adjusted for.'
+        )
+    pairs: dict[frozenset[str], str] = {}
+    tied = d["not_adjusted_for"].notna() & d["not_adjusted_for"].astype(str).ne("")
+    for _, row in d[tied].iterrows():
+        for other in str(row["not_adjusted_for"]).split(" + "):
+            tie = str(row["tied_by"]).split(" + ")[0]
+            pairs.setdefault(frozenset((row["feature"], other)), tie)
+    for pair, made in pairs.items():
+        one, other = sorted(pair, key=c.raw_features.index)
+        lines.append(
+            f"- '{c.words(one).label}' and '{c.words(other).label}' are not adjusted for each "
+            f"other: the contract makes '{c.words(made).label}' from both, so one may be computed "
+            "from the other, and holding it fixed would hold fixed part of the comparison "
+            "itself."
         )
     return "\n".join(lines)
 
 
+def _adjusted_cell(c: Contract, d: pd.Series) -> str:
+    if pd.isna(d["adjusted_ratio"]):
+        return f"not estimated: {_not_estimated(c, d)}"
+    star = " *" if _evidence(d) else ""
+    return _ratio(d["adjusted_ratio"], d["adjusted_low"], d["adjusted_high"]) + star
+
+
 def _drivers_section(r: ReportInputs) -> str:
-    c, label = r.contract, r.contract.target.label
+    c, label, m = r.contract, r.contract.target.label, r.drivers_metrics
     rows = []
     for _, d in r.drivers.iterrows():
         rows.append([
             str(d["label"]), str(d["role"]), str(d["compared"]),
+            f"{int(d['n_low']):,} / {int(d['n_high']):,}",
             _ratio(d["marginal_ratio"], d["marginal_low"], d["marginal_high"]),
-            _ratio(d["adjusted_ratio"], d["adjusted_low"], d["adjusted_high"])
-            + (" *" if _excludes_one(d) else ""),
+            _adjusted_cell(c, d),
             f"{d['reliance']:.3f}",
         ])  # fmt: skip
-    set_lines = _adjustment_sets(c)
+    set_lines = _adjustment_sets(r)
+    tested = m["levers_tested"]
+    star = (
+        f"* marks a lever whose association holds after correcting for testing {tested} levers "
+        f"(Holm's method, family-wise error {(1 - m['familywise_confidence']) * tested:.0%}; "
+        f"the recommendations give {_confidence(m['familywise_confidence'])} intervals, "
+        "Bonferroni's). "
+        if tested
+        else ""
+    )
     level_blocks = []
     for _, group in r.levels.groupby("feature", sort=False):
         lrows = [
@@ -304,19 +391,28 @@ def _drivers_section(r: ReportInputs) -> str:
             + _table(["value", "members", "share", "churn rate", "95% CI"], lrows)
         )
     return (
-        "Each ratio is churn on the low side (without the trait, or at the low end) divided by "
-        "churn on the high side. **As members are**: compares members as they are. **After "
-        "accounting for the rest**: the same comparison after accounting for the other "
-        "traits (a statistical adjustment, listed below the table); what members do after "
-        f"joining is not adjusted for when judging a lever, since a lever may work through "
-        f"it. * marks a 95% CI that excludes 1. **Model reliance**: how much the churn model "
-        f"loses when the feature (with what is made from it) is scrambled. None of these "
-        f"shows that a trait makes members leave; they are associations with who {label}.\n\n"
+        "Each row compares two groups of members, its low and its high side (**compared**: "
+        "without vs with a trait, first vs last value, riskiest vs safest level, or a number's "
+        "members at or below its lower quartile vs at or above its upper one; with many equal "
+        "values a side holds more than a quarter, so the members on each side are given). "
+        "Each ratio is churn on the low side divided by churn on the high side. **As members "
+        "are**: the two sides as they are. **After accounting for the rest**: the same two "
+        "sides, every member's churn predicted as if on the low side and as if on the high "
+        "side, everything else as it is (standardisation with a logistic regression), so the "
+        "only difference between the two columns is the adjustment, listed below the table. "
+        "Where one side's members (almost) never share a value of an adjuster with the other "
+        "side's, the data cannot separate the two and no adjusted figure is given. "
+        f"{star}Members choose their levers: those who take one may differ in ways no column "
+        "records (motivation, say), which no adjustment removes. **Model reliance**: how much "
+        "the churn model loses when the feature (with what is made from it) is scrambled. "
+        f"None of these shows that a trait makes members leave; they are associations with "
+        f"who {label}.\n\n"
         + _table(
             [
                 "feature",
                 "role",
                 "compared",
+                "members (low / high)",
                 "as members are (95% CI)",
                 "after accounting for the rest (95% CI)",
                 "model reliance",
@@ -332,7 +428,8 @@ def _segments_section(r: ReportInputs) -> str:
     label = r.contract.target.label
     rows = [
         [str(t.id), t.rule, f"{t.members:,}",
-         f"{_pct(t.churn_rate)} ({_ci(t.low, t.high)}; n = {t.held_out_members:,})",
+         f"{_pct(t.churn_rate)} ({_ci(t.low, t.high)}; n = {t.held_out_members:,})"
+         if t.held_out_members else "none of the held-out members",
          _pct(t.share_of_churners)]
         for t in r.rules.itertuples()
     ]  # fmt: skip
@@ -353,8 +450,18 @@ churn. Each rule's churn rate is measured on the held-out members the tree did n
 of them); "members" counts everyone the rule covers. Each rule can be checked in the member
 table.
 
-{_table(["id", "rule", "members", "churn rate, held-out members (95% CI)",
-         f"share of all who {label}"], rows)}
+{
+        _table(
+            [
+                "id",
+                "rule",
+                "members",
+                "churn rate, held-out members (95% CI)",
+                f"share of all who {label}",
+            ],
+            rows,
+        )
+    }
 
 ### Portraits: who the members are
 
@@ -431,8 +538,10 @@ Test split ({e.get("test_rows", "?")} members, never used to choose anything):
 
 The member table's probabilities are out of fold (ROC-AUC
 {r.score["scored_members_roc_auc"]:.3f} against actual churn; {_pct(r.score["at_risk_share"])}
-flagged at risk). Adjusted ratios: g-computation (standardisation) with a logistic regression
-(cubic splines for numbers), bootstrap percentile CIs. Model reliance: grouped permutation
+flagged at risk). Adjusted ratios: g-computation (standardisation over every member on either
+side) with a ridge logistic regression (cubic splines for numbers) fit by Newton's method,
+delta-method 95% CIs from its covariance; overlap checked per adjuster's strata; levers judged
+by Holm's correction over the levers tested. Model reliance: grouped permutation
 importance, rise in test log loss. Audit: a feature is flagged when its values make the rarer
 outcome certain for at least the params' share of training members; best single-feature
 ROC-AUC {r.audit["max_single_feature_roc_auc"]:.3f}. Reasons: exact Shapley values of the

@@ -84,7 +84,7 @@ ONE_SIDED = "not estimated: a side has no members or no churn variation"
 COLUMNS = [
     "feature", "marginal_ratio", "marginal_low", "marginal_high", "adjusted_ratio",
     "adjusted_low", "adjusted_high", "reliance", "label", "role", "compared", "n_low",
-    "n_high", "status", "separated_from", "adjusted_for", "not_adjusted_for", "p_value",
+    "n_high", "status", "separated_from", "adjusted_for", "not_adjusted_for", "tied_by", "p_value",
     "p_holm", "familywise_low", "familywise_high", "lever_evidence", "reliance_group",
 ]  # fmt: skip
 
@@ -168,14 +168,14 @@ def marginal(members: pd.DataFrame, col: str, c: Contrast, target: str) -> dict[
 
 def tied_columns(contract: Contract, col: str) -> dict[str, str]:
     """The other raw columns the contract ties to `col` (an engineered feature is made from
-    both), each with the engineered feature that ties them, as `name = expression`."""
+    both), each with the first engineered feature that ties them."""
     out: dict[str, str] = {}
-    for name, eng in contract.engineered.items():
+    for name in contract.engineered:
         made_from = contract.sources(name)
         if col in made_from:
             for other in made_from:
                 if other != col and other not in out:
-                    out[other] = f"{name} = {eng.expr}"
+                    out[other] = name
     return out
 
 
@@ -332,8 +332,9 @@ def adjusted(
 ) -> pd.DataFrame:
     """Per raw feature: the standardised churn ratio with its 95% CI and Wald p-value, on
     every member (or a seeded sample of `max_rows` when there are more), or why it is not
-    estimated (`status`; `separated_from` names the column); what it is adjusted for and,
-    with the reason, which tied columns it is not."""
+    estimated (`status`; `separated_from` names the column); what it is adjusted for, and
+    which tied columns it is not (`not_adjusted_for`) with the engineered features that tie
+    them (`tied_by`)."""
     target = contract.target.column
     members = _sample(members, max_rows, seed)
     made = adjuster_columns(members, contract, contract.with_role(*NON_BEHAVIOUR))
@@ -345,7 +346,8 @@ def adjusted(
             "feature": col, "adjusted_ratio": np.nan, "adjusted_low": np.nan,
             "adjusted_high": np.nan, "p_value": np.nan, "se": np.nan, "status": ESTIMATED,
             "separated_from": "", "adjusted_for": " + ".join(adjusters),
-            "not_adjusted_for": "; ".join(f"{c} (tied: {why})" for c, why in tied.items()),
+            "not_adjusted_for": " + ".join(tied),
+            "tied_by": " + ".join(dict.fromkeys(tied.values())),
         }  # fmt: skip
         rows.append(row)
         if col in flagged:
