@@ -101,6 +101,9 @@ def test_early_churn_share_and_ci(hand_table) -> None:
     assert early["share"] == pytest.approx(4 / 6)
     assert (early["low"], early["high"]) == pytest.approx(wilson(4, 6))
     assert early["low"] < early["share"] < early["high"]
+    # beside it, the members who are that early: 6 of 12 (a snapshot, not a cohort)
+    assert (early["members_early"], early["members"]) == (6, 12)
+    assert early["members_share"] == pytest.approx(0.5)
 
 
 @pytest.mark.parametrize(("months", "early"), [(1, 3), (3, 4), (4, 4), (6, 6)])

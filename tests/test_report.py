@@ -322,6 +322,10 @@ def test_early_tenure_leads_when_most_churners_leave_early(gym_inputs, gym_repor
     assert lead.startswith("**Most members who leave do so early.** 85.6% of the 292 members")
     assert "membership lifetime below 2 months" in lead
     assert "80.0% at 0, 45.0% at 1" in lead  # the monthly rates, from the tenure table
+    # beside the churners' share, the members' share that early: one snapshot, not a cohort
+    e = gym_inputs.early
+    assert f"while {e['members_share']:.1%} of all {e['members']:,} members are that early" in lead
+    assert "not a group followed over time" in lead
     assert gym_report.index(lead) < gym_report.index("## What to do")
     recs, _ = recommendations(gym_inputs)
     assert recs[0].startswith("**Put retention effort into the first 2 months (onboarding).**")
@@ -491,6 +495,8 @@ def test_tied_columns_are_named_with_what_ties_them(gym_inputs) -> None:
                    tied_by=tie)  # fmt: skip
     inputs = _with(inputs, "Month_to_end_contract", not_adjusted_for="Contract_period",
                    tied_by=tie)  # fmt: skip
+    # the flagged visit columns are tied too, but neither estimated nor adjusted for
+    inputs = _with(inputs, GYM_FLAGGED[0], not_adjusted_for=GYM_FLAGGED[1], tied_by="freq_change")
 
     text = _section(build_report(inputs), "What goes with churn")
 

@@ -337,8 +337,12 @@ def _adjustment_sets(r: ReportInputs) -> str:
         )
     pairs: dict[frozenset[str], str] = {}
     tied = d["not_adjusted_for"].notna() & d["not_adjusted_for"].astype(str).ne("")
+    # a flagged column is neither estimated nor adjusted for: its ties change nothing
+    tied &= ~d["feature"].isin(r.audit["flagged_features"])
     for _, row in d[tied].iterrows():
         for other in str(row["not_adjusted_for"]).split(" + "):
+            if other in r.audit["flagged_features"]:
+                continue
             tie = str(row["tied_by"]).split(" + ")[0]
             pairs.setdefault(frozenset((row["feature"], other)), tie)
     for pair, made in pairs.items():

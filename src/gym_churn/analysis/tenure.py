@@ -38,13 +38,20 @@ def churn_by_tenure(members: pd.DataFrame, contract: Contract) -> pd.DataFrame:
 
 def early_churn(table: pd.DataFrame, early_months: int) -> dict[str, Any]:
     """How many of the churners left in their first `early_months` months (tenure below it),
-    as a share with its Wilson 95% CI."""
+    as a share with its Wilson 95% CI, beside the share of all members who are that early
+    (`members_share`): the table is one snapshot of members by tenure, not a cohort followed
+    over time, so the churners' share means something only next to the members' share."""
     if table.empty:
         return {"early_months": early_months, "churned_early": 0, "churned": 0,
-                "share": float("nan"), "low": float("nan"), "high": float("nan")}  # fmt: skip
-    early = int(table.loc[table["tenure"] < early_months, "churned"].sum())
+                "share": float("nan"), "low": float("nan"), "high": float("nan"),
+                "members_early": 0, "members": 0, "members_share": float("nan")}  # fmt: skip
+    is_early = table["tenure"] < early_months
+    early = int(table.loc[is_early, "churned"].sum())
     total = int(table["churned"].sum())
+    members_early, members = int(table.loc[is_early, "members"].sum()), int(table["members"].sum())
     low, high = wilson(early, total)
     share = early / total if total else float("nan")
     return {"early_months": early_months, "churned_early": early, "churned": total,
-            "share": share, "low": low, "high": high}  # fmt: skip
+            "share": share, "low": low, "high": high, "members_early": members_early,
+            "members": members,
+            "members_share": members_early / members if members else float("nan")}  # fmt: skip
