@@ -149,14 +149,60 @@ def test_missing_export_fails_clearly(project, caplog):
     assert "data/raw/nope.csv: file not found" in message
 
 
-def test_an_export_that_fails_its_drafted_contract_is_refused(project, caplog):
+@pytest.mark.parametrize("id_column", [None, "customer_id"], ids=["rows", "id"])
+def test_repeated_members_do_not_stop_init_the_contract_names_the_key(
+    project, capsys, caplog, id_column
+):
+    from gym_churn.stages import preprocess
+
     frame = make_other()
-    write_table(frame.iloc[[*range(len(frame)), 3]], project / DATA)  # a repeated member
+    write_table(frame.iloc[[*range(len(frame)), 3, 7]], project / DATA)  # two repeats
+    extra = ("--id", id_column) if id_column else ()
 
-    assert _init() == 1
+    assert _init(*extra) == commands.EXIT_FINDINGS == 3
 
-    assert "no_duplicate_members" in _errors(caplog)[0]
-    assert not (project / CONTRACT).exists()
+    out = capsys.readouterr().out
+    assert f"Wrote {CONTRACT} and pointed dvc.yaml at {DATA}." in out
+    assert _paths(project / "dvc.yaml") == {**_paths(project / "dvc.yaml"), "raw": DATA}
+    finding = next(line for line in out.splitlines() if "no_duplicate_members" in line)
+    assert "fails in 2 row(s); first lines 62, 63" in finding
+    assert "`duplicates: drop`" in finding
+    assert _errors(caplog) == []  # a finding, not a failure
+    contract = (project / CONTRACT).read_text(encoding="utf-8")
+    assert "duplicates: error" in contract
+
+    # the edit the finding names; then the pipeline's first stage runs on the export
+    (project / CONTRACT).write_text(contract.replace("duplicates: error", "duplicates: drop"))
+    metrics = project / "preprocess.json"
+    code = preprocess.main(["--raw", DATA, "--contract", CONTRACT,
+                            "--output", "members.csv", "--metrics", str(metrics)])  # fmt: skip
+    assert code == 0
+    assert yaml.safe_load(metrics.read_text())["rows_dropped_duplicates"] == 2
+    assert len(pd.read_csv(project / "members.csv")) == len(frame)
+
+
+def test_every_finding_is_reported_with_its_key_in_one_run(project, capsys):
+    frame = make_other().astype({"customer_id": object})
+    frame.loc[5, "customer_id"] = None  # a blank ID: no contract key accepts it
+    write_table(frame.iloc[[*range(len(frame)), 3]], project / DATA)
+
+    assert _init("--id", "customer_id") == commands.EXIT_FINDINGS
+
+    out = capsys.readouterr().out
+    findings = [line for line in out.splitlines() if "fails in" in line]
+    assert len(findings) == 2
+    assert "no_duplicate_members" in findings[0]
+    assert "duplicates: drop" in findings[0]
+    assert "not_missing" in findings[1]
+    assert "fill in the IDs" in findings[1]
+    assert load_contract(project / CONTRACT).id == "customer_id"
+
+
+def test_init_help_documents_the_exit_status_of_findings(capsys):
+    with pytest.raises(SystemExit):
+        commands.main(["init", "--help"])
+
+    assert "3 written, but the export breaks the draft" in " ".join(capsys.readouterr().out.split())
 
 
 def test_dvc_yaml_without_paths_fails_before_writing(project, caplog):

@@ -155,12 +155,23 @@ def test_unknown_target_or_id_column_is_refused(missing):
         draft_contract(make_other(), **kwargs)
 
 
-def test_repeated_ids_are_refused():
-    raw = make_other()
-    raw.loc[5, "customer_id"] = raw.loc[4, "customer_id"]
+def test_a_column_of_mostly_repeated_values_is_refused_as_an_id():
+    raw = make_other()  # 60 rows
+    raw["customer_id"] = [f"C{i % 29}" for i in range(len(raw))]  # 29 distinct: under half
 
     with pytest.raises(ContractError, match="--id 'customer_id': values repeat"):
         draft_contract(raw, target="left", id_column="customer_id")
+
+
+def test_a_few_repeated_ids_are_a_note_not_a_refusal():
+    raw = make_other()
+    raw.loc[5, "customer_id"] = raw.loc[4, "customer_id"]
+
+    draft = draft_contract(raw, target="left", id_column="customer_id")
+
+    assert draft.contract["id"] == "customer_id"
+    assert draft.contract["duplicates"] == "error"  # the check after drafting reports them
+    assert "customer_id: 1 repeated ID(s); see `duplicates` below" in draft.notes
 
 
 def test_no_usable_column_is_refused():

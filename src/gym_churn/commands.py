@@ -7,9 +7,15 @@ a month later.
     gym-churn campaign --scored scored.csv --output campaign.csv [--params params.yaml]
     gym-churn uplift --campaign reports/campaign.csv --outcomes next_month.csv [--model models]
 
-`init` drafts a data contract from the export (data/contracts/<file name>.yaml), checks the
-export against it, points dvc.yaml at both, and prints what to review. Then `dvc repro` runs
-the whole pipeline on the export.
+`init` drafts a data contract from the export (data/contracts/<file name>.yaml), points
+dvc.yaml at both, prints what to review, then checks the export against the draft. Then
+`dvc repro` runs the whole pipeline on the export.
+
+Exit status of init: 0 the contract is written and the export meets it; 3 the contract is
+written and dvc.yaml pointed, but the export breaks a rule of the draft (repeated members,
+blank labels or IDs): each finding is reported with the contract key that would accept it
+(e.g. `duplicates: drop`); edit the contract, then `dvc repro`; 1 nothing written (no such
+file, no usable column, contract exists without --force, ...); 2 wrong arguments.
 """
 
 from __future__ import annotations
@@ -26,10 +32,13 @@ from gym_churn.cli import configure_logging, exit_with
 from gym_churn.contract.checks import check_export
 from gym_churn.contract.draft import draft_contract
 from gym_churn.contract.spec import parse_contract
-from gym_churn.errors import ContractError, GymChurnError
+from gym_churn.errors import ContractError, DataValidationError, GymChurnError
 from gym_churn.io import read_table, write_text
 
 log = logging.getLogger(__name__)
+
+# init wrote the draft, but the export breaks it: edit the keys named, then dvc repro
+EXIT_FINDINGS = 3
 
 HEADER = """\
 # Data contract drafted by `gym-churn init` from {data}.
@@ -57,14 +66,15 @@ def repoint_pipeline(dvc_yaml: str, data: str, contract: str) -> str:
     return out
 
 
-def _init(args: argparse.Namespace) -> None:
+def _init(args: argparse.Namespace) -> int:
+    """Draft, write and point first; then check the export against the draft. A finding in
+    the data never stops the draft from being written: the user edits the key it names."""
     data = Path(args.data)
     raw = read_table(data)
     draft = draft_contract(
         raw, target=args.target, positive=args.positive, id_column=args.id, name=data.stem
     )
     contract = parse_contract(draft.contract, source="drafted contract")
-    checked = check_export(raw, contract, source=str(data))
     target = Path(args.contract or f"data/contracts/{data.stem}.yaml")
     if target.exists() and not args.force:
         raise ContractError(f"{target}: exists; pass --force to replace it, or --contract PATH")
@@ -81,7 +91,7 @@ def _init(args: argparse.Namespace) -> None:
              ("binary", "integer", "numeric", "categorical")}  # fmt: skip
     lines = [
         f"Wrote {target} and pointed {dvc_yaml} at {data}.",
-        f"{checked.counts['rows_read']} rows; target {contract.target.column!r}: "
+        f"{len(raw)} rows; target {contract.target.column!r}: "
         f"{contract.target.positive} = churned; "
         f"member key: {contract.key}"
         + ("" if contract.id else " (row number; pass --id COLUMN to key by an ID)"),
@@ -97,9 +107,23 @@ def _init(args: argparse.Namespace) -> None:
         "since joining (role: tenure).",
         "  - words: label/unit/high/low for each feature, so the report speaks your language.",
         "  - rules: bounds (min/max) and allowed values only cover what this file holds.",
-        "Then: dvc repro",
     ]
+    try:
+        check_export(raw, contract, source=str(data))
+    except DataValidationError as exc:
+        # every finding, each with the key of the contract that would accept it
+        lines += [
+            f"The export breaks the draft; `dvc repro` would stop at preprocess until {target} "
+            "is edited (or the export fixed) as each finding says:",
+            *(f"  {line.strip()}" for line in str(exc).splitlines()[1:]),
+            f"Then: dvc repro (exit status {EXIT_FINDINGS}: contract written, findings to act on)",
+        ]
+        sys.stdout.write("\n".join(lines) + "\n")
+        log.warning("%s: the export breaks the drafted contract; see each finding above", data)
+        return EXIT_FINDINGS
+    lines.append("Then: dvc repro")
     sys.stdout.write("\n".join(lines) + "\n")
+    return 0
 
 
 def _uplift(args: argparse.Namespace) -> None:
@@ -190,8 +214,14 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="gym-churn", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
     sub = p.add_subparsers(dest="command", required=True)
-    init = sub.add_parser("init", help="draft a data contract for an export and point the "
-                          "pipeline at it")  # fmt: skip
+    init = sub.add_parser(
+        "init", help="draft a data contract for an export and point the pipeline at it",
+        description="Draft a data contract for an export, point dvc.yaml at both, then check "
+        "the export against the draft.",
+        epilog="exit status: 0 written and the export meets it; 3 written, but the export "
+        "breaks the draft: each finding names the contract key to change (e.g. duplicates: "
+        "drop), then dvc repro; 1 nothing written (error); 2 wrong arguments",
+    )  # fmt: skip
     init.add_argument("--data", required=True, help="the export (CSV or parquet)")
     init.add_argument("--target", required=True, help="the column saying who churned")
     init.add_argument("--positive", help="the target value that means churned (e.g. Yes)")
@@ -220,11 +250,11 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     configure_logging()
     try:
-        {"init": _init, "campaign": _campaign, "uplift": _uplift}[args.command](args)
+        code = {"init": _init, "campaign": _campaign, "uplift": _uplift}[args.command](args)
     except GymChurnError as exc:
         log.error("%s", exc)
         return 1
-    return 0
+    return code or 0
 
 
 def run() -> None:

@@ -30,6 +30,9 @@ MAX_SEGMENT_LEVELS = 12
 MAX_MENU_VALUES = 3
 # Labels that read as "yes, this member churned" when --positive is not given.
 POSITIVE_WORDS = ("1", "true", "yes", "y", "churn", "churned", "left", "cancelled", "canceled")
+# An --id column with fewer distinct values than this share of its rows is refused as no ID
+# (a column such as a plan); above it, repeats are repeated members (`duplicates`).
+MIN_ID_SHARE = 0.5
 DATE_SHARE = 0.95  # share of cells that must parse as dates for a text column to be a date
 ID_NOTE = "unique on every row, like an ID: left out (pass --id to key by it)"
 
@@ -168,8 +171,18 @@ def draft_contract(
             f"column(s) {', '.join(missing)} not in the export; found {', '.join(raw.columns)}"
         )
     notes: list[str] = []
-    if id_column is not None and raw[id_column].duplicated().any():
-        raise ContractError(f"--id {id_column!r}: values repeat, so it does not identify members")
+    if id_column is not None:
+        ids = raw[id_column].dropna()
+        repeats = int(ids.duplicated().sum())
+        # mostly repeating: not an ID at all; a few repeats are repeated members, which the
+        # check after drafting reports with the contract key that accepts them (duplicates)
+        if ids.nunique() < MIN_ID_SHARE * len(ids):
+            raise ContractError(
+                f"--id {id_column!r}: values repeat ({ids.nunique()} distinct in "
+                f"{len(ids)} rows), so it does not identify members"
+            )
+        if repeats:
+            notes.append(f"{id_column}: {repeats} repeated ID(s); see `duplicates` below")
     contract: dict[str, Any] = {
         "name": name,
         "target": _target(raw[target], target, positive),
