@@ -1,4 +1,7 @@
-"""The README's results table and params table stay in step with the pipeline."""
+"""The README and the pages it points to stay in step with the pipeline: the results table
+with the committed metrics, docs/parameters.md with params.yaml, every link with a file and
+heading, every pointer to a README section with a heading, and bench/README.md's figures with
+the commands that measure them again."""
 
 from __future__ import annotations
 
@@ -12,7 +15,27 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
+PARAMETERS = (ROOT / "docs" / "parameters.md").read_text(encoding="utf-8")
+BENCH = (ROOT / "bench" / "README.md").read_text(encoding="utf-8")
 PARAMS = yaml.safe_load((ROOT / "params.yaml").read_text())
+PAGES = ["README.md", "bench/README.md", *sorted(p.relative_to(ROOT).as_posix()
+                                                for p in (ROOT / "docs").glob("*.md"))]  # fmt: skip
+# What a user reads first, in this order; everything else lives in docs/ and bench/.
+README_SECTIONS = ["Two commands", "Results on the bundled export", "Your own export",
+                   "Trying ideas", "Reviewing a pull request", "Scoring new members",
+                   "Whom to contact: the campaign", "More"]  # fmt: skip
+README_MAX_LINES = 300
+
+
+def _headings(text: str, level: str = "#+") -> list[str]:
+    """Markdown headings of `text` outside fenced code blocks."""
+    text = re.sub(r"^```.*?^```", "", text, flags=re.MULTILINE | re.DOTALL)
+    return re.findall(rf"^{level} (.+?)\s*$", text, flags=re.MULTILINE)
+
+
+def _slug(heading: str) -> str:
+    """The anchor GitHub gives a heading: lower case, punctuation dropped, spaces as hyphens."""
+    return re.sub(r"[^\w\- ]", "", heading.lower()).replace(" ", "-")
 
 
 def _table_rows(metrics_file: str) -> list[tuple[str, float]]:
@@ -30,10 +53,100 @@ def test_results_table_matches_committed_metrics(metrics_file: str) -> None:
         assert value == pytest.approx(metrics[key], abs=5e-5), key
 
 
+def test_readme_is_short_and_in_a_users_order() -> None:
+    assert len(README.splitlines()) <= README_MAX_LINES
+    assert _headings(README, "##") == README_SECTIONS
+
+
+def test_the_test_command_is_the_one_ci_runs() -> None:
+    block = re.search(r"Run the tests.*?```bash\n(.+?)\n```", README, flags=re.DOTALL)
+    assert block, "README: no test command after 'Run the tests'"
+    ci = (ROOT / ".ci" / "run").read_text().splitlines()
+    assert block.group(1) in ci
+
+
+def test_the_experiment_recipe_keeps_metrics_the_pipeline_writes() -> None:
+    # the recipe that shows changed params beside the headline metrics names them in --keep
+    keep = re.search(r"--keep '\^\(([\w|]+)\)\$'", README)
+    assert keep, "README: no `dvc exp show ... --keep '^(...)$'` recipe"
+    written = set()
+    for path in (ROOT / "metrics").glob("*.json"):
+        written |= set(json.loads(path.read_text()))
+    missing = [name for name in keep.group(1).split("|") if name not in written]
+    assert not missing, f"--keep names metrics no stage writes: {missing}"
+
+
+def _links(page: str) -> list[str]:
+    text = (ROOT / page).read_text(encoding="utf-8")
+    text = re.sub(r"^```.*?^```", "", text, flags=re.MULTILINE | re.DOTALL)
+    return [t for t in re.findall(r"\]\(([^)\s]+)\)", text) if "://" not in t]
+
+
+def test_readme_points_to_every_page() -> None:
+    assert set(PAGES) - {"README.md"} <= {t.partition("#")[0] for t in _links("README.md")}
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_link_reaches_a_file_and_heading(page: str) -> None:
+    for target in _links(page):
+        path, _, anchor = target.partition("#")
+        file = (ROOT / page).parent / path if path else ROOT / page
+        assert file.exists(), f"{page}: link to a missing file: {target}"
+        if anchor:
+            slugs = [_slug(h) for h in _headings(file.read_text(encoding="utf-8"))]
+            assert anchor in slugs, f"{page}: no heading for #{anchor} in {file.name}"
+
+
+def _pointers() -> list[tuple[str, str]]:
+    """(file, section) of every `README "Section"` or `README.md ("Section")` in code, config."""
+    files = [*(ROOT / "src").rglob("*.py"), ROOT / "params.yaml", ROOT / "dvc.yaml",
+             *(ROOT / "data" / "contracts").glob("*.yaml")]  # fmt: skip
+    found = []
+    for file in files:
+        for section in re.findall(r'README(?:\.md)? \(?"([^"]+)"', file.read_text()):
+            found.append((file.relative_to(ROOT).as_posix(), section))
+    return found
+
+
+def test_pointers_to_readme_sections_name_real_headings() -> None:
+    pointers = _pointers()
+    assert pointers, "no README pointers found: has the pattern changed?"
+    headings = _headings(README)
+    wrong = [(file, section) for file, section in pointers if section not in headings]
+    assert not wrong, f"pointers to README sections that do not exist: {wrong}"
+
+
+def test_pointers_to_docs_name_real_pages() -> None:
+    texts = {p: p.read_text() for p in [*(ROOT / "src").rglob("*.py"), ROOT / "params.yaml"]}
+    pages = {page for text in texts.values() for page in re.findall(r"docs/[\w-]+\.md", text)}
+    assert pages, "no pointers to docs/ found: has the pattern changed?"
+    assert all((ROOT / page).exists() for page in pages), pages
+
+
+def _bench_sections() -> list[tuple[str, str]]:
+    parts = re.split(r"^## (.+)$", BENCH, flags=re.MULTILINE)
+    return list(zip(parts[1::2], parts[2::2], strict=True))
+
+
+def test_bench_sections_exist() -> None:
+    assert len(_bench_sections()) >= 5
+
+
+@pytest.mark.parametrize(("title", "body"), _bench_sections(), ids=lambda v: v[:40])
+def test_every_bench_figure_has_a_date_and_the_command_that_measures_it(
+    title: str, body: str
+) -> None:
+    assert re.search(r"\b20\d\d-\d\d-\d\d\b", title + body), f"{title}: not dated"
+    commands = re.findall(r"```bash\n(.+?)```", body, flags=re.DOTALL)
+    assert commands, f"{title}: no command that measures it again"
+    scripts = re.findall(r"python (bench/\w+\.py)", "".join(commands))
+    assert all((ROOT / script).exists() for script in scripts), scripts
+
+
 def _params_table() -> dict[str, str]:
-    """Key -> documented default, from the one table of the README's "Parameters" section
+    """Key -> documented default, from the one table of docs/parameters.md's "Keys" section
     (its first run of table lines: a blank line ends a Markdown table)."""
-    section = README.split("\n## Parameters\n", 1)[1]
+    section = PARAMETERS.split("\n## Keys\n", 1)[1]
     lines = section.lstrip("\n").splitlines()
     table = []
     for line in lines:
@@ -67,9 +180,15 @@ def test_every_param_is_a_row_of_the_params_table(key: str) -> None:
     if isinstance(value, dict):  # one row for the group, or one per key inside it
         assert f"{key}.*" in rows or all(f"{key}.{k}" in rows for k in value), key
     elif key not in rows:
-        elsewhere = f"| `{key}` |" in README
+        elsewhere = f"| `{key}` |" in PARAMETERS
         pytest.fail(f"{key}: a row after the params table ends (a blank line ends a Markdown "
                     "table)" if elsewhere else f"{key}: not in the params table")  # fmt: skip
+
+
+def test_documented_keys_are_params() -> None:
+    documented = {key.removesuffix(".*") for key in _params_table()}
+    known = {key for key, _ in _scalars(PARAMS)} | set(_section_keys())
+    assert documented <= known, sorted(documented - known)
 
 
 def _scalars(tree: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
