@@ -132,6 +132,7 @@ METRIC_KEYS = {
     "log_loss",
     "ece",
     "top_decile_lift",
+    "top_decile_lift_max",
     "flagged_share",
 }
 
@@ -152,6 +153,7 @@ def test_classification_metrics_keys_and_hand_values():
     assert scores["accuracy"] == pytest.approx(0.8)
     assert scores["brier"] == pytest.approx(np.mean((p - y) ** 2))
     assert scores["top_decile_lift"] == pytest.approx(1 / 0.3)
+    assert scores["top_decile_lift_max"] == pytest.approx(1 / 0.3)  # the top row churned
     # bins of width 0.2: [0, .2] 5 rows |0.12 - 0.2|, (.2, .4] 2 rows |0.35 - 0|,
     # (.6, .8] 2 rows |0.75 - 0.5|, (.8, 1] 1 row |0.9 - 1|
     assert scores["ece"] == pytest.approx((5 * 0.08 + 2 * 0.35 + 2 * 0.25 + 0.1) / 10)
@@ -299,3 +301,16 @@ def test_calibration_points_members_add_up(seed):
 
     assert points["members"].sum() == len(p)
     assert (points["members"] > 0).all()
+
+
+@pytest.mark.parametrize(("churners", "ceiling"), [(1, 10.0), (2, 10.0), (4, 5.0), (10, 2.0)])
+def test_the_lift_ceiling_is_all_of_the_top_decile_churned(churners, ceiling):
+    # 20 members, top decile 2: with one churner at most half of it can churn
+    y = np.zeros(20, dtype=int)
+    y[:churners] = 1
+    noise = np.linspace(0.9, 0.1, 20)[::-1]  # a score that ranks the churners last
+
+    scores = classification_metrics(y, noise, threshold=0.5, calibration_bins=5)
+
+    assert scores["top_decile_lift_max"] == pytest.approx(ceiling)
+    assert scores["top_decile_lift"] < scores["top_decile_lift_max"]

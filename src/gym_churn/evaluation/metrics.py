@@ -61,6 +61,9 @@ def classification_metrics(
         "log_loss": float(log_loss(y, np.clip(proba, 1e-15, 1 - 1e-15), labels=[0, 1])),
         "ece": expected_calibration_error(y, proba, calibration_bins),
         "top_decile_lift": top_share_lift(y, proba, 0.1),
+        # the most a top decile can lift (all of it churned): a lift at this ceiling on a
+        # real export is itself a sign that some column gives the outcome away
+        "top_decile_lift_max": top_share_lift(y, y.astype(float), 0.1),
         "flagged_share": float(pred.mean()),
     }
 
