@@ -633,3 +633,12 @@ def test_a_lever_going_with_more_churn_is_not_called_unproven(gym_inputs, gym_re
 
     assert "'partner-company employees'" in paragraph
     assert "'joined via a friend'" not in paragraph
+
+
+@pytest.mark.parametrize(("lift", "said"), [(3.612, False), (3.7736, True)])
+def test_a_lift_at_its_ceiling_is_called_the_most_possible(gym_inputs, lift, said) -> None:
+    evaluate = {**gym_inputs.evaluate, "top_decile_lift": lift, "top_decile_lift_max": 3.7736}
+
+    report = build_report(dataclasses.replace(gym_inputs, evaluate=evaluate))
+
+    assert ("the most possible: every one of them left" in report) is said

@@ -141,8 +141,10 @@ def early_lead(r: ReportInputs) -> str | None:
         f"**Most members who leave do so early.** {_pct(e['share'])} of the {e['churned']} "
         f"members who {c.target.label} (95% CI {_ci(e['low'], e['high'])}; "
         f"{e['churned_early']} members) had a {words.label} below {e['early_months']} "
-        f"{words.unit_for(e['early_months']) or unit}. "
-        f"The monthly churn rate by {words.label} was {first} {unit}{after}."
+        f"{words.unit_for(e['early_months']) or unit}, while {_pct(e['members_share'])} of "
+        f"all {e['members']:,} members are that early. "
+        f"The monthly churn rate by {words.label} was {first} {unit}{after} (one snapshot "
+        f"of members by {words.label}, not a group followed over time)."
     )
 
 
@@ -204,6 +206,17 @@ def recommendations(r: ReportInputs) -> tuple[list[str], list[str]]:
         "contacting 10% at random (measured on held-out members)."
     )
     return out, skipped
+
+
+def _at_ceiling(e: dict[str, Any]) -> str:
+    """Said when the top decile's lift is the most possible: every member in it churned."""
+    ceiling = e.get("top_decile_lift_max")
+    if ceiling is None or e["top_decile_lift"] < ceiling - 1e-9:
+        return ""
+    return (
+        " (the most possible: every one of them left; on real data a lift at its ceiling "
+        "suggests a column that gives the outcome away)"
+    )
 
 
 def _campaign_section(r: ReportInputs) -> str:
@@ -308,7 +321,11 @@ def _tenure_section(r: ReportInputs) -> str:
     ]  # fmt: skip
     unit = f" ({words.unit})" if words.unit else ""
     return (
-        _table([f"{words.label}{unit}", "members", "churn rate", "95% CI", "churners so far"], rows)
+        f"Members of this one export by {words.label}: each row is a different group of "
+        "members, not one group followed over time.\n\n"
+        + _table(
+            [f"{words.label}{unit}", "members", "churn rate", "95% CI", "churners so far"], rows
+        )
         + f"\n\n{r.figures.get('tenure', '')}"
     )
 
@@ -590,7 +607,8 @@ def build_report(r: ReportInputs) -> str:
         f"- {_pct(m['churn_rate'])} of members {label} (95% CI "
         f"{_ci(m['churn_rate_low'], m['churn_rate_high'])}).",
         f"- The churn score ranks members well: on {n} held-out members, the riskiest 10% hold "
-        f"{e['top_decile_lift']:.2f}× the churn of 10% picked at random, and at the chosen "
+        f"{e['top_decile_lift']:.2f}× the churn of 10% picked at random{_at_ceiling(e)}, and "
+        "at the chosen "
         f"threshold it finds {_pct(e['recall'])} of those who {label}, with "
         f"{_pct(e['precision'])} of the members it flags being right.",
     ]
