@@ -168,6 +168,8 @@ GYM_FINDINGS = [
      "value": 0.48675, "low": 0.471281, "high": 0.502245, "n": 4000},
     {"claim": "…and churn about 1.7× less", "measure": "churn_ratio", "value": 1.720647,
      "low": 1.542387, "high": 1.919509, "n": 4000},
+    {"claim": "Members are about 29", "measure": "median", "value": 29.0, "low": 29.0,
+     "high": 29.0, "n": 4000},
 ]  # fmt: skip
 
 
@@ -554,8 +556,8 @@ def test_nothing_flagged_says_so(other_inputs) -> None:
         "| 1 | not of gender 1 | 600 | 50.0% (46.0% to 54.0%; n = 120) | 88.2% |",
         "rules 0.26, portraits\n0.12",
         "**1. Drifting** — 400 members; 50.0% left.",
-        "| Partner employees are just under half of members | 48.7% | 47.1% to 50.2% | 4000 |",
-        "| …and churn about 1.7× less | 1.72 | 1.54 to 1.92 | 4000 |",
+        "| Partner employees are just under half of members | 48.7% | 47.1% to 50.2% | 4,000 |",
+        "| …and churn about 1.7× less | 1.72 | 1.54 to 1.92 | 4,000 |",
         "| `roc_auc` | 0.9877 |",
         "0.9895 ± 0.0035",
         "silhouette\n0.159",
@@ -642,3 +644,12 @@ def test_a_lift_at_its_ceiling_is_called_the_most_possible(gym_inputs, lift, sai
     report = build_report(dataclasses.replace(gym_inputs, evaluate=evaluate))
 
     assert ("the most possible: every one of them left" in report) is said
+
+
+def test_a_one_value_interval_of_a_median_is_not_shown(gym_report) -> None:
+    row = next(line for line in gym_report.splitlines() if "Members are about 29" in line)
+
+    assert (
+        row == "| Members are about 29 | 29 | none: every resample gives the same value | 4,000 |"
+    )
+    assert "29.00 to 29.00" not in gym_report

@@ -499,17 +499,29 @@ members, 0 = nothing, 1 = everything: rules {p["rule_nmi_with_churn"]:.2f}, port
 {r.figures.get("segments", "")}"""
 
 
+def _finding_ci(f: dict[str, Any]) -> str:
+    """A finding's 95% CI, or why none is shown: a bootstrap interval of a median of whole
+    numbers is often one value (29 to 29), which is no interval."""
+    if f["measure"] in ("share", "relative_change"):
+        return _ci(f["low"], f["high"])
+    if f["low"] == f["high"]:
+        return "none: every resample gives the same value"
+    return _ci(f["low"], f["high"], pct=False)
+
+
+def _finding_value(f: dict[str, Any]) -> str:
+    if f["measure"] == "share":
+        return _pct(f["value"])
+    if f["measure"] == "relative_change":
+        return f"{f['value']:+.1%}"
+    return f"{f['value']:,.0f}" if float(f["value"]).is_integer() else f"{f['value']:,.2f}"
+
+
 def _findings_section(r: ReportInputs) -> str:
     rows = [
-        [f["claim"],
-         (_pct(f["value"]) if f["measure"] == "share"
-          else f"{f['value']:+.1%}" if f["measure"] == "relative_change"
-          else f"{f['value']:.2f}"),
-         (_ci(f["low"], f["high"]) if f["measure"] in ("share", "relative_change")
-          else _ci(f["low"], f["high"], pct=False)),
-         str(f["n"])]
+        [f["claim"], _finding_value(f), _finding_ci(f), f"{f['n']:,}"]
         for f in r.portraits.get("findings", [])
-    ]  # fmt: skip
+    ]
     if not rows:
         return ""
     return (
