@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -247,3 +251,34 @@ def test_correlation_heatmap_annotates_the_lower_triangle(valid_members):
     annotations = fig.axes[0].texts
     assert len(annotations) == len(columns) * (len(columns) + 1) // 2
     assert sum(t.get_text() == "1.00" for t in annotations) >= len(columns)
+
+
+def test_a_diverging_heatmap_is_centred_on_zero():
+    z = pd.DataFrame([[0.5, -1.2], [-0.3, 0.8]], columns=["Age", "Lifetime"])
+
+    fig = plots.segment_heatmap(z, ["loyal", "at risk"])
+
+    # the colour map's middle (white) is "as the base": limits symmetric about 0
+    assert fig.axes[0].images[0].get_clim() == (-1.2, 1.2)
+
+
+def test_drawing_loads_neither_seaborn_nor_scipy():
+    # each drawing stage is its own process: seaborn (and the scipy.stats it loads) would
+    # cost each ~0.3-0.5 s of start-up for a theme and heatmaps matplotlib draws itself
+    script = (
+        "import sys\n"
+        "import pandas as pd\n"
+        "from gym_churn import plots\n"
+        "from tests.conftest import make_members\n"
+        "m = make_members(60)\n"
+        "plots.distributions_by_churn(m, ['Age', 'Partner', 'Lifetime'], 'Churn')\n"
+        "plots.correlation_heatmap(m, ['Age', 'Lifetime', 'Churn'])\n"
+        "plots.segment_heatmap(pd.DataFrame([[0.5, -1.0]], columns=['a', 'b']), ['s'])\n"
+        "rows = pd.DataFrame({'actual': ['churned'], 'predicted': ['retained']})\n"
+        "plots.confusion_figure(rows)\n"
+        "print(*[m for m in ('seaborn', 'scipy') if m in sys.modules])\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         cwd=Path(__file__).resolve().parents[1], check=True)  # fmt: skip
+
+    assert out.stdout.split() == []

@@ -286,6 +286,64 @@ def test_every_stage_writes_what_dvc_yaml_declares(done: Project) -> None:
             assert path.is_file() or any(path.iterdir()), (stage, out)
 
 
+def _output_files(project: Project) -> list[Path]:
+    found = []
+    for stage in STAGES:
+        for out in stage_outputs(stage, project.paths):
+            path = project.root / out
+            found += [p for p in path.rglob("*") if p.is_file()] if path.is_dir() else [path]
+    return found
+
+
+def _refuse(name: str) -> None:
+    raise AssertionError(f"not strict JSON: {name}")
+
+
+def test_every_json_a_stage_writes_is_strict_json(done: Project) -> None:
+    written = [p for p in _output_files(done) if p.suffix == ".json"]
+
+    assert len(written) >= 10  # every metrics file, the reports', the bundle's
+    for path in written:
+        json.loads(path.read_text(encoding="utf-8"), parse_constant=_refuse)
+
+
+def test_outputs_get_the_mode_the_umask_gives(done: Project) -> None:
+    umask = os.umask(0o022)
+    os.umask(umask)  # read, and put back
+
+    modes = {str(p.relative_to(done.root)): p.stat().st_mode & 0o777 for p in _output_files(done)}
+
+    assert modes
+    assert {path: mode for path, mode in modes.items() if mode != 0o666 & ~umask} == {}
+
+
+def test_drivers_leave_out_the_early_share_without_a_tenure_column(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    project = make_project(tmp_path, "other", params=small_params())
+    contract = yaml.safe_load(project.file("contract").read_text())
+    contract["features"]["tenure_months"]["role"] = "attribute"
+    project.file("contract").write_text(yaml.safe_dump(contract, sort_keys=False))
+    assert project.run("preprocess") == {"preprocess": 0}
+    importance = project.root / project.paths["evaluate_plots"] / "importance.csv"
+    importance.parent.mkdir(parents=True)
+    pd.DataFrame({"group": list(contract["features"]), "importance": 0.0}).to_csv(
+        importance, index=False
+    )
+    audit = project.root / project.paths["audit_metrics"]
+    audit.parent.mkdir(parents=True, exist_ok=True)
+    audit.write_text('{"flagged_features": []}')
+
+    with caplog.at_level(logging.INFO):
+        assert project.run("drivers") == {"drivers": 0}
+
+    metrics = json.loads(project.file("drivers_metrics").read_text(), parse_constant=_refuse)
+    assert "early_tenure_share_of_churners" not in metrics
+    assert 0 < metrics["churn_rate"] < 1
+    assert "the contract names no tenure column" in caplog.text
+    assert "nan%" not in caplog.text
+
+
 def test_raw_export_is_never_written(done: Project) -> None:
     assert _digest(done.file("raw")) == done.raw_digest
 
@@ -704,7 +762,7 @@ def test_cluster_needs_a_segment_column(tmp_path: Path, caplog) -> None:
 # Every stage is its own process under `dvc repro`, so a heavy library imported where it is
 # not used costs start-up time on every run (about 0.3 s each for skops and matplotlib, more
 # for scipy.stats).
-HEAVY = ("sklearn", "skops", "matplotlib", "seaborn", "pandera", "scipy")
+HEAVY = ("sklearn", "skops", "matplotlib", "seaborn", "pandera", "scipy", "shap")
 
 MODELS = {"sklearn", "scipy"}  # scikit-learn loads scipy
 
