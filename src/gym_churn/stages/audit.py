@@ -44,15 +44,23 @@ def main(argv: list[str] | None = None) -> None:
         ).roc_auc_mean
     found = anomalies(read_table(args.members), contract)
     flagged_rows = table[table["flagged"]]
+    # figures that do not apply are left out (strict JSON has no NaN): a flagged column's
+    # missing tail, a ROC-AUC no column has (each is constant, or all gaps)
+    aucs = table["single_feature_roc_auc"].dropna()
+    if aucs.empty:
+        log.warning("no column ranks members (each is constant or all gaps): no single ROC-AUC")
     result = {
         "flagged_count": len(flagged),
         "cv_roc_auc": summary["cv_roc_auc_mean"],
         "cv_roc_auc_without_flagged": cv_without,
-        "max_single_feature_roc_auc": float(np.nanmax(table["single_feature_roc_auc"])),
+        **({"max_single_feature_roc_auc": float(aucs.max())} if len(aucs) else {}),
         "anomaly_rows": sum(a["rows"] for a in found),
         # lists: kept out of `dvc exp show` columns, read by the report
         "flagged_features": flagged,
-        "flagged_detail": flagged_rows.to_dict(orient="records"),
+        "flagged_detail": [
+            {k: v for k, v in row.items() if not (isinstance(v, float) and np.isnan(v))}
+            for row in flagged_rows.to_dict(orient="records")
+        ],
         "anomalies": found,
     }
     write_table(table, args.table)

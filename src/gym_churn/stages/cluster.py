@@ -14,6 +14,7 @@ Params base.seed, cluster.*
 from __future__ import annotations
 
 import logging
+import math
 from pathlib import Path
 
 import pandas as pd
@@ -69,9 +70,13 @@ def main(argv: list[str] | None = None) -> None:
     )
     clusters = segmentation.segment_summary(seg.labels, churn)
     rates = [c["churn_rate"] for c in clusters]
+    # a figure that does not apply is left out (strict JSON has no NaN), and the log says why
+    scored = {"silhouette": seg.silhouette} if math.isfinite(seg.silhouette) else {}
+    if not scored:
+        log.warning("every member fell in one segment: no silhouette (it needs two)")
     result = {
         "k": cfg.k,
-        "silhouette": seg.silhouette,
+        **scored,
         "stability_ari": seg.stability_ari,
         "churn_rate_span": max(rates) - min(rates),
         "clusters": clusters,
@@ -87,10 +92,10 @@ def main(argv: list[str] | None = None) -> None:
     save_figure(plots.dendrogram_figure(link, cfg.k, sample_rows), figures / "dendrogram.png")
     write_json(result, args.metrics)
     log.info(
-        "%s k=%d: silhouette %.3f, stability ARI %.3f, churn rates %s",
+        "%s k=%d: silhouette %s, stability ARI %.3f, churn rates %s",
         cfg.algorithm,
         cfg.k,
-        seg.silhouette,
+        f"{seg.silhouette:.3f}" if scored else "(none)",
         seg.stability_ari,
         ", ".join(f"{r:.1%}" for r in rates),
     )

@@ -16,8 +16,8 @@ Writes --table       reports/drivers.csv: one row per raw feature (analysis.driv
                      short menu of numbers, with 95% CIs
        --tenure      plots/drivers/tenure.csv: monthly churn rate by tenure month, with CIs
        --figures     folder: tenure.png
-       --metrics     metrics/drivers.json: churn rate, early-tenure share of churners (null
-                     when the contract names no tenure column), how many levers were tested
+       --metrics     metrics/drivers.json: churn rate, early-tenure share of churners (left
+                     out when the contract names no tenure column), how many levers were tested
                      and how many have evidence (Holm), the family-wise intervals' confidence
 Params base.seed, drivers.*
 """
@@ -92,16 +92,24 @@ def main(argv: list[str] | None = None) -> None:
     early = early_churn(tenure, cfg.early_months)
     y = members[target]
     low, high = wilson(int(y.sum()), len(y))
+    # a figure that does not apply is left out (not NaN, not null), and the log says why
+    applies = bool(pd.notna(early["share"]))
+    confidence = familywise_confidence(table, cfg.alpha)  # None: no lever tested
     result = {
         "churn_rate": float(y.mean()),
         "churn_rate_low": low,
         "churn_rate_high": high,
-        # null without a tenure column: strict JSON has no NaN
-        "early_tenure_share_of_churners": early["share"] if pd.notna(early["share"]) else None,
+        **({"early_tenure_share_of_churners": early["share"]} if applies else {}),
         "levers_tested": int(table["p_holm"].notna().sum()),
         "levers_with_evidence": int(table["lever_evidence"].sum()),
-        "familywise_confidence": familywise_confidence(table, cfg.alpha),
+        **({"familywise_confidence": confidence} if confidence is not None else {}),
     }
+    early_text = (
+        f"{100 * early['share']:.1f}% of churners in their first {cfg.early_months} month(s)"
+        if applies
+        else "no early-tenure share: "
+        + ("no churner has a tenure" if contract.tenure else "the contract names no tenure column")
+    )
     words = contract.words(contract.tenure) if contract.tenure else None
     figure = plots.tenure_figure(tenure, words.label if words else "", words.unit if words else "")
     save_figure(figure, Path(args.figures) / "tenure.png")
@@ -110,9 +118,10 @@ def main(argv: list[str] | None = None) -> None:
     write_plot_data(tenure, args.tenure)
     write_json(result, args.metrics)
     log.info(
-        "%d drivers; %.1f%% of churners in their first %d month(s); %d of %d lever(s) with "
-        "evidence (Holm)", len(table), 100 * early["share"], cfg.early_months,
+        "%d drivers; %s; %d of %d lever(s) with evidence (Holm)%s", len(table), early_text,
         result["levers_with_evidence"], result["levers_tested"],
+        "" if confidence is not None else " (no role: lever in the contract, so no "
+        "family-wise confidence)",
     )  # fmt: skip
 
 
