@@ -154,6 +154,14 @@ def test_build_model_is_reproducible(params, other_contract, other_xy):
     )
 
 
+@pytest.mark.parametrize(("given", "tol"), [({}, 1e-10), ({"tol": 1e-3}, 1e-3)])
+def test_logistic_regression_converges_tightly_unless_told_otherwise(other_contract, given, tol):
+    # lbfgs's default tol (1e-4) lets a BLAS's last-bit noise change where it stops, and so
+    # the written scores; at 1e-10 the stopping point moves them by far less than is written
+    model = build_model("logreg", {"max_iter": 2000, **given}, other_contract, seed=0)
+    assert model[-1].tol == tol
+
+
 def test_unknown_family_is_refused(other_contract):
     with pytest.raises(ValueError, match="unknown model family 'xgboost'"):
         build_model("xgboost", {}, other_contract, seed=0)
