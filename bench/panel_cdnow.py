@@ -57,6 +57,7 @@ log = logging.getLogger("panel_cdnow")
 HORIZON = 3
 ACTIVE_MONTHS = 3
 SEED = 0
+RECENT_MONTHS = 3  # the window of purchases_3m / spend_3m, M-2 .. M
 # spend_total thresholds in dollars: low below the first, mid below the second, high above
 TIER_BOUNDS = (50.0, 150.0)
 TIER_NAMES = ("low", "mid", "high")
@@ -163,7 +164,7 @@ def snapshot(
     first = per_customer["month"].min()
     last = per_customer["month"].max()
     active = last.index[last > month - active_months]
-    recent = history[history["month"] > month - 3].groupby("customer_id")
+    recent = history[history["month"] > month - RECENT_MONTHS].groupby("customer_id")
     this_month = history[history["month"] == month].set_index("customer_id")
     purchases_total = per_customer["purchases"].sum()
     spend_total = per_customer["spend"].sum()

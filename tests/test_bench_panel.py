@@ -4,6 +4,7 @@ blank where those months are not observed yet."""
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import re
 from pathlib import Path
@@ -85,6 +86,12 @@ def _build(transactions: pd.DataFrame, horizon: int, active: int, observed=LAST)
     return panel_cdnow.build_panel(transactions, FIRST, LAST, observed, horizon, active)
 
 
+@functools.cache
+def _panel(frame: str, horizon: int, active: int) -> pd.DataFrame:
+    """The panel of FRAMES[frame], built once for the tests that only read it."""
+    return _build(FRAMES[frame](), horizon, active)
+
+
 def _months(transactions: pd.DataFrame) -> pd.Series:
     return transactions["date"].dt.to_period("M")
 
@@ -92,7 +99,7 @@ def _months(transactions: pd.DataFrame) -> pd.Series:
 @pytest.mark.parametrize("frame", FRAMES)
 @pytest.mark.parametrize(("horizon", "active"), SETTINGS)
 def test_one_row_per_customer_and_snapshot(frame: str, horizon: int, active: int) -> None:
-    panel = _build(FRAMES[frame](), horizon, active)
+    panel = _panel(frame, horizon, active)
     assert list(panel.columns) == list(panel_cdnow.PANEL_COLUMNS)
     assert not panel.duplicated(KEY).any()
     assert panel["snapshot"].is_monotonic_increasing
@@ -116,7 +123,7 @@ def test_rows_are_the_active_customers(frame: str, horizon: int, active: int) ->
 def test_no_feature_uses_a_later_purchase(frame: str, horizon: int, active: int) -> None:
     """Dropping every purchase after M's last day leaves M's rows and features unchanged."""
     transactions = FRAMES[frame]()
-    panel = _build(transactions, horizon, active)
+    panel = _panel(frame, horizon, active)
     for month in pd.period_range(FIRST, LAST, freq="M"):
         known = transactions[transactions["date"] <= month.end_time]
         alone = panel_cdnow.build_panel(known, month, month, month, horizon, active)
@@ -128,7 +135,7 @@ def test_no_feature_uses_a_later_purchase(frame: str, horizon: int, active: int)
 @pytest.mark.parametrize(("horizon", "active"), SETTINGS)
 def test_target_is_no_purchase_in_the_next_k_months(frame: str, horizon: int, active: int) -> None:
     transactions = FRAMES[frame]()
-    panel = _build(transactions, horizon, active)
+    panel = _panel(frame, horizon, active)
     labelled = panel[panel["churned"].notna()]
     assert len(labelled) > 0
     for row in labelled.itertuples():
