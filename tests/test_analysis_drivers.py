@@ -5,14 +5,20 @@ with its delta-method CI, Holm over the levers, the drivers table and the writte
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression
 
+from gym_churn.analysis import drivers as drivers_module
 from gym_churn.analysis.drivers import (
     COLUMNS,
     ESTIMATED,
     FLAGGED,
+    UNCONVERGED,
     Contrast,
     adjusted,
     adjustment_set,
@@ -408,6 +414,24 @@ def test_a_flagged_column_is_not_estimated_and_adjusts_nothing(confounded) -> No
     assert np.isnan(table.loc["local", "adjusted_ratio"])
     assert table.loc["offer", "adjusted_for"] == ""
     assert "local" not in table.loc["visits", "adjusted_for"]
+
+
+class _Unfinished(LogisticRegression):
+    """A fit that stops short of its tolerance."""
+
+    def fit(self, X, y):
+        warnings.warn("stopped early", ConvergenceWarning, stacklevel=2)
+        return super().fit(X, y)
+
+
+def test_an_unconverged_fit_gives_no_number(confounded, monkeypatch) -> None:
+    members, _ = confounded
+    monkeypatch.setattr(drivers_module, "LogisticRegression", _Unfinished)
+
+    table = _adjusted(members)
+
+    assert (table["status"] == UNCONVERGED).all()
+    assert table["adjusted_ratio"].isna().all()
 
 
 # ---------------------------------------------------------------- levers as a family

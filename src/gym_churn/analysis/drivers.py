@@ -80,6 +80,7 @@ ESTIMATED = "estimated"
 FLAGGED = "not estimated: behaves like the outcome"
 SEPARATED = "not estimated: cannot be separated from"
 ONE_SIDED = "not estimated: a side has no members or no churn variation"
+UNCONVERGED = "not estimated: the outcome model did not converge"
 
 COLUMNS = [
     "feature", "marginal_ratio", "marginal_low", "marginal_high", "adjusted_ratio",
@@ -287,7 +288,8 @@ def standardised_ratio(
     The standard error of log(ratio) is the delta method's: the gradient of log(ratio) in
     the coefficients through their covariance (the inverse penalised Hessian at the fit),
     plus the variance of averaging over these members (uncorrelated with the first term, as
-    a score has mean zero given the columns)."""
+    a score has mean zero given the columns). Raises ConvergenceWarning (as an exception)
+    when Newton's method stops short of its tolerance."""
     X = np.column_stack([high.astype(float), design])
     model = LogisticRegression(C=C, solver="newton-cholesky", tol=NEWTON_TOL, max_iter=200)
     with warnings.catch_warnings():
@@ -368,7 +370,13 @@ def adjusted(
         design = np.column_stack(
             [np.zeros((int(either.sum()), 0)), *(made[c][either] for c in adjusters)]
         )
-        est = standardised_ratio(is_high, design, y, C)
+        try:
+            est = standardised_ratio(is_high, design, y, C)
+        except ConvergenceWarning:
+            # a number from an unfinished fit would differ between machines: none is given
+            log.warning("%s: the outcome model did not converge; not estimated", col)
+            row["status"] = UNCONVERGED
+            continue
         lo, hi = est.interval(Z95)
         row.update(adjusted_ratio=est.ratio, adjusted_low=lo, adjusted_high=hi,
                    p_value=est.p_value, se=est.se)  # fmt: skip
