@@ -55,7 +55,10 @@ def test_results_table_matches_committed_metrics(metrics_file: str) -> None:
 
 def test_readme_is_short_and_in_a_users_order() -> None:
     assert len(README.splitlines()) <= README_MAX_LINES
-    assert _headings(README, "##") == README_SECTIONS
+    sections = _headings(README, "##")
+    assert set(README_SECTIONS) <= set(sections), set(README_SECTIONS) - set(sections)
+    in_order = [section for section in sections if section in README_SECTIONS]
+    assert in_order == README_SECTIONS  # other sections may sit between them
 
 
 def test_the_test_command_is_the_one_ci_runs() -> None:
