@@ -157,7 +157,7 @@ def sides(members: pd.DataFrame, col: str, c: Contrast) -> tuple[pd.Series, pd.S
 
 
 def marginal(members: pd.DataFrame, col: str, c: Contrast, target: str) -> dict[str, float]:
-    """Churn on the low side / on the high side, members as they are, with the Katz 95% CI,
+    """The churn rate on the low side / on the high side, members as they are, with the Katz 95% CI,
     and how many members each side holds."""
     low, high = sides(members, col, c)
     y = members[target]
