@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import pytest
@@ -124,6 +124,49 @@ def test_pointers_to_docs_name_real_pages() -> None:
     pages = {page for text in texts.values() for page in re.findall(r"docs/[\w-]+\.md", text)}
     assert pages, "no pointers to docs/ found: has the pattern changed?"
     assert all((ROOT / page).exists() for page in pages), pages
+
+
+def _stage_graph() -> set[tuple[str, str]]:
+    """(earlier, later) for every stage that reads a path another stage writes (or a path
+    inside or around it), from dvc.yaml with its `paths` vars filled in: `dvc dag`'s edges."""
+    dvc = yaml.safe_load((ROOT / "dvc.yaml").read_text())
+    paths = dvc["vars"][0]["paths"]
+
+    def names(entries: list[Any] | None) -> list[PurePosixPath]:
+        raw = [next(iter(e)) if isinstance(e, dict) else e for e in entries or []]
+        return [PurePosixPath(re.sub(r"\$\{paths\.(\w+)\}", lambda m: paths[m[1]], r)) for r in raw]
+
+    stages = dvc["stages"]
+    outs = {n: names(s.get("outs")) + names(s.get("metrics")) + names(s.get("plots"))
+            for n, s in stages.items()}  # fmt: skip
+    deps = {n: names(s.get("deps")) for n, s in stages.items()}
+
+    def overlap(a: PurePosixPath, b: PurePosixPath) -> bool:
+        return a == b or a in b.parents or b in a.parents
+
+    return {(u, v) for v in stages for u in stages
+            if u != v and any(overlap(d, o) for d in deps[v] for o in outs[u])}  # fmt: skip
+
+
+def _reachable(edges: set[tuple[str, str]], start: str, goal: str) -> bool:
+    seen, todo = set(), [start]
+    while todo:
+        node = todo.pop()
+        if node == goal:
+            return True
+        if node not in seen:
+            seen.add(node)
+            todo += [v for u, v in edges if u == node]
+    return False
+
+
+def test_the_pipeline_diagram_is_dvc_yamls_graph_without_implied_arrows() -> None:
+    edges = _stage_graph()
+    assert {("preprocess", "split"), ("score", "campaign")} <= edges
+    implied = {(u, v) for u, v in edges if _reachable(edges - {(u, v)}, u, v)}
+    text = (ROOT / "docs" / "pipeline.md").read_text(encoding="utf-8")
+    drawn = set(re.findall(r"^\s+(\w+) --> (\w+)$", text, flags=re.MULTILINE))
+    assert drawn == edges - implied, (sorted(edges - implied - drawn), sorted(drawn - edges))
 
 
 def _bench_sections() -> list[tuple[str, str]]:
