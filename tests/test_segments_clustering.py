@@ -245,3 +245,65 @@ def test_dendrogram_linkage_uses_seeded_sample() -> None:
     assert link_a.shape == (49, 4)
     assert np.array_equal(link_a, link_b)
     assert not np.array_equal(link_a, link_c)
+
+
+@pytest.mark.parametrize(
+    ("labels", "max_rows"),
+    [
+        ("blobs", 300),  # every row
+        ("blobs", 120),  # a seeded sample, as scikit-learn draws it
+        ("singletons", 300),  # members alone in their cluster score 0
+        ("uneven", 300),
+    ],
+)
+def test_silhouette_is_scikit_learns(labels: str, max_rows: int) -> None:
+    from sklearn.metrics import silhouette_score
+
+    X = _members()[["a", "b", "c"]].to_numpy()
+    given = {
+        "blobs": cl.fit_labels(X, cl.ClusterConfig("kmeans", 3, 2, 0)),
+        "singletons": np.r_[0, 1, np.full(len(X) - 2, 2)],
+        "uneven": np.arange(len(X)) % 7 // 3,
+    }[labels]
+
+    ours = cl.sampled_silhouette(X, given, max_rows, seed=5)
+
+    theirs = silhouette_score(X, given, sample_size=min(max_rows, len(X)), random_state=5)
+    assert ours == pytest.approx(theirs, rel=1e-12, abs=1e-14)
+
+
+def test_silhouette_of_one_cluster_is_nan() -> None:
+    X = _members(50)[["a", "b", "c"]].to_numpy()
+
+    assert np.isnan(cl.sampled_silhouette(X, np.zeros(50, dtype=int), 50, seed=0))
+
+
+@pytest.mark.parametrize(("algorithm", "scan_rows"), [("kmeans", None), ("agglomerative", 500)])
+def test_k_scan_reusing_the_chosen_segmentation_gives_the_same_table(
+    algorithm: str, scan_rows: int | None
+) -> None:
+    members = _members()
+    encoder = cl.segment_encoder(_blob_contract())
+    cfg = cl.ClusterConfig(algorithm, 3, 2, 0)
+    sampling = {"resamples": 2, "fraction": 0.8, "silhouette_rows": 200, "scan_rows": scan_rows}
+    chosen = cl.segment(members, encoder, members["Churn"].to_numpy(), cfg, **sampling)
+
+    reused = cl.k_scan(members, encoder, cfg, [2, 3, 4], **sampling, chosen=chosen)
+
+    computed = cl.k_scan(members, encoder, cfg, [2, 3, 4], **sampling)
+    pd.testing.assert_frame_equal(reused, computed, rtol=1e-12)
+
+
+def test_k_scan_on_a_sample_does_not_reuse_the_chosen_segmentation() -> None:
+    members = _members()
+    encoder = cl.segment_encoder(_blob_contract())
+    cfg = cl.ClusterConfig("kmeans", 3, 2, 0)
+    sampling = {"resamples": 2, "fraction": 0.8, "silhouette_rows": 200, "scan_rows": 100}
+    chosen = cl.segment(members, encoder, members["Churn"].to_numpy(), cfg, **sampling)
+    fake = cl.Segmentation(chosen.assigner, chosen.labels, silhouette=-1.0, stability_ari=-1.0)
+
+    scan = cl.k_scan(members, encoder, cfg, [3], **sampling, chosen=fake)
+
+    # the chosen fit saw every member, the scan a sample: the scan fits its own
+    assert scan.loc[0, "silhouette"] != -1.0
+    assert scan.loc[0, "stability_ari"] != -1.0

@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> None:
     }
     seg = segmentation.segment(inputs, encoder, churn, base, **sampling)
     ks = list(range(cfg.k_min, cfg.k_max + 1))
-    scan = segmentation.k_scan(inputs, encoder, base, ks, **sampling)
+    scan = segmentation.k_scan(inputs, encoder, base, ks, **sampling, chosen=seg)
     link, sample_rows = segmentation.dendrogram_linkage(
         inputs, encoder, cfg.dendrogram_rows, params.base.seed
     )
