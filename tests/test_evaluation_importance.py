@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from sklearn.linear_model import LogisticRegression
 
-from gym_churn.evaluation.importance import grouped_reliance
+from gym_churn.evaluation.importance import grouped_reliance, log_loss
 
 COLUMNS = ["group", "columns", "importance", "importance_std"]
 
@@ -127,3 +127,48 @@ def test_at_most_max_rows_are_scored_and_labels_follow_their_rows() -> None:
     again = Recorder()
     grouped_reliance(again, X, y, {"ab": ["a", "b"]}, repeats=2, max_rows=80, seed=0)
     assert again.seen[0].index.equals(model.seen[0].index)  # the same seeded sample
+
+
+@pytest.mark.parametrize(
+    "p",
+    [
+        np.array([0.9, 0.2, 0.6, 0.4, 0.5]),
+        np.array([0.0, 1.0, 1.0, 0.0, 0.5]),  # certain and wrong: clipped, not infinite
+        np.array([1e-20, 1 - 1e-17, 0.3, 0.7, 1e-300]),
+    ],
+)
+def test_log_loss_is_scikit_learns(p: np.ndarray) -> None:
+    from sklearn.metrics import log_loss as sklearn_log_loss
+
+    y = np.array([1, 0, 1, 0, 1])
+
+    assert log_loss(y, p) == pytest.approx(sklearn_log_loss(y, p, labels=[0, 1]), rel=1e-15)
+
+
+def test_a_boosting_pipeline_is_shuffled_through_its_runtime_form_with_its_own_figures(
+    gym_contract,
+) -> None:
+    from sklearn.metrics import log_loss as sklearn_log_loss
+
+    from gym_churn.models.estimators import build_model
+    from gym_churn.models.predict import inputs
+    from tests.conftest import make_members
+
+    members = make_members(300)
+    X, y = inputs(members, gym_contract), members["Churn"]
+    model = build_model("hist_gradient_boosting", {"max_iter": 10}, gym_contract, seed=0).fit(X, y)
+    groups = {"Lifetime": ["Lifetime"], "Age": ["Age"]}
+
+    table = grouped_reliance(model, X, y, groups, repeats=3, max_rows=300, seed=1)
+
+    # the same shuffles scored by scikit-learn's own predict_proba and log_loss
+    rng = np.random.default_rng(1)
+    base = sklearn_log_loss(y, model.predict_proba(X)[:, 1], labels=[0, 1])
+    for group in groups:
+        rises = []
+        for _ in range(3):
+            shuffled = X.assign(**{group: X[group].to_numpy()[rng.permutation(len(X))]})
+            p = model.predict_proba(shuffled)[:, 1]
+            rises.append(sklearn_log_loss(y, p, labels=[0, 1]) - base)
+        row = table.set_index("group").loc[group]
+        assert row["importance"] == pytest.approx(np.mean(rises), rel=1e-12, abs=1e-15)
