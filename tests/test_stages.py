@@ -814,3 +814,32 @@ def test_stage_modules_import_only_the_libraries_they_need(import_runs, index: i
     assert import_runs[index].returncode == 0, stderr
     loaded = {line.split()[0]: set(line.split()[1:]) for line in stdout.splitlines()}
     assert loaded == {stage: loaded[stage] & allowed for stage, allowed in stages}
+
+
+@pytest.mark.parametrize(
+    ("value", "low", "high", "left_out"),
+    [
+        (float("inf"), float("nan"), float("nan"), {"value", "low", "high"}),  # from a mean of 0
+        (float("nan"), float("nan"), float("nan"), {"value", "low", "high"}),  # no member
+        (2.0, 1.5, float("inf"), {"high"}),
+        (0.25, 0.2, 0.3, set()),
+    ],
+)
+def test_profile_leaves_out_a_findings_undefined_figures(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, value, low, high, left_out
+) -> None:
+    from gym_churn.report import _finding_ci, _finding_value
+    from gym_churn.stages.profile import _defined
+
+    found = {"claim": "visits change", "measure": "relative_change", "value": value,
+             "low": low, "high": high, "n": 0}  # fmt: skip
+
+    with caplog.at_level(logging.WARNING):
+        (kept,) = _defined([found])
+
+    assert left_out.isdisjoint(kept)
+    assert {"claim", "measure", "n"} <= kept.keys()
+    assert ("why" in kept) == bool(left_out) == ("visits change" in caplog.text)
+    write_json({"findings": [kept]}, tmp_path / "portraits.json")  # strict: raises on NaN
+    assert _finding_value(kept)
+    assert _finding_ci(kept)

@@ -502,6 +502,8 @@ members, 0 = nothing, 1 = everything: rules {p["rule_nmi_with_churn"]:.2f}, port
 def _finding_ci(f: dict[str, Any]) -> str:
     """A finding's 95% CI, or why none is shown: a bootstrap interval of a median of whole
     numbers is often one value (29 to 29), which is no interval."""
+    if "low" not in f or "high" not in f:  # left out by the profile stage: undefined here
+        return "none"
     if f["measure"] in ("share", "relative_change"):
         return _ci(f["low"], f["high"])
     if f["low"] == f["high"]:
@@ -510,6 +512,8 @@ def _finding_ci(f: dict[str, Any]) -> str:
 
 
 def _finding_value(f: dict[str, Any]) -> str:
+    if "value" not in f:
+        return f.get("why", "not defined on this export")
     if f["measure"] == "share":
         return _pct(f["value"])
     if f["measure"] == "relative_change":

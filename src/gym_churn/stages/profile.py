@@ -21,6 +21,7 @@ Params base.seed, profile.*
 from __future__ import annotations
 
 import logging
+import math
 from pathlib import Path
 
 from gym_churn import plots
@@ -39,6 +40,20 @@ from gym_churn.segments import profiles as prof
 from gym_churn.segments import rules
 
 log = logging.getLogger(__name__)
+
+
+def _defined(found: list[dict]) -> list[dict]:
+    """The findings with each figure this export leaves undefined (no member in a group, a
+    mean of 0 to change from) left out and the reason said: strict JSON has no NaN."""
+    out = []
+    for f in found:
+        undefined = [k for k in ("value", "low", "high") if not math.isfinite(f[k])]
+        if undefined:
+            why = f"not defined on this export ({f['n']} member(s) to measure it on)"
+            log.warning("finding %r: %s %s; left out", f["claim"], "/".join(undefined), why)
+            f = {**{k: v for k, v in f.items() if k not in undefined}, "why": why}
+        out.append(f)
+    return out
 
 
 @stage_main
@@ -102,7 +117,7 @@ def main(argv: list[str] | None = None) -> None:
     write_json(
         {
             "portraits": portraits,
-            "findings": prof.findings(members, contract, cfg.bootstrap, seed),
+            "findings": _defined(prof.findings(members, contract, cfg.bootstrap, seed)),
         },
         args.portraits,
     )
