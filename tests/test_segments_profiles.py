@@ -342,3 +342,22 @@ def test_profile_matrix_knows_numeric_levels_read_back_with_a_gap() -> None:
     matrix = prof.profile_matrix(members, contract)
 
     assert matrix["store: 1"].tolist() == [1.0, 0.0, 0.0, 1.0]
+
+
+@pytest.mark.parametrize("cells", [10**9, 50 * 7, 1])  # one block; blocks of 7; one at a time
+def test_bootstrap_interval_is_the_one_resample_at_a_time_interval(monkeypatch, cells) -> None:
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"a": rng.uniform(1, 2, 50), "b": rng.uniform(1, 3, 50)})
+    # the reference: one resample at a time, as pandas computes the statistic
+    draws_rng = np.random.default_rng(3)
+    draws = [
+        (lambda d: d["b"].mean() / d["a"].mean() - 1)(frame.iloc[draws_rng.integers(0, 50, 50)])
+        for _ in range(101)
+    ]
+    monkeypatch.setattr(prof, "BOOTSTRAP_CELLS", cells)
+
+    low, high = prof._bootstrap_ci(
+        frame.to_numpy(), lambda a, b: b.mean(axis=-1) / a.mean(axis=-1) - 1, 101, seed=3
+    )
+
+    assert (low, high) == tuple(np.nanpercentile(draws, [2.5, 97.5]))

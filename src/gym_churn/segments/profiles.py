@@ -212,13 +212,25 @@ def portraits(
     return result
 
 
+BOOTSTRAP_CELLS = 4_000_000  # drawn indices held at once (32 MB): resamples go in blocks
+
+
 def _bootstrap_ci(
-    values: pd.DataFrame, statistic: Any, resamples: int, seed: int
+    values: np.ndarray, statistic: Any, resamples: int, seed: int
 ) -> tuple[float, float]:
+    """95% percentile interval of `statistic` over `resamples` seeded resamples of the rows
+    of `values` (n x columns). `statistic` takes the resampled columns, each blocks x n, and
+    gives one value per resample: the resamples are drawn and computed a block at a time
+    (one row of indices per resample, the same draws as one resample at a time)."""
     rng = np.random.default_rng(seed)
     n = len(values)
-    draws = [statistic(values.iloc[rng.integers(0, n, n)]) for _ in range(resamples)]
-    low, high = np.nanpercentile(draws, [2.5, 97.5])
+    block = max(1, BOOTSTRAP_CELLS // max(n, 1))
+    columns = [np.ascontiguousarray(values[:, j]) for j in range(values.shape[1])]
+    draws = []
+    for start in range(0, resamples, block):
+        rows = rng.integers(0, n, (min(block, resamples - start), n))
+        draws.append(statistic(*[column[rows] for column in columns]))
+    low, high = np.nanpercentile(np.concatenate(draws), [2.5, 97.5])
     return float(low), float(high)
 
 
@@ -247,17 +259,17 @@ def findings(
             cols = pool[[f.from_, f.to]].dropna()
             n = len(cols)
 
-            def change(df: pd.DataFrame, a: str = f.from_, b: str = f.to) -> float:
-                return float(df[b].mean() / df[a].mean() - 1)
+            def change(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+                return b.mean(axis=-1) / a.mean(axis=-1) - 1
 
-            value = change(cols)
-            low, high = _bootstrap_ci(cols, change, resamples, seed)
+            value = float(change(cols[f.from_].to_numpy(float), cols[f.to].to_numpy(float)))
+            low, high = _bootstrap_ci(cols.to_numpy(float), change, resamples, seed)
         else:
             col = pool[f.column].dropna()
             n = len(col)
             value = float(col.median())
-            low, high = _bootstrap_ci(col.to_frame(), lambda d: d.iloc[:, 0].median(),
-                                      resamples, seed)  # fmt: skip
+            low, high = _bootstrap_ci(col.to_numpy(float)[:, None],
+                                      lambda c: np.median(c, axis=-1), resamples, seed)  # fmt: skip
         out.append(
             {"claim": f.claim, "measure": f.measure, "value": value, "low": low, "high": high,
              "n": n}
