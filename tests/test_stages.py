@@ -843,3 +843,17 @@ def test_profile_leaves_out_a_findings_undefined_figures(
     write_json({"findings": [kept]}, tmp_path / "portraits.json")  # strict: raises on NaN
     assert _finding_value(kept)
     assert _finding_ci(kept)
+
+
+def test_audit_detail_leaves_out_the_tail_a_flagged_column_does_not_have() -> None:
+    from gym_churn.stages.audit import defined_fields
+
+    rows = [
+        {"feature": "a", "low_tail_members": 0, "low_tail_upto": np.nan, "high_tail_from": 3.5},
+        {"feature": "b", "low_tail_members": 4, "low_tail_upto": 1.0, "high_tail_from": np.nan},
+    ]
+
+    assert defined_fields(rows) == [
+        {"feature": "a", "low_tail_members": 0, "high_tail_from": 3.5},
+        {"feature": "b", "low_tail_members": 4, "low_tail_upto": 1.0},
+    ]

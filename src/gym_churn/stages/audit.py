@@ -26,6 +26,14 @@ from gym_churn.models.selection import cross_validate_oof, model_from_summary, s
 log = logging.getLogger(__name__)
 
 
+def defined_fields(records: list[dict]) -> list[dict]:
+    """Each record without its NaN fields (a flagged column's tail on the side it has none):
+    a figure that does not apply is absent, and strict JSON has no NaN."""
+    return [
+        {k: v for k, v in r.items() if not (isinstance(v, float) and np.isnan(v))} for r in records
+    ]
+
+
 @stage_main
 def main(argv: list[str] | None = None) -> None:
     args = parser(__doc__, "train", "members", "contract", "summary", "metrics", "table")
@@ -57,10 +65,7 @@ def main(argv: list[str] | None = None) -> None:
         "anomaly_rows": sum(a["rows"] for a in found),
         # lists: kept out of `dvc exp show` columns, read by the report
         "flagged_features": flagged,
-        "flagged_detail": [
-            {k: v for k, v in row.items() if not (isinstance(v, float) and np.isnan(v))}
-            for row in flagged_rows.to_dict(orient="records")
-        ],
+        "flagged_detail": defined_fields(flagged_rows.to_dict(orient="records")),
         "anomalies": found,
     }
     write_table(table, args.table)
