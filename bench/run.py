@@ -163,6 +163,102 @@ def stage_commands(repo: Path) -> list[tuple[str, str]]:
     return out
 
 
+def _outs(stage: dict) -> list[str]:
+    """A dvc.yaml stage's outputs (outs, metrics, plots), as written there."""
+    entries = [*stage.get("outs", []), *stage.get("metrics", []), *stage.get("plots", [])]
+    return [next(iter(e)) if isinstance(e, dict) else e for e in entries]
+
+
+def _reads(stage: dict, key: str) -> bool:
+    """Whether a stage lists params `key`: the key, a section above it, or the whole file."""
+    for entry in stage.get("params", []):
+        if isinstance(entry, dict):  # `params.yaml:` (every key) or `file: [keys]`
+            keys = [k for v in entry.values() for k in (v or [""])]
+        else:
+            keys = [entry]
+        if any(k == "" or key == k or key.startswith(f"{k}.") for k in keys):
+            return True
+    return False
+
+
+def _digest(path: Path) -> str | None:
+    """A file's or folder's content hash (None when it does not exist)."""
+    import hashlib
+
+    if path.is_dir():
+        files = sorted(p for p in path.rglob("*") if p.is_file())
+        parts = [f"{p.relative_to(path)}:{hashlib.md5(p.read_bytes()).hexdigest()}" for p in files]
+        return hashlib.md5("\n".join(parts).encode()).hexdigest()
+    return hashlib.md5(path.read_bytes()).hexdigest() if path.is_file() else None
+
+
+def pipeline_stages(repo: Path) -> list[dict]:
+    """Each stage of dvc.yaml, in its order (a stage comes after what it depends on): name,
+    resolved command, dependencies, outputs, and the stage itself as written."""
+    dvc = yaml.safe_load((repo / "dvc.yaml").read_text())
+    paths = project_paths(repo)
+
+    def resolve(text: str) -> str:
+        for key, value in paths.items():
+            text = text.replace(f"${{paths.{key}}}", value)
+        return text
+
+    commands = dict(stage_commands(repo))
+    return [
+        {"name": name, "cmd": commands[name], "spec": stage,
+         "deps": [resolve(d) for d in stage.get("deps", [])],
+         "outs": [resolve(o) for o in _outs(stage)]}
+        for name, stage in dvc["stages"].items()
+    ]  # fmt: skip
+
+
+def stages_to_rerun(repo: Path, keys: list[str]) -> list[tuple[str, str]]:
+    """The stages `dvc repro` may re-run after params `keys` change: those that list one of
+    them and every stage downstream of their outputs, with their commands, in dvc.yaml's
+    order. (dvc skips a downstream stage whose dependencies come out unchanged: run_like_dvc.)"""
+    changed: list[str] = []  # outputs of the stages picked so far
+    picked = []
+    for stage in pipeline_stages(repo):
+        downstream = any(d == o or d.startswith(f"{o}/") for d in stage["deps"] for o in changed)
+        if downstream or any(_reads(stage["spec"], k) for k in keys):
+            picked.append((stage["name"], stage["cmd"]))
+            changed += stage["outs"]
+    return picked
+
+
+def run_in_process(stages: list[tuple[str, str]]) -> dict[str, int]:
+    """Call each stage's main() in this process, in order, with its command's arguments, as
+    dvc would run it from the current directory (no process start-up per stage). Stops at
+    the first stage that fails. Returns each run stage's exit code."""
+    import importlib
+    import shlex
+
+    codes = {}
+    for name, cmd in stages:
+        argv = shlex.split(cmd)  # python -m <module> <args>
+        codes[name] = importlib.import_module(argv[2]).main(argv[3:])
+        if codes[name] != 0:
+            break
+    return codes
+
+
+def run_like_dvc(repo: Path, keys: list[str]) -> dict[str, int]:
+    """In this process (run_in_process, from `repo`), what `dvc repro` runs after params
+    `keys` changed in a workspace whose outputs were up to date before: every stage that lists
+    one of the keys, and each stage downstream whose dependencies' content changed since.
+    Returns the exit code of each stage run, in order; stops at the first failure."""
+    stages = pipeline_stages(repo)
+    before = {d: _digest(repo / d) for s in stages for d in s["deps"]}
+    codes: dict[str, int] = {}
+    for stage in stages:
+        reads = any(_reads(stage["spec"], k) for k in keys)
+        if reads or any(_digest(repo / d) != before[d] for d in stage["deps"]):
+            codes |= run_in_process([(stage["name"], stage["cmd"])])
+            if codes[stage["name"]] != 0:
+                break
+    return codes
+
+
 def bench_pipeline(size: int, seed: int, workdir: Path) -> dict:
     """Size 0 means the bundled export itself, unchanged."""
     base = (
