@@ -4,6 +4,8 @@ against SciPy's: the last bits differ by CPU), and exact round trips through run
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -30,6 +32,7 @@ from gym_churn.models.runtime import (
     to_arrays,
 )
 from gym_churn.models.trees import internal
+from gym_churn.scoring.shapley import contributions
 from gym_churn.segments.clustering import segment_encoder
 from tests.conftest import GYM_CONTRACT, OTHER_CONTRACT, make_members, make_other
 
@@ -42,11 +45,13 @@ def _members(business: str, n: int, seed: int) -> pd.DataFrame:
     return check_export(make(n, seed), contract, source="test", labelled=True).members
 
 
-def _fitted(business: str, leaves: int) -> tuple[object, pd.DataFrame, object]:
+def _fitted(
+    business: str, leaves: int, encoding: str = "native"
+) -> tuple[object, pd.DataFrame, object]:
     contract, _ = CASES[business]
     members = _members(business, 500, 0)
     X = inputs(members, contract)
-    hyper = {"max_iter": 15, "max_leaf_nodes": leaves, "min_samples_leaf": 5}
+    hyper = {"max_iter": 15, "max_leaf_nodes": leaves, "min_samples_leaf": 5, "encoding": encoding}
     model = build_model("hist_gradient_boosting", hyper, contract, seed=0)
     return model.fit(X, members[contract.target.column]), X, contract
 
@@ -61,14 +66,21 @@ def _new_month(business: str, X: pd.DataFrame, contract) -> pd.DataFrame:
     return new
 
 
+@pytest.mark.parametrize(
+    ("business", "encoding"),
+    [("gym", "native"), ("other", "native"), ("other", "onehot"), ("other", "target")],
+)  # other: text categories, each encoding the trees can read them in
 @pytest.mark.parametrize("leaves", [3, 15])
-@pytest.mark.parametrize("business", ["gym", "other"])  # other: text categories, native
-def test_boosted_trees_read_and_predict_as_the_pipeline(business: str, leaves: int) -> None:
-    model, X, contract = _fitted(business, leaves)
+def test_boosted_trees_read_and_predict_as_the_pipeline(
+    business: str, encoding: str, leaves: int
+) -> None:
+    model, X, contract = _fitted(business, leaves, encoding)
     new = _new_month(business, X, contract)
     boosted = boosted_trees(model)
     assert isinstance(boosted, BoostedTrees)
     assert bool(boosted.categories) == bool(contract.categorical)
+    width = model[:-1].transform(X.head(1)).shape[1]
+    assert len(boosted.columns) == width  # one-hot: a column per level, each its own table
     expected = internal(model[-1], np.asarray(model[:-1].transform(new), dtype=float))
     assert np.array_equal(boosted.encode(new), expected, equal_nan=True)
     # the same trees summed in the same order: exact; then exp, whose last bits vary by CPU
@@ -76,6 +88,20 @@ def test_boosted_trees_read_and_predict_as_the_pipeline(business: str, leaves: i
     np.testing.assert_allclose(
         boosted.predict_proba(new), model.predict_proba(new), rtol=0, atol=1e-12
     )
+
+
+@pytest.mark.parametrize("encoding", ["native", "onehot", "target"])
+def test_reasons_of_every_encoding_add_up_to_the_pipelines_probability(encoding: str) -> None:
+    # a one-hot category's columns are one player: its credit is not split between levels
+    model, X, contract = _fitted("other", 7, encoding)
+    new = _new_month("other", X, contract)
+    parts = contributions(model, contract, new, X.head(50))
+    assert parts.method == "tree"
+    assert parts.groups == list(contract.groups)
+    p = model.predict_proba(new)[:, 1]
+    assert parts.points.sum(axis=1) == pytest.approx(100 * (p - parts.base), abs=1e-9)
+    # churn depends on the plan: its (encoded) columns get credit, under one group
+    assert np.abs(parts.points[:, parts.groups.index("plan")]).max() > 1
 
 
 @pytest.mark.parametrize("business", ["gym", "other"])
@@ -110,8 +136,9 @@ def test_other_models_have_no_runtime_form() -> None:
     assert boosted_trees(CalibratedClassifierCV(scaled, cv=2).fit(X, y)) is None
 
 
-def test_runtime_npz_round_trip_is_exact_and_repeatable(tmp_path) -> None:
-    model, X, contract = _fitted("other", 15)
+@pytest.mark.parametrize("encoding", ["native", "onehot", "target"])
+def test_runtime_npz_round_trip_is_exact_and_repeatable(tmp_path, encoding: str) -> None:
+    model, X, contract = _fitted("other", 15, encoding)
     new = _new_month("other", X, contract)
     members = _members("other", 300, 4)
     encoder = segment_encoder(OTHER).fit(members)
@@ -134,6 +161,24 @@ def test_runtime_npz_round_trip_is_exact_and_repeatable(tmp_path) -> None:
     assert from_arrays(read_arrays(_written(tmp_path / "c.npz", to_arrays(None, None)))) == (
         None, None,
     )  # fmt: skip
+
+
+def test_runtime_npz_written_before_the_encoding_tables_still_loads(tmp_path) -> None:
+    # runtime.npz files of native models kept each category's codes without the gap's entry
+    model, X, contract = _fitted("other", 7)
+    boosted = boosted_trees(model)
+    arrays = to_arrays(boosted, None)
+    meta = json.loads(str(arrays["meta"]))
+    tables = meta["model"].pop("tables")
+    old = {k: v for k, v in arrays.items() if not k.startswith("model_table_")}
+    for i, column in enumerate(meta["model"]["categories"]):
+        j = boosted.columns.index(column)
+        assert j in tables
+        old[f"model_inner_{i}"] = arrays[f"model_table_{j}"][:-1]
+    old["meta"] = np.asarray(json.dumps(meta))
+    loaded, _ = from_arrays(old)
+    new = _new_month("other", X, contract)
+    assert np.array_equal(loaded.predict_proba(new), model.predict_proba(new))
 
 
 def _written(path, arrays):

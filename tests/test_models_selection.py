@@ -22,6 +22,7 @@ from gym_churn.models.selection import (
     baseline_roc_auc,
     choose_model,
     cross_validate_oof,
+    distinct_candidates,
     fit_with_cv,
     member_oof_scores,
     model_from_summary,
@@ -240,7 +241,9 @@ def test_auto_picks_the_family_that_fits_the_signal(params, data, kept):
 
     # every candidate is recorded, in the params' order, with its CV ROC-AUC
     candidates = summary["candidates"]
-    assert [(c["model"], c["hyperparameters"]) for c in candidates] == cfg.candidates()
+    # (without categories, settings that differ only in encoding are one model, fitted once)
+    listed = distinct_candidates(cfg.candidates(), contract)
+    assert [(c["model"], c["hyperparameters"]) for c in candidates] == listed
     means = [c["cv_roc_auc_mean"] for c in candidates]
     assert all(0 <= m <= 1 for m in means)
     assert all(c["cv_roc_auc_std"] >= 0 for c in candidates)
@@ -252,7 +255,8 @@ def test_auto_picks_the_family_that_fits_the_signal(params, data, kept):
     assert summary["model_setting"] == "auto"
     final = fitted.named_steps["model"]
     assert isinstance(final, FAMILY_CLASS[kept])
-    assert {k: final.get_params()[k] for k in best["hyperparameters"]} == best["hyperparameters"]
+    estimator_settings = {k: v for k, v in best["hyperparameters"].items() if k != "encoding"}
+    assert {k: final.get_params()[k] for k in estimator_settings} == estimator_settings
     # the other family is clearly behind: the choice is not a coin toss
     loser = max(m for c, m in zip(candidates, means, strict=True) if c["model"] != kept)
     assert max(means) - loser > 0.05
@@ -327,10 +331,14 @@ def test_fit_with_cv_threshold_comes_from_out_of_fold_predictions(
     assert summary["threshold"] in set(oof)
 
 
-def test_model_from_summary_rebuilds_the_kept_spec(params, other_contract, other_members):
+@pytest.mark.parametrize("encoding", ["native", "target"])
+def test_model_from_summary_rebuilds_the_kept_spec(params, other_contract, other_members, encoding):
     family = "hist_gradient_boosting"
     cfg = _train(params, model=family, calibration="sigmoid")
+    hgb = cfg.hist_gradient_boosting.model_copy(update={"encoding": encoding})
+    cfg = cfg.model_copy(update={"hist_gradient_boosting": hgb})
     fitted, summary = fit_with_cv(other_members, cfg, other_contract, seed=4)
+    assert summary["hyperparameters"]["encoding"] == encoding
 
     rebuilt = model_from_summary(summary, other_contract, seed=4)
 
@@ -339,9 +347,12 @@ def test_model_from_summary_rebuilds_the_kept_spec(params, other_contract, other
     assert rebuilt.method == "sigmoid"
     assert rebuilt.cv.n_splits == 2
     final = rebuilt.estimator.named_steps["model"]
-    assert {k: final.get_params()[k] for k in summary["hyperparameters"]} == (
-        cfg.hyperparameters(family)
-    )
+    settings = {k: final.get_params().get(k, encoding) for k in summary["hyperparameters"]}
+    assert settings == cfg.hyperparameters(family)
+    name, encoder, _ = rebuilt.estimator.named_steps["inputs"].transformers[1]
+    assert name == "categories"
+    expected = {"native": "OrdinalEncoder", "target": "TargetEncoder"}[encoding]
+    assert type(encoder).__name__ == expected
     X, y = split_xy(other_members, other_contract)
     np.testing.assert_allclose(
         rebuilt.fit(X, y).predict_proba(X), fitted.predict_proba(X), rtol=0, atol=1e-12

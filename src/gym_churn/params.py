@@ -36,9 +36,17 @@ class Threshold(_Section):
     member_value: Annotated[float, Field(ge=0)]
 
 
+# How a family's model reads category columns (gym_churn.models.estimators): `native` splits
+# on them as categories (gradient boosting only), `onehot` one 0/1 column per level, `target`
+# the level's cross-fitted churn rate.
+Encoding = Literal["native", "onehot", "target"]
+LinearEncoding = Literal["onehot", "target"]
+
+
 class LogReg(_Section):
     C: Annotated[float, Field(gt=0)]
     max_iter: Annotated[int, Field(gt=0)]
+    encoding: LinearEncoding
 
 
 class RandomForest(_Section):
@@ -46,6 +54,7 @@ class RandomForest(_Section):
     max_depth: Annotated[int, Field(gt=0)] | None
     min_samples_leaf: Annotated[int, Field(gt=0)]
     max_features: Literal["sqrt", "log2"] | Annotated[float, Field(gt=0, le=1)] | None
+    encoding: LinearEncoding
 
 
 class HistGradientBoosting(_Section):
@@ -54,6 +63,7 @@ class HistGradientBoosting(_Section):
     max_leaf_nodes: Annotated[int, Field(ge=2)]
     min_samples_leaf: Annotated[int, Field(gt=0)]
     l2_regularization: Annotated[float, Field(ge=0)]
+    encoding: Encoding
 
 
 FAMILY_SECTIONS: dict[str, type[_Section]] = {

@@ -41,13 +41,16 @@ def _codes(column: pd.Series, levels: list[Any]) -> np.ndarray:
 
 @dataclass(frozen=True)
 class BoostedTrees:
-    """A fitted binary gradient-boosting pipeline: numbers passed through, categories as
-    ordinal codes, the estimator's own second encoding of them, and its trees."""
+    """A fitted binary gradient-boosting pipeline: numbers passed through, categories encoded
+    (ordinal codes, one-hot or target encoded: each a value per level, looked up), and its
+    trees."""
 
     trees: TreeSet
     columns: list[str]  # the model input behind each column the input step puts out
     categories: dict[str, list[Any]]  # the category columns among them, and their levels
-    inner: dict[str, np.ndarray]  # per category column: the estimator's code of each level
+    # per output column made from a category: its value for each level as the trees read
+    # it (after the estimator's own encoding), then the value of a gap or an unseen level
+    tables: dict[int, np.ndarray]
 
     def encode(self, X: pd.DataFrame) -> np.ndarray:
         """X as the trees read it: the pipeline's input step, then the estimator's own
@@ -55,15 +58,15 @@ class BoostedTrees:
         # column-major: each column is written, and each split reads one, in one sweep
         out = np.empty((len(X), len(self.columns)), order="F")
         position = np.argsort(self.trees.order)  # where the trees read input column j
+        # -1 for a gap or an unseen level: the tables' last entry (one lookup per category,
+        # however many one-hot columns it has)
+        codes = {c: pd.Index(lv).get_indexer(X[c]) for c, lv in self.categories.items()}
         for j, column in enumerate(self.columns):
-            target = out[:, position[j]]
-            if column not in self.categories:
-                target[:] = X[column].to_numpy(dtype=float, na_value=np.nan)
-                continue
-            codes = _codes(X[column], self.categories[column])
-            known = ~np.isnan(codes)
-            target[:] = np.nan
-            target[known] = self.inner[column][codes[known].astype(np.int64)]
+            table = self.tables.get(j)
+            if table is None:
+                out[:, position[j]] = X[column].to_numpy(dtype=float, na_value=np.nan)
+            else:
+                out[:, position[j]] = table[codes[column]]
         return out
 
     def log_odds(self, X: pd.DataFrame) -> np.ndarray:
@@ -139,15 +142,57 @@ def _is_nan(value: Any) -> bool:
     return isinstance(value, float) and np.isnan(value)
 
 
-def _input_columns(prepare: Any) -> tuple[list[str], dict[str, list[Any]]] | None:
-    """A fitted input step of columns passed through and ordinal-encoded categories (an
-    unseen level or a gap as missing): its output columns and the categories' levels."""
+def _probe(step: Any, levels: dict[str, list[Any]]) -> np.ndarray:
+    """A fitted per-column encoder's output for each level of each column and, last, for a
+    gap: one row per level (columns with fewer levels padded with gaps), then a row of gaps."""
+    rows = max(len(lv) for lv in levels.values()) + 1
+    frame = pd.DataFrame(
+        {c: pd.Series(lv + [np.nan] * (rows - len(lv)), dtype=object) for c, lv in levels.items()}
+    )
+    return np.asarray(step.transform(frame), dtype=float)
+
+
+def _encoded_columns(step: Any, cols: list[str]) -> tuple[list[str], list[np.ndarray]] | None:
+    """One-hot or binary target encoding, fitted, where a gap and an unseen level are encoded
+    alike (one-hot: all zeros; target: the overall rate): the input column behind each output
+    and each output's table (its value per level, then a gap's). None for anything else."""
+    from sklearn.preprocessing import OneHotEncoder, TargetEncoder
+
+    if isinstance(step, OneHotEncoder):
+        plain = step.drop is None and step.max_categories is None and step.min_frequency is None
+        if not (plain and step.handle_unknown == "ignore" and not step.sparse_output):
+            return None
+        widths = [len(lv) for lv in step.categories_]
+    elif isinstance(step, TargetEncoder) and step.target_type_ == "binary":
+        widths = [1] * len(cols)
+    else:
+        return None
+    levels = _levels(step, cols)
+    if any(_is_nan(v) or v is None for lv in levels.values() for v in lv):
+        return None  # a gap learnt as a level of its own: not encoded like an unseen level
+    encoded = _probe(step, levels)
+    owners = [c for c, width in zip(cols, widths, strict=True) for _ in range(width)]
+    tables = []
+    for j, column in enumerate(owners):
+        rows = np.r_[np.arange(len(levels[column])), len(encoded) - 1]
+        tables.append(encoded[rows, j])
+    return owners, tables
+
+
+def _input_columns(
+    prepare: Any,
+) -> tuple[list[str], dict[str, list[Any]], dict[int, np.ndarray]] | None:
+    """A fitted input step of columns passed through and encoded categories (ordinal codes
+    with an unseen level or a gap as missing, one-hot or target encoded): its output
+    columns, the categories' levels and, per output made from a category, its table."""
     from sklearn.preprocessing import FunctionTransformer, OrdinalEncoder
 
     parts = _parts(prepare)
     if parts is None:
         return None
-    columns, levels = [], {}
+    columns: list[str] = []
+    levels: dict[str, list[Any]] = {}
+    tables: dict[int, np.ndarray] = {}
     for step, cols in parts.values():
         passthrough = step == "passthrough" or (
             isinstance(step, FunctionTransformer) and step.func is None
@@ -158,18 +203,30 @@ def _input_columns(prepare: Any) -> tuple[list[str], dict[str, list[Any]]] | Non
             and _is_nan(step.encoded_missing_value)
             and (step.handle_unknown == "error" or _is_nan(step.unknown_value))
         )
-        if not (passthrough or ordinal):
-            return None
-        columns += cols
+        if passthrough:
+            columns += cols
+            continue
         if ordinal:
-            levels.update(_levels(step, cols))
-    return columns, levels
+            found = _levels(step, cols)
+            for column in cols:
+                tables[len(columns)] = np.r_[np.arange(len(found[column])), np.nan]
+                columns.append(column)
+        else:
+            encoded = _encoded_columns(step, cols)
+            if encoded is None:
+                return None
+            found = _levels(step, cols)
+            for column, table in zip(*encoded, strict=True):
+                tables[len(columns)] = table
+                columns.append(column)
+        levels.update(found)
+    return columns, levels, tables
 
 
 def boosted_trees(model: Any) -> BoostedTrees | None:
     """The runtime form of a fitted binary gradient-boosting pipeline (an input step of
-    columns passed through and ordinal-encoded categories, then the estimator), the model
-    itself if it is one already, or None for anything else."""
+    columns passed through and encoded categories, then the estimator), the model itself if
+    it is one already, or None for anything else."""
     if isinstance(model, BoostedTrees):
         return model
     steps = _steps(model)
@@ -183,16 +240,15 @@ def boosted_trees(model: Any) -> BoostedTrees | None:
     found = _input_columns(prepare)
     if found is None:
         return None
-    columns, levels = found
+    columns, levels, tables = found
     trees = read_trees(estimator)
     inner = {}
-    for column, known in levels.items():
-        # the estimator encodes the category codes again: ask it what each becomes
-        j = columns.index(column)
-        probe = np.zeros((len(known), len(columns)))
-        probe[:, j] = np.arange(len(known))
+    for j, table in tables.items():
+        # the estimator encodes native category codes again: ask it what each value becomes
+        probe = np.zeros((len(table), len(columns)))
+        probe[:, j] = table
         encoded = np.asarray(estimator._preprocess_X(probe, reset=False), dtype=float)
-        inner[column] = encoded[:, int(np.flatnonzero(trees.order == j)[0])]
+        inner[j] = encoded[:, int(np.flatnonzero(trees.order == j)[0])]
     return BoostedTrees(trees, columns, levels, inner)
 
 
@@ -238,13 +294,14 @@ def to_arrays(model: BoostedTrees | None, assigner: Centroids | None) -> dict[st
     if model is not None:
         t = model.trees
         meta["model"] = {"columns": model.columns, "categories": model.categories,
-                         "trees": len(t.nodes), "baseline": t.baseline}  # fmt: skip
+                         "trees": len(t.nodes), "baseline": t.baseline,
+                         "tables": sorted(model.tables)}  # fmt: skip
         arrays["model_order"] = np.asarray(t.order)
         for i, (nodes, bits) in enumerate(zip(t.nodes, t.bitsets, strict=True)):
             arrays[f"model_nodes_{i}"] = nodes
             arrays[f"model_bitsets_{i}"] = np.asarray(bits)
-        for j, column in enumerate(model.categories):
-            arrays[f"model_inner_{j}"] = model.inner[column]
+        for j in sorted(model.tables):
+            arrays[f"model_table_{j}"] = model.tables[j]
     if assigner is not None:
         meta["assigner"] = {"numbers": assigner.numbers, "categories": assigner.categories}
         for name in ("medians", "means", "scales", "centroids", "labels"):
@@ -272,8 +329,12 @@ def from_arrays(arrays: Any) -> tuple[BoostedTrees | None, Centroids | None]:
             baseline=float(m["baseline"]),
             order=arrays["model_order"],
         )
-        inner = {c: arrays[f"model_inner_{j}"] for j, c in enumerate(m["categories"])}
-        model = BoostedTrees(trees, m["columns"], m["categories"], inner)
+        if "tables" in m:
+            tables = {j: arrays[f"model_table_{j}"] for j in m["tables"]}
+        else:  # written before one-hot and target encoding: native codes, gaps last
+            tables = {m["columns"].index(c): np.r_[arrays[f"model_inner_{i}"], np.nan]
+                      for i, c in enumerate(m["categories"])}  # fmt: skip
+        model = BoostedTrees(trees, m["columns"], m["categories"], tables)
     if "assigner" in meta:
         a = meta["assigner"]
         assigner = Centroids(

@@ -73,14 +73,34 @@ class Choice:
     candidates: list[dict[str, Any]]
 
 
+def distinct_candidates(
+    candidates: list[tuple[str, dict[str, Any]]], contract: Contract
+) -> list[tuple[str, dict[str, Any]]]:
+    """The candidates in order, less those that differ from an earlier one only in their
+    encoding when the contract has no category columns: the same model, fitted once."""
+    if contract.categorical:
+        return list(candidates)
+    seen: dict[tuple[str, str], dict[str, Any]] = {}
+    out = []
+    for family, hyper in candidates:
+        key = (family, repr(sorted((k, v) for k, v in hyper.items() if k != "encoding")))
+        if key in seen and seen[key] != hyper:
+            log.info("%s %s: the same model as %s without categories", family, hyper, seen[key])
+            continue
+        seen.setdefault(key, hyper)
+        out.append((family, hyper))
+    return out
+
+
 def choose_model(
     X: pd.DataFrame, y: pd.Series, cfg: Train, contract: Contract, seed: int
 ) -> Choice:
     """CV every candidate setting on the same folds and keep the best mean ROC-AUC (the
-    first listed wins a tie). With an explicit family there is one candidate."""
+    first listed wins a tie). With an explicit family there is one candidate; candidates
+    that build the same model on this contract are fitted once (distinct_candidates)."""
     best: Choice | None = None
     table = []
-    for family, hyper in cfg.candidates():
+    for family, hyper in distinct_candidates(cfg.candidates(), contract):
         model = build_model(
             family, hyper, contract, seed,
             calibration=cfg.calibration, calibration_folds=cfg.calibration_folds,
