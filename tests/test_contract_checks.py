@@ -999,7 +999,21 @@ def test_remembered_members_are_found_however_many_chunks_came_before():
         assert not repeated_members(chunk, seen).any()
         seen = remember_members(seen, chunk)
 
-    assert len(seen) <= 8  # merged into a few sorted runs, not one per chunk
-    assert all((np.diff(run.astype(np.int64)) > 0).all() for run in seen)
+    assert len(seen) <= 12  # merged into a few sorted runs, not one per chunk
+    assert all((np.diff(run.keys.astype(np.int64)) > 0).all() for run in seen)
     assert repeated_members(np.concatenate(chunks), seen).all()
     assert not repeated_members(np.array([1, 7920], dtype=np.uint64), seen).any()
+
+
+def test_a_large_run_of_remembered_members_is_found_through_its_presence_table():
+    rng = np.random.default_rng(0)
+    earlier = rng.integers(0, 2**64, 2**20 + 5, dtype=np.uint64)
+    seen = remember_members((), earlier)
+    new = rng.integers(0, 2**64, 5000, dtype=np.uint64)
+    asked = np.concatenate([new, earlier[::997]])
+
+    repeated = repeated_members(asked, seen)
+
+    assert len(seen) == 1
+    assert repeated.tolist() == np.isin(asked, earlier).tolist()
+    assert repeated[len(new) :].all()

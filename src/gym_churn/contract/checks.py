@@ -376,7 +376,43 @@ def member_fingerprints(members: pd.DataFrame, contract: Contract) -> np.ndarray
     return pd.util.hash_pandas_object(members.drop(columns=[contract.key]), index=False).to_numpy()
 
 
-Seen = tuple[np.ndarray, ...]  # fingerprints of earlier chunks: sorted runs, largest first
+# Each run of fingerprints carries a presence table: one bit per slot of its keys' top bits,
+# 16 slots per key (2 bytes a key, a quarter of the run's own 8), so ~6% of new keys find
+# their bit set by chance and are searched for; the rest are new for certain. Binary search
+# of every key in runs of up to 10M was most of the cost of scoring's duplicate check
+# (random reads far apart in memory).
+SLOTS_PER_KEY = 16
+# a run is merged into the one before it once it reaches 1/MERGE_RATIO of its size: fewer
+# merges (each key is copied about log_4(chunks) times), a few more runs to look in
+MERGE_RATIO = 4
+
+
+@dataclass(frozen=True)
+class _Run:
+    keys: np.ndarray  # sorted fingerprints
+    table: np.ndarray  # presence bits of the keys' top `bits` bits, packed in bytes
+    bits: int
+
+
+Seen = tuple[_Run, ...]  # fingerprints of earlier chunks: sorted runs, largest first
+
+
+def _slots(keys: np.ndarray, bits: int) -> np.ndarray:
+    return keys >> np.uint64(64 - bits)
+
+
+def _run(keys: np.ndarray) -> _Run:
+    """A run of sorted `keys` with its presence table."""
+    bits = max(6, min(40, int(np.ceil(np.log2(max(1, len(keys)) * SLOTS_PER_KEY)))))
+    slots = _slots(keys, bits)
+    slots = slots[np.r_[True, slots[1:] != slots[:-1]]] if len(slots) else slots  # distinct
+    byte = slots >> np.uint64(3)
+    marks = np.left_shift(np.uint8(1), (slots & np.uint64(7)).astype(np.uint8))
+    starts = np.flatnonzero(np.r_[True, byte[1:] != byte[:-1]]) if len(byte) else byte
+    table = np.zeros(2 ** (bits - 3), dtype=np.uint8)
+    if len(starts):
+        table[byte[starts]] = np.bitwise_or.reduceat(marks, starts)
+    return _Run(keys, table, bits)
 
 
 def repeated_members(fingerprints: np.ndarray, seen: Seen = ()) -> np.ndarray:
@@ -390,7 +426,11 @@ def repeated_members(fingerprints: np.ndarray, seen: Seen = ()) -> np.ndarray:
     keys = fingerprints[order]
     found = np.zeros(len(keys), dtype=bool)
     for run in seen:
-        found |= run[np.minimum(np.searchsorted(run, keys), len(run) - 1)] == keys
+        slots = _slots(keys, run.bits)
+        marks = run.table[slots >> np.uint64(3)] >> (slots & np.uint64(7)).astype(np.uint8)
+        maybe = np.flatnonzero(marks & 1)
+        near = np.minimum(np.searchsorted(run.keys, keys[maybe]), len(run.keys) - 1)
+        found[maybe] |= run.keys[near] == keys[maybe]
     hit = np.empty_like(found)
     hit[order] = found
     return repeated | hit
@@ -398,14 +438,17 @@ def repeated_members(fingerprints: np.ndarray, seen: Seen = ()) -> np.ndarray:
 
 def remember_members(seen: Seen, fingerprints: np.ndarray) -> Seen:
     """`seen` with `fingerprints` added (new arrays; `seen`'s are not changed). Kept as
-    sorted runs, each at least twice the size of the next, merged as they fill up: one
-    sorted array re-sorted for every chunk took 65 s over the 130 chunks of 10M rows; here
-    each fingerprint is merged about log2(chunks) times, and a lookup searches a few runs."""
-    runs = [*seen, np.sort(fingerprints)]
-    while len(runs) > 1 and len(runs[-2]) < 2 * len(runs[-1]):
+    sorted runs, each at least MERGE_RATIO times the size of the next, merged as they fill
+    up: one sorted array re-sorted for every chunk took 65 s over the 130 chunks of 10M rows
+    (on a busy machine); here each fingerprint is merged a few times, and a lookup checks a
+    few runs' presence tables."""
+    runs = [*(run.keys for run in seen), np.sort(fingerprints)]
+    kept = len(seen)  # runs not merged keep their presence table
+    while len(runs) > 1 and len(runs[-2]) < MERGE_RATIO * len(runs[-1]):
         last = runs.pop()
         runs[-1] = _merge_sorted(runs[-1], last)
-    return tuple(runs)
+        kept = min(kept, len(runs) - 1)
+    return (*seen[:kept], *(_run(keys) for keys in runs[kept:]))
 
 
 def _merge_sorted(a: np.ndarray, b: np.ndarray) -> np.ndarray:
