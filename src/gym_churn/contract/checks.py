@@ -398,19 +398,19 @@ Seen = tuple[_Run, ...]  # fingerprints of earlier chunks: sorted runs, largest 
 
 
 def _slots(keys: np.ndarray, bits: int) -> np.ndarray:
-    return keys >> np.uint64(64 - bits)
+    """The keys' top `bits` bits, as array indices."""
+    return (keys >> np.uint64(64 - bits)).astype(np.intp)
 
 
 def _run(keys: np.ndarray) -> _Run:
     """A run of sorted `keys` with its presence table."""
     bits = max(6, min(40, int(np.ceil(np.log2(max(1, len(keys)) * SLOTS_PER_KEY)))))
-    slots = _slots(keys, bits)
-    slots = slots[np.r_[True, slots[1:] != slots[:-1]]] if len(slots) else slots  # distinct
-    byte = slots >> np.uint64(3)
-    marks = np.left_shift(np.uint8(1), (slots & np.uint64(7)).astype(np.uint8))
+    slots = _slots(keys, bits)  # sorted, as the keys are
+    byte = slots >> 3
+    marks = np.left_shift(1, slots & 7).astype(np.uint8)
     starts = np.flatnonzero(np.r_[True, byte[1:] != byte[:-1]]) if len(byte) else byte
     table = np.zeros(2 ** (bits - 3), dtype=np.uint8)
-    if len(starts):
+    if len(starts):  # OR of the marks that share a byte (the keys are sorted: contiguous)
         table[byte[starts]] = np.bitwise_or.reduceat(marks, starts)
     return _Run(keys, table, bits)
 
@@ -427,8 +427,7 @@ def repeated_members(fingerprints: np.ndarray, seen: Seen = ()) -> np.ndarray:
     found = np.zeros(len(keys), dtype=bool)
     for run in seen:
         slots = _slots(keys, run.bits)
-        marks = run.table[slots >> np.uint64(3)] >> (slots & np.uint64(7)).astype(np.uint8)
-        maybe = np.flatnonzero(marks & 1)
+        maybe = np.flatnonzero((run.table[slots >> 3] >> (slots & 7)) & 1)
         near = np.minimum(np.searchsorted(run.keys, keys[maybe]), len(run.keys) - 1)
         found[maybe] |= run.keys[near] == keys[maybe]
     hit = np.empty_like(found)
