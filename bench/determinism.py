@@ -26,9 +26,10 @@ dropped unless the environment sets its own):
 - haswell-npy-capped: both of the above (what a machine without AVX-512 runs);
 - one-thread:  OMP_NUM_THREADS=1 and OPENBLAS_NUM_THREADS=1 (no parallel reductions).
 
-Time: one `dvc repro --force` takes about 50-60 s on an idle 2-core machine (several minutes
-when the machine is busy), so the four default environments take about 4 minutes; they run
-one after another. Temporary copies are removed unless --keep or --workdir.
+Time: one `dvc repro --force` took 104-414 s on this project's 2-core machine on 2026-12-06,
+while other work shared it (less on an idle machine), so the four default environments take
+about 7 to 25 minutes; they run one after another. Temporary copies are removed
+unless --keep or --workdir.
 """
 
 from __future__ import annotations
@@ -184,13 +185,21 @@ def main(argv: list[str] | None = None) -> int:
 
         if differing:
             say("\nFiles that differ from the snapshot's:")
-            for name, output in differing:
-                theirs = file_md5s(Path(results[name]["__copy__"]), output)
+            for output in sorted({o for _, o in differing}):
+                names_here = [n for n, o in differing if o == output]
+                everywhere = len(names_here) == len(done) > 1 and output not in varying
+                if everywhere:  # the same bytes in every environment: said once
+                    names_here = names_here[:1]
                 ours = file_md5s(source, output)
-                changed = [
-                    f for f in sorted(set(theirs) | set(ours)) if theirs.get(f) != ours.get(f)
-                ]
-                say(f"  {name}: {output}: {', '.join(changed) or '(no local copy to compare)'}")
+                for name in names_here:
+                    theirs = file_md5s(Path(results[name]["__copy__"]), output)
+                    changed = [
+                        f for f in sorted(set(theirs) | set(ours)) if theirs.get(f) != ours.get(f)
+                    ]
+                    if not ours:  # a dvc-cached output: git (and so --rev) does not hold it
+                        changed = ["(not in the snapshot: compare the md5s above)"]
+                    which = "every environment" if everywhere else name
+                    say(f"  {output} ({which}): {', '.join(changed)}")
         say(
             f"\n{len(reference)} outputs x {len(done)} environments: {len(differing)} differ "
             f"from the reference dvc.lock; {len(varying)} vary between environments"
