@@ -317,7 +317,8 @@ def check_export(
     typed.insert(0, key, frame[contract.id].to_numpy() if contract.id else line_index + 1)
     policy = duplicates or contract.duplicates
     # repeats among the rows kept; finding them costs a hash of every row, skipped for keep
-    fingerprints = member_fingerprints(typed[~drop], contract) if policy != "keep" else None
+    kept = typed[~drop] if drop.any() else typed  # a copy only when rows go
+    fingerprints = member_fingerprints(kept, contract) if policy != "keep" else None
     repeated = np.zeros(len(frame), dtype=bool)
     if fingerprints is not None:
         repeated[np.flatnonzero(~drop)] = repeated_members(fingerprints)
@@ -340,9 +341,10 @@ def check_export(
     counts["rows_dropped_duplicates"] = int(repeated.sum())
     if repeated.any():
         log.warning("%s: dropped %d repeated member row(s)", source, int(repeated.sum()))
-    if fingerprints is not None:
+    if repeated.any():
         fingerprints = fingerprints[~repeated[~drop]]
-    typed = typed[~drop & ~repeated]
+    if drop.any() or repeated.any():
+        typed = typed[~drop & ~repeated]
     if labelled and typed[target].nunique() < 2:
         raise DataValidationError(
             f"{source}: column {target!r}: rule two_classes fails; every one of the "
