@@ -560,7 +560,7 @@ def test_nothing_flagged_says_so(other_inputs) -> None:
         "| …and churn about 1.7× less | 1.72 | 1.54 to 1.92 | 4,000 |",
         "| `roc_auc` | 0.9877 |",
         "0.9895 ± 0.0035",
-        "silhouette\n0.159",
+        "silhouette 0.159,",
         "![roc](../plots/roc.png)",
         "![tenure](../plots/tenure.png)",
         "| 0 | 200 | 80.0% |",
@@ -653,3 +653,15 @@ def test_a_one_value_interval_of_a_median_is_not_shown(gym_report) -> None:
         row == "| Members are about 29 | 29 | none: every resample gives the same value | 4,000 |"
     )
     assert "29.00 to 29.00" not in gym_report
+
+
+def test_figures_a_stage_left_out_are_not_quoted(gym_inputs) -> None:
+    # strict JSON: the audit and cluster stages leave out what is undefined on an export
+    audit = {k: v for k, v in gym_inputs.audit.items() if k != "max_single_feature_roc_auc"}
+    cluster = {k: v for k, v in gym_inputs.cluster.items() if k != "silhouette"}
+
+    report = build_report(dataclasses.replace(gym_inputs, audit=audit, cluster=cluster))
+
+    assert "best single-feature ROC-AUC" not in report
+    assert "silhouette" not in report
+    assert "stability (mean adjusted Rand index" in report

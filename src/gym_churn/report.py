@@ -555,6 +555,10 @@ METRIC_WORDS = {
 
 def _data_science_section(r: ReportInputs) -> str:
     e, s, cl = r.evaluate, r.summary, r.cluster
+    # figures a stage leaves out where they are undefined (strict JSON has no NaN)
+    best = r.audit.get("max_single_feature_roc_auc")
+    best_single = f"; best single-feature ROC-AUC {best:.3f}" if best is not None else ""
+    silhouette = f"silhouette {cl['silhouette']:.3f}, " if "silhouette" in cl else ""
     metric_rows = [[f"`{k}`", f"{e[k]:.4f}", words] for k, words in METRIC_WORDS.items() if k in e]
     cand_rows = [
         [c["model"], ", ".join(f"{k} {v}" for k, v in c["hyperparameters"].items()),
@@ -580,16 +584,15 @@ side) with a ridge logistic regression (cubic splines for numbers) fit by Newton
 delta-method 95% CIs from its covariance; overlap checked per adjuster's strata; levers judged
 by Holm's correction over the levers tested. Model reliance: grouped permutation
 importance, rise in test log loss. Audit: a feature is flagged when its values make the rarer
-outcome certain for at least the params' share of training members; best single-feature
-ROC-AUC {r.audit["max_single_feature_roc_auc"]:.3f}. Reasons: exact Shapley values of the
-trained model (shap's tree-path-dependent TreeExplainer for trees, the closed form for logistic
-regression, coalition enumeration otherwise), summed over a raw column and the features made
+outcome certain for at least the params' share of training members{best_single}. Reasons:
+exact Shapley values of the trained model (shap's tree-path-dependent TreeExplainer for trees,
+the closed form for logistic regression; a calibrated model's folds each explained so and
+carried through their calibrator), summed over a raw column and the features made
 from it, turned from log-odds into percentage points by a two-player Shapley split between
 the raising and the lowering contributions, so they add up to the member's probability minus
 the base's. The suggested lever: the change of one `lever` column, to a value the training
-base holds, that lowers the model's probability most. Portraits: silhouette
-{cl["silhouette"]:.3f}, stability (mean adjusted Rand index over refits on subsamples)
-{cl["stability_ari"]:.3f}.
+base holds, that lowers the model's probability most. Portraits: {silhouette}stability (mean
+adjusted Rand index over refits on subsamples) {cl["stability_ari"]:.3f}.
 
 {img.get("roc", "")} {img.get("gain", "")}
 
