@@ -664,4 +664,4 @@ def test_figures_a_stage_left_out_are_not_quoted(gym_inputs) -> None:
 
     assert "best single-feature ROC-AUC" not in report
     assert "silhouette" not in report
-    assert "stability (mean adjusted Rand index" in report
+    assert "Portraits: stability (mean" in report
