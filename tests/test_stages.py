@@ -857,3 +857,11 @@ def test_audit_detail_leaves_out_the_tail_a_flagged_column_does_not_have() -> No
         {"feature": "a", "low_tail_members": 0, "high_tail_from": 3.5},
         {"feature": "b", "low_tail_members": 4, "low_tail_upto": 1.0},
     ]
+
+
+def test_check_params_reads_params_without_pandas() -> None:
+    # it validates one YAML file: pandas (~0.2 s of start-up) is io's only for tables
+    script = "import sys, gym_churn.stages.check_params\nprint('pandas' in sys.modules)\n"
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+
+    assert out.stdout.strip() == "False"

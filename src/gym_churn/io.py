@@ -20,12 +20,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-import pandas as pd
-
 from gym_churn.contract.spec import Contract, parse_contract
 from gym_churn.errors import ContractError, DataValidationError, ModelFileError, ParamsError
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from gym_churn.params import Params
 
 log = logging.getLogger(__name__)
@@ -130,6 +130,8 @@ def _csv_options(source: Path) -> dict[str, Any]:
 @contextlib.contextmanager
 def _csv_errors(source: Path) -> Iterator[None]:
     """Turn pandas' parse failures into one DataValidationError naming the file."""
+    import pandas as pd  # pandas where tables are read or written: check_params needs none
+
     try:
         with warnings.catch_warnings():
             # Rows longer than the header would be cut silently; refuse them instead.
@@ -151,6 +153,8 @@ def read_table(path: str | Path) -> pd.DataFrame:
     source = Path(path)
     if not source.is_file():
         raise DataValidationError(f"{source}: file not found")
+    import pandas as pd
+
     if source.suffix == ".parquet":
         return pd.read_parquet(source)
     if source.stat().st_size == 0:
@@ -169,6 +173,8 @@ def iter_table_chunks(path: str | Path, rows: int) -> Iterator[pd.DataFrame]:
     source = Path(path)
     if not source.is_file():
         raise DataValidationError(f"{source}: file not found")
+    import pandas as pd
+
     if source.suffix == ".parquet":
         start = 0
         for batch in _parquet_file(source).iter_batches(batch_size=rows):
@@ -253,6 +259,8 @@ def table_writer(path: str | Path) -> Iterator[Callable[[pd.DataFrame], None]]:
     state: dict[str, Any] = {}
 
     def write(frame: Any) -> None:
+        import pandas as pd
+
         table = frame if not isinstance(frame, pd.DataFrame) else arrow_table(frame)
         if "writer" not in state:
             if target.suffix == ".parquet":
