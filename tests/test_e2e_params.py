@@ -51,12 +51,13 @@ KEYS = {
     "train.calibration": get_args(Train.model_fields["calibration"].annotation),
     "train.threshold.objective": get_args(Threshold.model_fields["objective"].annotation),
 }
-# Fewer folds and resamples: these runs check that every stage runs, not the width of a CI
+# Fewer folds, trees and resamples: these runs check that every stage runs, not the width of a CI
 # (a key params.yaml no longer has is left out).
 LIGHTER = {
     "train.cv_folds": 3,
     "train.calibration_folds": 3,
-    "evaluate.permutation_repeats": 2,
+    "train.random_forest.n_estimators": 100,
+    "evaluate.permutation_repeats": 1,
     "profile.bootstrap": 100,
     "cluster.n_init": 2,
     "cluster.stability_resamples": 2,
@@ -123,6 +124,11 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
         section, _, name = key.rpartition(".")
         if name in _get(defaults, section):
             _set(defaults, key, value)
+    # auto compares the first candidate of each family only (half the fits of the defaults)
+    first: dict[str, dict] = {}
+    for candidate in defaults["train"]["auto"]:
+        first.setdefault(candidate["model"], candidate)
+    defaults["train"]["auto"] = list(first.values())
     (repo / "params.yaml").write_text(yaml.safe_dump(defaults, sort_keys=False))
     bench = _bench_run()
     stages = bench.stage_commands(repo)
