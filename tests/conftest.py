@@ -130,3 +130,28 @@ def _single_threaded():
 
     with threadpool_limits(limits=1):
         yield
+
+
+# The other export as a monthly panel (issue 24): one row per member per month, `month` the
+# snapshot; the latest month's outcome not known yet (blank target, `unknown: score`).
+PANEL_CONTRACT: dict[str, Any] = {
+    **OTHER_CONTRACT,
+    "target": {**OTHER_CONTRACT["target"], "unknown": "score"},
+    "snapshot": "month",
+}
+
+
+def make_panel(members: int = 30, months: int = 4, seed: int = 0) -> pd.DataFrame:
+    """`members` of the other export seen in each of `months` months (2024-01, ...), a
+    member's fee and calls drifting a little from month to month; the target blank in the
+    last month. Rows are ordered by month, then member."""
+    base = make_other(members, seed)
+    rng = np.random.default_rng(seed + 1)
+    frames = []
+    for m in range(months):
+        month = base.assign(month=f"2024-{m + 1:02d}", calls=base["calls"] + m)
+        month["left"] = np.where(rng.random(members) < 0.2, month["left"][::-1], month["left"])
+        if m == months - 1:
+            month["left"] = np.nan
+        frames.append(month)
+    return pd.concat(frames, ignore_index=True)

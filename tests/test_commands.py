@@ -175,7 +175,8 @@ def test_repeated_members_do_not_stop_init_the_contract_names_the_key(
     (project / CONTRACT).write_text(contract.replace("duplicates: error", "duplicates: drop"))
     metrics = project / "preprocess.json"
     code = preprocess.main(["--raw", DATA, "--contract", CONTRACT,
-                            "--output", "members.csv", "--metrics", str(metrics)])  # fmt: skip
+                            "--output", "members.csv", "--to-score", "to_score.csv",
+                            "--metrics", str(metrics)])  # fmt: skip
     assert code == 0
     assert yaml.safe_load(metrics.read_text())["rows_dropped_duplicates"] == 2
     assert len(pd.read_csv(project / "members.csv")) == len(frame)
@@ -396,3 +397,18 @@ def test_campaign_refuses_a_file_that_is_not_scored(tmp_path, bundle, caplog):
         assert commands.main(_campaign_args(tmp_path, bundle)) == 1
     assert "not a scored export (no churn_probability, at_risk)" in caplog.text
     assert not (tmp_path / "campaign.csv").exists()
+
+
+def test_init_with_a_snapshot_accepts_a_panel_and_its_unknown_outcomes(project, capsys):
+    from tests.conftest import make_panel
+
+    write_table(make_panel(members=20, months=3), project / DATA)
+
+    assert _init("--id", "customer_id", "--snapshot", "month", "--positive", "Yes") == 0
+
+    out = capsys.readouterr().out
+    assert "member key: customer_id; snapshot: month" in out
+    assert "20 blank target(s)" in out
+    contract = load_contract(project / CONTRACT)
+    assert contract.snapshot == "month"
+    assert contract.target.unknown == "score"

@@ -24,7 +24,16 @@ from gym_churn.contract.checks import (
 from gym_churn.contract.spec import ROW_KEY, Contract, parse_contract
 from gym_churn.errors import DataValidationError, GymChurnError
 from gym_churn.io import read_table, write_table
-from tests.conftest import FEATURES, GYM_CONTRACT, OTHER_CONTRACT, TARGET, make_members, make_other
+from tests.conftest import (
+    FEATURES,
+    GYM_CONTRACT,
+    OTHER_CONTRACT,
+    PANEL_CONTRACT,
+    TARGET,
+    make_members,
+    make_other,
+    make_panel,
+)
 
 SOURCE = "exports/members.csv"
 WHOLE = GYM_CONTRACT.of_kind("binary", "integer")
@@ -915,7 +924,7 @@ def _keyed_frame() -> pd.DataFrame:
         ("plan", "c", "one_of['a', 'b']", "add it to features.plan.values"),
         ("menu", 3, "isin([1.0, 6.0])", "add them to features.menu.values"),
         ("y", 7, "one_of[1, 0]", "target.positive or target.negative"),
-        ("y", None, "not_missing", "no contract key accepts it"),
+        ("y", None, "not_missing", "set target.unknown: score"),
     ],
 )
 def test_each_broken_rule_names_the_contract_key_that_would_accept_it(column, value, rule, key):
@@ -1017,3 +1026,70 @@ def test_a_large_run_of_remembered_members_is_found_through_its_presence_table()
     assert len(seen) == 1
     assert repeated.tolist() == np.isin(asked, earlier).tolist()
     assert repeated[len(new) :].all()
+
+
+# ------------------------------------------------------------------ snapshots (issue 24)
+
+PANEL = parse_contract(PANEL_CONTRACT)
+
+
+def test_a_member_repeats_once_per_snapshot_and_unknown_outcomes_stay_blank():
+    panel = make_panel(members=10, months=3)
+
+    checked = check_export(panel, PANEL, source=SOURCE)
+
+    members = checked.members
+    assert list(members.columns[:2]) == ["customer_id", "month"]
+    assert len(members) == 30
+    assert checked.counts["rows_dropped_duplicates"] == 0
+    # the last month's outcome is not known yet: NaN, every other label 0/1
+    unknown = members["left"].isna()
+    assert (members.loc[unknown, "month"] == "2024-03").all()
+    assert unknown.sum() == 10
+    assert set(members.loc[~unknown, "left"]) == {0.0, 1.0}
+
+
+def test_a_member_twice_in_one_snapshot_is_a_repeat():
+    panel = make_panel(members=10, months=3)
+    repeated = pd.concat([panel, panel.iloc[[4]]], ignore_index=True)
+
+    line = _failure_line(_error(repeated, PANEL), "customer_id", "no_duplicate_members")
+
+    assert "1 row(s)" in line
+    assert f"first lines {len(repeated) + 1}" in line
+
+
+def test_without_a_snapshot_the_panel_ids_repeat():
+    contract = parse_contract({**PANEL_CONTRACT, "snapshot": None})
+    panel = make_panel(members=10, months=3).drop(columns="month")
+
+    line = _failure_line(_error(panel, contract), "customer_id", "no_duplicate_members")
+
+    assert "20 row(s)" in line
+
+
+@pytest.mark.parametrize(
+    ("rows", "column", "rule"),
+    [
+        pytest.param([3], "month", "not_missing", id="blank-snapshot"),
+        pytest.param([], "month", None, id="no-snapshot-column"),
+    ],
+)
+def test_the_snapshot_column_is_required_and_filled(rows, column, rule):
+    panel = make_panel(members=10, months=3)
+    if rows:
+        panel.loc[rows, column] = np.nan
+        assert _failure_line(_error(panel, PANEL), column, rule)
+    else:
+        message = _error(panel.drop(columns=column), PANEL)
+        assert f"missing required column(s) {column}" in message
+
+
+def test_blank_targets_are_refused_unless_the_contract_says_score():
+    panel = make_panel(members=10, months=3)
+    contract = parse_contract({**PANEL_CONTRACT, "target": OTHER_CONTRACT["target"]})
+
+    line = _failure_line(_error(panel, contract), "left", "not_missing")
+
+    assert "10 row(s)" in line
+    assert "target.unknown: score" in line

@@ -13,7 +13,7 @@ from gym_churn.contract.checks import check_export
 from gym_churn.contract.draft import draft_contract, draft_feature
 from gym_churn.contract.spec import parse_contract
 from gym_churn.errors import ContractError
-from tests.conftest import make_members, make_other
+from tests.conftest import make_members, make_other, make_panel
 
 N = 12
 
@@ -297,3 +297,41 @@ def test_many_level_categories_stay_out_of_the_kmeans_segments(levels: int, segm
     assert spec.get("segment", True) is segment
     if not segment:
         assert f"{levels} levels: left out of the k-means segments" in spec["note"]
+
+
+# ------------------------------------------------------------------ snapshots (issue 24)
+
+
+def test_a_panel_drafts_a_snapshot_key_and_scores_unknown_outcomes():
+    panel = make_panel(members=20, months=3)
+
+    draft = draft_contract(
+        panel, target="left", positive="Yes", id_column="customer_id", snapshot="month"
+    )
+
+    contract = parse_contract(draft.contract)
+    assert (contract.id, contract.snapshot) == ("customer_id", "month")
+    assert "month" not in contract.features
+    assert "month" not in contract.ignore
+    assert contract.target.unknown == "score"
+    assert any("20 blank target(s)" in note for note in draft.notes)
+    assert check_export(panel, contract, source="panel.csv").counts["rows_read"] == 60
+
+
+def test_a_repeating_id_without_a_snapshot_is_refused_and_the_error_names_snapshot():
+    with pytest.raises(ContractError, match=r"does not identify members.*--snapshot"):
+        draft_contract(make_panel(months=3), target="left", id_column="customer_id")
+
+
+@pytest.mark.parametrize("snapshot", ["left", "customer_id"])
+def test_a_snapshot_that_is_the_target_or_id_is_refused(snapshot):
+    with pytest.raises(ContractError, match="--snapshot"):
+        draft_contract(
+            make_panel(months=2), target="left", id_column="customer_id", snapshot=snapshot
+        )
+
+
+def test_an_export_without_blank_targets_drafts_no_unknown_key():
+    draft = draft_contract(make_other(), target="left", id_column="customer_id")
+    assert "unknown" not in draft.contract["target"]
+    assert "snapshot" not in draft.contract

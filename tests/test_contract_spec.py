@@ -19,7 +19,7 @@ from gym_churn.contract.spec import (
     parse_contract,
 )
 from gym_churn.errors import ContractError
-from tests.conftest import GYM_CONTRACT_PATH, OTHER_CONTRACT
+from tests.conftest import GYM_CONTRACT_PATH, OTHER_CONTRACT, PANEL_CONTRACT
 
 SOURCE = "contracts/other.yaml"
 
@@ -383,3 +383,35 @@ def test_segment_columns_follow_the_flags(gym_contract):
 )
 def test_label_key(value, key):
     assert label_key(value) == key
+
+
+# ------------------------------------------------------------------ snapshots (issue 24)
+
+
+def test_a_panel_contract_keys_rows_by_member_and_snapshot():
+    contract = parse_contract(PANEL_CONTRACT)
+    assert contract.snapshot == "month"
+    assert contract.keys == ["customer_id", "month"]
+    assert contract.target.unknown == "score"
+    assert parse_contract(OTHER_CONTRACT).keys == ["customer_id"]
+    assert parse_contract(OTHER_CONTRACT).target.unknown == "error"
+
+
+@pytest.mark.parametrize(
+    ("snapshot", "message"),
+    [
+        pytest.param("plan", "'plan' is the snapshot column and cannot be a feature", id="feature"),
+        pytest.param("customer_id", "must differ", id="the-id"),
+        pytest.param("left", "must differ", id="the-target"),
+        pytest.param("segment", "reserved", id="reserved"),
+    ],
+)
+def test_a_snapshot_column_that_is_used_otherwise_is_refused(snapshot, message):
+    with pytest.raises(ContractError, match=message):
+        parse_contract({**OTHER_CONTRACT, "snapshot": snapshot})
+
+
+def test_target_unknown_takes_error_or_score_only():
+    raw = {**OTHER_CONTRACT, "target": {**OTHER_CONTRACT["target"], "unknown": "drop"}}
+    with pytest.raises(ContractError, match=r"target\.unknown"):
+        parse_contract(raw)

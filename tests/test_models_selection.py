@@ -24,6 +24,7 @@ from gym_churn.models.selection import (
     cross_validate_oof,
     distinct_candidates,
     fit_with_cv,
+    member_groups,
     member_oof_scores,
     model_from_summary,
     split_xy,
@@ -412,3 +413,110 @@ def test_member_oof_scores_are_out_of_fold_and_keyed_by_the_contract_key(
     assert len(cv.fold_roc_auc) == 3
     with pytest.raises(NotFittedError):
         check_is_fitted(model)
+
+
+# ------------------------------------------------------------------ snapshots (issue 24)
+
+
+def _panel_members(members: int = 40, months: int = 4) -> tuple[pd.DataFrame, object]:
+    from gym_churn.splitting import split_unknown
+    from tests.conftest import PANEL_CONTRACT, make_panel
+
+    contract = parse_contract(PANEL_CONTRACT)
+    checked = check_export(make_panel(members, months), contract, source="panel.csv")
+    labelled, _ = split_unknown(add_features(checked.members, contract), contract)
+    return labelled, contract
+
+
+@pytest.mark.parametrize("folds", [2, 3, 5])
+def test_no_member_sits_on_both_sides_of_any_cv_fold(folds, monkeypatch):
+    """Every fold cross_validate_oof runs, as sklearn's cross_validate is given it."""
+    import gym_churn.models.selection as selection
+
+    members, contract = _panel_members()
+    seen: list[tuple[np.ndarray, np.ndarray]] = []
+    real = selection.cross_validate
+
+    def recording(*args, **kwargs):
+        result = real(*args, **kwargs)
+        seen.extend(zip(result["indices"]["train"], result["indices"]["test"], strict=True))
+        return result
+
+    monkeypatch.setattr(selection, "cross_validate", recording)
+    model = build_model("logreg", {"C": 1.0, "max_iter": 500}, contract, seed=0)
+    scores, cv = member_oof_scores(members, model, contract, folds, seed=0)
+
+    assert len(seen) == folds
+    ids = members["customer_id"].to_numpy()
+    for train_idx, test_idx in seen:
+        assert not set(ids[train_idx]) & set(ids[test_idx])
+    assert np.isfinite(cv.oof_proba).all()  # every row scored once, by a fold without it
+    assert len(scores) == len(members)
+
+
+def test_members_are_grouped_only_when_they_repeat_across_snapshots():
+    members, contract = _panel_members()
+    groups = member_groups(members, contract)
+    assert groups is not None
+    np.testing.assert_array_equal(groups, members["customer_id"].to_numpy())
+    one_month = members[members["month"] == "2024-01"]
+    assert member_groups(one_month, contract) is None
+    assert member_groups(members, contract.model_copy(update={"snapshot": None})) is None
+
+
+def test_ungrouped_folds_are_the_stratified_folds_of_before():
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+    X, y = make_classification(n_samples=120, random_state=0)
+    X, y = pd.DataFrame(X), pd.Series(y)
+    model = LogisticRegression()
+    cv = cross_validate_oof(model, X, y, 4, seed=5)
+    expected = cross_val_predict(
+        model, X, y, cv=StratifiedKFold(4, shuffle=True, random_state=5), method="predict_proba"
+    )[:, 1]
+    np.testing.assert_allclose(cv.oof_proba, expected)
+
+
+# ---------------------------------------------------------------- encodings in the auto choice
+
+
+def test_auto_compares_encodings_and_keeps_the_better_one(params):
+    from gym_churn.params import Candidate
+    from tests.test_models_estimators import MANY_CONTRACT, many_levels
+
+    contract = parse_contract(MANY_CONTRACT, source="many.yaml")
+    X, y = many_levels()
+    hgb = "hist_gradient_boosting"
+    cfg = params.train.model_copy(
+        update={
+            "cv_folds": 3,
+            "auto": [Candidate(model=hgb), Candidate(model=hgb, encoding="target")],
+        }
+    )
+
+    choice = choose_model(X, y, cfg, contract, seed=0)
+
+    encodings = [c["hyperparameters"]["encoding"] for c in choice.candidates]
+    assert encodings == ["native", "target"]  # both fitted: the contract has a category
+    assert choice.hyperparameters["encoding"] == "target"
+    native, target = (c["cv_roc_auc_mean"] for c in choice.candidates)
+    assert target > native
+
+
+@pytest.mark.parametrize("with_categories", [False, True])
+def test_settings_that_differ_only_in_encoding_are_one_model_without_categories(
+    params, other_contract, xy_contract, with_categories
+):
+    contract = other_contract if with_categories else xy_contract
+    hgb = params.train.hyperparameters("hist_gradient_boosting")
+    listed = [
+        ("hist_gradient_boosting", hgb),
+        ("logreg", params.train.hyperparameters("logreg")),
+        ("hist_gradient_boosting", {**hgb, "encoding": "onehot"}),
+        ("hist_gradient_boosting", {**hgb, "encoding": "target", "max_iter": 7}),
+        ("hist_gradient_boosting", hgb),  # listed twice on purpose: kept (same folds, a tie)
+    ]
+
+    kept = distinct_candidates(listed, contract)
+
+    assert kept == (listed if with_categories else [listed[0], listed[1], listed[3], listed[4]])

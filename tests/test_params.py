@@ -17,7 +17,7 @@ PARAMS_PATH = Path(__file__).parents[1] / "params.yaml"
 # In dvc.yaml's order: shared values, then one section per stage that has knobs.
 SECTIONS = [
     "base", "split", "train", "evaluate", "audit", "drivers", "cluster", "profile", "scoring",
-    "campaign",
+    "campaign", "backtest",
 ]  # fmt: skip
 
 

@@ -55,6 +55,7 @@ def _run_preprocess(
     metrics = tmp_path / "out" / "preprocess.json"
     raw.write_bytes(data)
     argv = ["--contract", str(contract_file), "--raw", str(raw), "--output", str(out)]
+    argv += ["--to-score", str(tmp_path / "out" / "to_score.csv")]
     code = preprocess.main([*argv, "--metrics", str(metrics)])
     return code, raw, out, metrics
 

@@ -6,9 +6,16 @@ import pandas as pd
 import pytest
 
 from gym_churn.contract.checks import check_export
+from gym_churn.contract.spec import parse_contract
 from gym_churn.errors import DataValidationError
-from gym_churn.splitting import stratified_split
-from tests.conftest import make_other
+from gym_churn.splitting import (
+    out_of_time_split,
+    snapshots,
+    split_members,
+    split_unknown,
+    stratified_split,
+)
+from tests.conftest import PANEL_CONTRACT, make_other, make_panel
 
 SOURCE = "data/processed/members.csv"
 
@@ -90,3 +97,73 @@ def test_another_export_splits_on_its_own_target_and_keeps_its_ids(other_contrac
     assert set(train[other_contract.key]) | set(test[other_contract.key]) == set(
         members[other_contract.key]
     )
+
+
+# ------------------------------------------------------------------ snapshots (issue 24)
+
+PANEL = parse_contract(PANEL_CONTRACT)
+
+
+def _panel(members: int = 20, months: int = 4) -> pd.DataFrame:
+    return check_export(make_panel(members, months), PANEL, source=SOURCE).members
+
+
+def test_unknown_outcomes_are_set_apart_and_the_rest_gets_an_integer_target():
+    labelled, to_score = split_unknown(_panel(months=4), PANEL)
+
+    assert len(labelled) == 60
+    assert len(to_score) == 20
+    assert labelled["left"].dtype == "int64"
+    assert "left" not in to_score.columns
+    assert set(to_score["month"]) == {"2024-04"}
+    assert set(labelled["month"]) == {"2024-01", "2024-02", "2024-03"}
+
+
+def test_an_export_without_unknown_outcomes_passes_through_unchanged():
+    members = check_export(make_other(), parse_contract(PANEL_CONTRACT | {"snapshot": None}),
+                           source=SOURCE).members  # fmt: skip
+    labelled, to_score = split_unknown(members, PANEL)
+    assert labelled is members
+    assert to_score.empty
+    assert "left" not in to_score.columns
+
+
+def test_out_of_time_the_test_split_is_the_latest_labelled_month():
+    labelled, _ = split_unknown(_panel(months=4), PANEL)
+
+    train, test = split_members(labelled, PANEL, 0.2, seed=0, source=SOURCE)
+
+    assert set(test["month"]) == {"2024-03"}
+    assert train["month"].max() < test["month"].min()
+    assert len(train) + len(test) == len(labelled)
+
+
+def test_one_labelled_snapshot_is_split_as_before():
+    labelled, _ = split_unknown(_panel(months=2), PANEL)
+    assert set(labelled["month"]) == {"2024-01"}
+
+    train, test = split_members(labelled, PANEL, 0.2, seed=3, source=SOURCE)
+    expected = stratified_split(labelled, "left", 0.2, 3, source=SOURCE)
+
+    pd.testing.assert_frame_equal(train, expected[0])
+    pd.testing.assert_frame_equal(test, expected[1])
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        pytest.param(["2024-10", "2024-02", "2023-12"], ["2023-12", "2024-02", "2024-10"],
+                     id="year-month"),
+        pytest.param([202410, 202402, 202312], [202312, 202402, 202410], id="numbers"),
+    ],
+)  # fmt: skip
+def test_snapshots_sort_earliest_first(values, expected):
+    assert snapshots(pd.Series(values * 2)) == expected
+
+
+def test_a_latest_month_of_one_class_is_refused_naming_it():
+    labelled, _ = split_unknown(_panel(months=4), PANEL)
+    labelled.loc[labelled["month"] == "2024-03", "left"] = 0
+
+    with pytest.raises(DataValidationError, match=r"two_classes fails in the test split.*2024-03"):
+        out_of_time_split(labelled, "month", "left", source=SOURCE)

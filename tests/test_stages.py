@@ -120,7 +120,7 @@ class Project:
 # built, then written as a placeholder (through the same atomic writer). The gym run of the
 # whole pipeline builds none: the other business's run builds them all from what its stages
 # computed, and test_plots draws the gym's columns.
-FIGURE_STAGES = ("evaluate", "cluster", "drivers", "profile", "campaign")
+FIGURE_STAGES = ("evaluate", "backtest", "cluster", "drivers", "profile", "campaign")
 UNDRAWN = object()
 
 
@@ -216,8 +216,8 @@ def _contract(project: Project):
 
 def test_dvc_yaml_runs_the_stages_in_pipeline_order() -> None:
     assert STAGES == [
-        "check_params", "preprocess", "split", "train", "evaluate", "cluster", "bundle",
-        "audit", "drivers", "profile", "score", "campaign", "report",
+        "check_params", "preprocess", "split", "train", "evaluate", "backtest", "cluster",
+        "bundle", "audit", "drivers", "profile", "score", "campaign", "report",
     ]  # fmt: skip
     _, argv = stage_argv("preprocess", PATHS)
     assert "--contract" in argv
@@ -776,7 +776,8 @@ IMPORT_RUNS = [
     [("preprocess", {"pandera"})],
     [("check_params", set()), ("split", set()), ("bundle", set()), ("report", set()),
      ("train", MODELS), ("evaluate", MODELS), ("cluster", MODELS), ("audit", MODELS),
-     ("drivers", MODELS), ("profile", MODELS), ("score", MODELS), ("campaign", MODELS)],
+     ("drivers", MODELS), ("profile", MODELS), ("score", MODELS), ("campaign", MODELS),
+     ("backtest", MODELS)],
 ]  # fmt: skip
 
 

@@ -3,6 +3,7 @@
 a month later.
 
     gym-churn init --data data/raw/export.csv --target churn [--positive Yes] [--id member_id]
+                   [--snapshot month]
     gym-churn score --model models --input new_month.csv --output scored.csv
     gym-churn campaign --scored scored.csv --output campaign.csv [--params params.yaml]
     gym-churn uplift --campaign reports/campaign.csv --outcomes next_month.csv [--model models]
@@ -72,8 +73,9 @@ def _init(args: argparse.Namespace) -> int:
     data = Path(args.data)
     raw = read_table(data)
     draft = draft_contract(
-        raw, target=args.target, positive=args.positive, id_column=args.id, name=data.stem
-    )
+        raw, target=args.target, positive=args.positive, id_column=args.id,
+        snapshot=args.snapshot, name=data.stem,
+    )  # fmt: skip
     contract = parse_contract(draft.contract, source="drafted contract")
     target = Path(args.contract or f"data/contracts/{data.stem}.yaml")
     if target.exists() and not args.force:
@@ -94,7 +96,8 @@ def _init(args: argparse.Namespace) -> int:
         f"{len(raw)} rows; target {contract.target.column!r}: "
         f"{contract.target.positive} = churned; "
         f"member key: {contract.key}"
-        + ("" if contract.id else " (row number; pass --id COLUMN to key by an ID)"),
+        + ("" if contract.id else " (row number; pass --id COLUMN to key by an ID)")
+        + (f"; snapshot: {contract.snapshot}" if contract.snapshot else ""),
     ]
     lines += [f"  {k}: {', '.join(v)}" for k, v in kinds.items() if v]
     lines += [f"  left out: {c} ({why})" for c, why in contract.ignore.items()]
@@ -226,6 +229,8 @@ def _parser() -> argparse.ArgumentParser:
     init.add_argument("--target", required=True, help="the column saying who churned")
     init.add_argument("--positive", help="the target value that means churned (e.g. Yes)")
     init.add_argument("--id", help="the column identifying members, carried into every output")
+    init.add_argument("--snapshot", help="the column naming each row's month, when the export "
+                      "holds one row per member per month")  # fmt: skip
     init.add_argument("--contract", help="where to write it (default data/contracts/<name>.yaml)")
     init.add_argument("--dvc-yaml", default="dvc.yaml", help="the pipeline file to point")
     init.add_argument("--force", action="store_true", help="replace an existing contract file")

@@ -199,6 +199,12 @@ class Campaign(_Section):
         return self
 
 
+class Backtest(_Section):
+    # the last this-many labelled snapshots are each scored by a model fitted on the earlier
+    months: Annotated[int, Field(ge=1)] = 3
+    calibration_bins: Annotated[int, Field(ge=2)] = 10  # each month's ECE
+
+
 class Params(_Section):
     base: Base
     split: Split
@@ -210,6 +216,7 @@ class Params(_Section):
     profile: Profile
     scoring: Scoring
     campaign: Campaign
+    backtest: Backtest  # panels only (a snapshot column in the contract)
 
 
 def _format_error(exc: ValidationError, source: str) -> str:

@@ -304,3 +304,27 @@ def profit_figure(curve: pd.DataFrame, best: pd.Series, budget_share: float, eco
                  f"{eco.member_value:g})")  # fmt: skip
     ax.legend(loc="lower left", fontsize=8)
     return fig
+
+
+def backtest_figure(table: pd.DataFrame) -> Any:
+    """ROC-AUC, top-decile lift, ECE and churn rate per tested month (the backtest table);
+    a note instead when no month could be tested."""
+    fig, axes = _pyplot().subplots(1, 2, figsize=(10.0, 4.0))
+    if table.empty:
+        for ax in axes:
+            ax.axis("off")
+        axes[0].text(0, 0.5, "No out-of-time check: it needs 2 labelled snapshots or more.")
+        return fig
+    x = [str(s) for s in table["snapshot"]]
+    axes[0].plot(x, table["roc_auc"], "o-", label="ROC-AUC")
+    axes[0].plot(x, table["ece"], "s--", label="ECE")
+    axes[0].plot(x, table["churn_rate"], "^:", label="churn rate")
+    axes[0].set(ylim=(0, 1), xlabel="month scored", title="Each month, by a model of earlier ones")
+    axes[0].legend(loc="lower left", fontsize=8)
+    axes[1].bar(x, table["top_decile_lift"], color="#08519c")
+    axes[1].axhline(1, color="#636363", linestyle="--", linewidth=0.8)
+    axes[1].set(xlabel="month scored", ylabel="lift", title="Top-decile lift")
+    for ax in axes:
+        ax.tick_params(axis="x", labelrotation=45)
+    fig.tight_layout()
+    return fig

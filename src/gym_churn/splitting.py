@@ -1,4 +1,6 @@
-"""Stratified train/test split of the members. Pure functions.
+"""Train/test split of the members: stratified, or out of time when the export holds
+several labelled snapshots; and the members whose outcome is not known yet set apart.
+Pure functions.
 
 pandas samples the same share of every target class (`groupby(...).sample`), which keeps the
 split stage free of scikit-learn: importing it costs 0.5 s, about all of the stage's time on
@@ -9,6 +11,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from gym_churn.contract.spec import Contract
 from gym_churn.errors import DataValidationError
 
 
@@ -39,3 +42,58 @@ def stratified_split(
             f"({sizes}); each class needs members in both splits"
         )
     return train, test.sort_index()
+
+
+def split_unknown(members: pd.DataFrame, contract: Contract) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(labelled rows, rows to score): a blank target (`target.unknown: score`) marks a member
+    whose outcome is not known yet. The labelled rows get a 0/1 integer target; the rows to
+    score lose the target column. Both keep every other column and the members' order."""
+    target = contract.target.column
+    unknown = members[target].isna().to_numpy()
+    if not unknown.any():  # the export as it was: nothing changes
+        return members, members.iloc[:0].drop(columns=[target])
+    labelled = members[~unknown].astype({target: "int64"}).reset_index(drop=True)
+    return labelled, members[unknown].drop(columns=[target]).reset_index(drop=True)
+
+
+def snapshots(values: pd.Series) -> list:
+    """The distinct snapshots, earliest first (as their values sort: months written
+    YYYY-MM, or numbers such as 202403)."""
+    return sorted(pd.unique(values.dropna()))
+
+
+def out_of_time_split(
+    members: pd.DataFrame, snapshot: str, target: str, *, source: str
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Test = every row of the latest snapshot, train = every earlier row; order kept.
+
+    Needs two snapshots or more; each side must hold both classes, or the error names
+    `source`, the column and the snapshot."""
+    months = snapshots(members[snapshot])
+    if len(months) < 2:
+        raise DataValidationError(
+            f"{source}: column {snapshot!r}: an out-of-time split needs 2 labelled snapshots "
+            f"or more, found {len(months)}"
+        )
+    latest = members[snapshot] == months[-1]
+    train, test = members[~latest], members[latest]
+    for name, part in (("train", train), ("test", test)):
+        if part[target].nunique() < 2:
+            raise DataValidationError(
+                f"{source}: column {target!r}: rule two_classes fails in the {name} split "
+                f"(snapshot{'s before' if name == 'train' else ''} {months[-1]!r}, "
+                f"{len(part)} rows): a model cannot be trained or tested on one class"
+            )
+    return train, test
+
+
+def split_members(
+    members: pd.DataFrame, contract: Contract, test_size: float, seed: int, *, source: str
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Out of time when the contract names a snapshot column and the members hold two
+    labelled snapshots or more (test = the latest); else stratified (`test_size`, `seed`)."""
+    target = contract.target.column
+    snapshot = contract.snapshot
+    if snapshot is not None and members[snapshot].nunique() >= 2:
+        return out_of_time_split(members, snapshot, target, source=source)
+    return stratified_split(members, target, test_size, seed, source=source)

@@ -260,7 +260,9 @@ def check_export(
         raise DataValidationError(f"{source}: no data rows (the file is empty or only a header)")
     target = contract.target.column
     features = contract.raw_features
-    required = [*([contract.id] if contract.id else []), *features]
+    snapshot = contract.snapshot
+    required = [*([contract.id] if contract.id else []), *([snapshot] if snapshot else [])]
+    required += features
     required += [target] if labelled else []
     missing = [col for col in required if col not in raw.columns]
     if missing:
@@ -302,9 +304,11 @@ def check_export(
         failures.add(target, f"one_of{[*tgt.positive, *tgt.negative]}", bad,
                      frame[target].iloc[bad].tolist(),
                      "list every label under target.positive or target.negative")  # fmt: skip
-        failures.add(target, "not_missing", np.flatnonzero(blank), [None],
-                     "no contract key accepts it: label these rows or remove them")  # fmt: skip
-        parsed[target] = labels
+        if tgt.unknown == "error":
+            failures.add(target, "not_missing", np.flatnonzero(blank), [None],
+                         "label these rows or remove them; or, if their outcome is not known "
+                         "yet (members to score), set target.unknown: score")  # fmt: skip
+        parsed[target] = labels  # NaN where the outcome is not known yet (unknown: score)
     typed = pd.DataFrame(parsed)
     typed.index = line_index
     _rule_failures(typed, contract, features, failures)
@@ -315,6 +319,10 @@ def check_export(
         failures.add(contract.id, "not_missing", np.flatnonzero(_blank(ids)), [None],
                      "no contract key accepts it: fill in the IDs")  # fmt: skip
     typed.insert(0, key, frame[contract.id].to_numpy() if contract.id else line_index + 1)
+    if snapshot:
+        failures.add(snapshot, "not_missing", np.flatnonzero(_blank(frame[snapshot])), [None],
+                     "no contract key accepts it: fill in each row's snapshot")  # fmt: skip
+        typed.insert(1, snapshot, frame[snapshot].to_numpy())
     policy = duplicates or contract.duplicates
     # repeats among the rows kept; finding them costs a hash of every row, skipped for keep
     kept = typed[~drop] if drop.any() else typed  # a copy only when rows go
@@ -346,9 +354,11 @@ def check_export(
     if drop.any() or repeated.any():
         typed = typed[~drop & ~repeated]
     if labelled and typed[target].nunique() < 2:
+        known = int(typed[target].notna().sum())
         raise DataValidationError(
             f"{source}: column {target!r}: rule two_classes fails; every one of the "
-            f"{len(typed)} rows has the same label, so no model can be trained or evaluated"
+            f"{known} rows with a label has the same label, so no model can be trained or "
+            "evaluated"
         )
     return Checked(
         members=_final_types(typed, contract, labelled),
@@ -374,7 +384,9 @@ def member_fingerprints(members: pd.DataFrame, contract: Contract) -> np.ndarray
     `Yes` and `yes` one value), so the same member hashes alike in any chunk of an export
     (Checked.fingerprints)."""
     if contract.id:
-        return pd.util.hash_pandas_object(members[contract.id], index=False).to_numpy()
+        # with snapshots a member repeats once per snapshot: the key is (id, snapshot)
+        columns = contract.id if contract.snapshot is None else [contract.id, contract.snapshot]
+        return pd.util.hash_pandas_object(members[columns], index=False).to_numpy()
     return pd.util.hash_pandas_object(members.drop(columns=[contract.key]), index=False).to_numpy()
 
 
@@ -483,7 +495,8 @@ def _final_types(members: pd.DataFrame, contract: Contract, labelled: bool) -> p
     """Whole-number columns as int64 where they have no gap; the file's order kept."""
     out = members.reset_index(drop=True)
     whole = [c for c in contract.of_kind("binary", "integer") if not out[c].isna().any()]
-    if labelled:
+    # a blank target (unknown: score) stays NaN: preprocess sets those rows apart
+    if labelled and not out[contract.target.column].isna().any():
         whole.append(contract.target.column)
     out = out.astype(dict.fromkeys(whole, "int64"))
     if contract.key == ROW_KEY:

@@ -162,17 +162,29 @@ def draft_contract(
     target: str,
     positive: str | None = None,
     id_column: str | None = None,
+    snapshot: str | None = None,
     name: str = "member export",
 ) -> Draft:
-    """A contract for `raw`: every usable column a feature, the rest ignored with a note."""
-    missing = [c for c in (target, id_column) if c is not None and c not in raw.columns]
+    """A contract for `raw`: every usable column a feature, the rest ignored with a note.
+
+    `snapshot` names the column of a panel's snapshots (one row per member per month): an ID
+    then repeats across snapshots and is judged per (ID, snapshot). Blank targets make the
+    draft say `unknown: score`: those rows are members whose outcome is not known yet.
+    """
+    named = (target, id_column, snapshot)
+    missing = [c for c in named if c is not None and c not in raw.columns]
     if missing:
         raise ContractError(
             f"column(s) {', '.join(missing)} not in the export; found {', '.join(raw.columns)}"
         )
     notes: list[str] = []
+    if snapshot is not None and snapshot in (target, id_column):
+        raise ContractError(f"--snapshot {snapshot!r} is also the target or the ID column")
     if id_column is not None:
-        ids = raw[id_column].dropna()
+        # with snapshots, a member's ID repeats once per snapshot: the key is the pair
+        keyed = raw[[id_column, snapshot]] if snapshot is not None else raw[id_column]
+        ids = keyed.dropna()
+        ids = ids.astype(str).agg("\x1f".join, axis=1) if snapshot is not None else ids
         repeats = int(ids.duplicated().sum())
         # mostly repeating: not an ID at all; a few repeats are repeated members, which the
         # check after drafting reports with the contract key that accepts them (duplicates)
@@ -180,6 +192,7 @@ def draft_contract(
             raise ContractError(
                 f"--id {id_column!r}: values repeat ({ids.nunique()} distinct in "
                 f"{len(ids)} rows), so it does not identify members"
+                + ("" if snapshot else "; if the export holds monthly snapshots, pass --snapshot")
             )
         if repeats:
             notes.append(f"{id_column}: {repeats} repeated ID(s); see `duplicates` below")
@@ -187,12 +200,20 @@ def draft_contract(
         "name": name,
         "target": _target(raw[target], target, positive),
         "id": id_column,
+        **({"snapshot": snapshot} if snapshot is not None else {}),
         "duplicates": "error",
     }
+    unknown = int(_blank(raw[target]).sum())
+    if unknown:
+        contract["target"]["unknown"] = "score"
+        notes.append(
+            f"{target}: {unknown} blank target(s): members whose outcome is not known yet, "
+            "kept out of learning and listed for the campaign (target.unknown: score)"
+        )
     features: dict[str, Any] = {}
     ignore: dict[str, str] = {}
     for col in raw.columns:
-        if col in (target, id_column):
+        if col in named:
             continue
         if col in RESERVED:
             ignore[col] = "its name is reserved for a pipeline output; rename it to use it"

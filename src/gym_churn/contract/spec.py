@@ -156,6 +156,9 @@ class Target(_Strict):
     negative: Annotated[list[Scalar], Field(min_length=1)]
     label: str = "churned"  # what a positive member did, in the report's words
     negative_label: str = "stayed"
+    # a blank target: `error` refuses the row; `score` takes it for a member whose outcome is
+    # not known yet (the latest month's members): kept out of learning, scored and listed
+    unknown: Literal["error", "score"] = "error"
 
     @model_validator(mode="after")
     def _disjoint(self) -> Target:
@@ -203,6 +206,10 @@ class Contract(_Strict):
     description: str | None = None
     target: Target
     id: str | None = None
+    # the month (or other period) a row describes, when the export holds several snapshots:
+    # one row per member per snapshot, the target saying whether the member left after it.
+    # A member may then repeat across snapshots: the member key is (id, snapshot).
+    snapshot: str | None = None
     duplicates: Literal["error", "drop", "keep"] = "error"
     features: Annotated[dict[str, Feature], Field(min_length=1)]
     engineered: dict[str, Engineered] = Field(default_factory=dict)
@@ -214,9 +221,13 @@ class Contract(_Strict):
     def _consistent(self) -> Contract:
         raw = set(self.features)
         named = [self.target.column, *([self.id] if self.id else [])]
+        named += [self.snapshot] if self.snapshot else []
+        if len(set(named)) != len(named):
+            raise ValueError(f"the target, ID and snapshot columns must differ, got {named}")
         for col in named:
             if col in raw or col in self.engineered:
-                raise ValueError(f"{col!r} is the target or ID column and cannot be a feature")
+                what = "snapshot" if col == self.snapshot else "target or ID"
+                raise ValueError(f"{col!r} is the {what} column and cannot be a feature")
         clash = (raw | set(self.engineered) | set(named)) & RESERVED
         if clash:
             raise ValueError(f"column name(s) {sorted(clash)} are reserved for pipeline outputs")
@@ -280,6 +291,11 @@ class Contract(_Strict):
     def key(self) -> str:
         """The per-member key of every output: the ID column, or the row number."""
         return self.id or ROW_KEY
+
+    @property
+    def keys(self) -> list[str]:
+        """The columns that identify a row: the member key, then the snapshot if any."""
+        return [self.key, *([self.snapshot] if self.snapshot else [])]
 
     @property
     def tenure(self) -> str | None:

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn.base import ClassifierMixin, clone
-from sklearn.model_selection import StratifiedKFold, cross_validate
+from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold, cross_validate
 
 from gym_churn.contract.spec import Contract
 from gym_churn.features import model_inputs
@@ -42,17 +42,38 @@ class CVResult:
 
 
 def cross_validate_oof(
-    model: ClassifierMixin, X: pd.DataFrame, y: pd.Series, folds: int, seed: int
+    model: ClassifierMixin,
+    X: pd.DataFrame,
+    y: pd.Series,
+    folds: int,
+    seed: int,
+    groups: np.ndarray | None = None,
 ) -> CVResult:
-    """Stratified k-fold CV: fold ROC-AUCs and an out-of-fold churn probability per row."""
-    cv = StratifiedKFold(folds, shuffle=True, random_state=seed)
+    """Stratified k-fold CV: fold ROC-AUCs and an out-of-fold churn probability per row.
+
+    With `groups` (a member's ID on each of its rows, member_groups) the folds keep each
+    group's rows together: a member seen in several snapshots is never on both sides."""
+    if groups is None:
+        cv = StratifiedKFold(folds, shuffle=True, random_state=seed)
+    else:
+        cv = StratifiedGroupKFold(folds, shuffle=True, random_state=seed)
     result = cross_validate(
-        clone(model), X, y, cv=cv, scoring="roc_auc", return_estimator=True, return_indices=True
-    )
+        clone(model), X, y, groups=groups, cv=cv, scoring="roc_auc",
+        return_estimator=True, return_indices=True,
+    )  # fmt: skip
     oof = np.full(len(y), np.nan)
     for estimator, test_idx in zip(result["estimator"], result["indices"]["test"], strict=True):
         oof[test_idx] = estimator.predict_proba(X.iloc[test_idx])[:, 1]
     return CVResult(oof_proba=oof, fold_roc_auc=np.asarray(result["test_score"]))
+
+
+def member_groups(frame: pd.DataFrame, contract: Contract) -> np.ndarray | None:
+    """Each row's member ID when members repeat across the contract's snapshots (CV must
+    keep a member's rows in one fold), else None: the folds as for one row per member."""
+    if contract.snapshot is None or contract.id is None:
+        return None
+    ids = frame[contract.id]
+    return ids.to_numpy() if ids.duplicated().any() else None
 
 
 def split_xy(
@@ -93,7 +114,12 @@ def distinct_candidates(
 
 
 def choose_model(
-    X: pd.DataFrame, y: pd.Series, cfg: Train, contract: Contract, seed: int
+    X: pd.DataFrame,
+    y: pd.Series,
+    cfg: Train,
+    contract: Contract,
+    seed: int,
+    groups: np.ndarray | None = None,
 ) -> Choice:
     """CV every candidate setting on the same folds and keep the best mean ROC-AUC (the
     first listed wins a tie). With an explicit family there is one candidate; candidates
@@ -105,7 +131,7 @@ def choose_model(
             family, hyper, contract, seed,
             calibration=cfg.calibration, calibration_folds=cfg.calibration_folds,
         )  # fmt: skip
-        cv = cross_validate_oof(model, X, y, cfg.cv_folds, seed)
+        cv = cross_validate_oof(model, X, y, cfg.cv_folds, seed, groups)
         table.append(
             {
                 "model": family,
@@ -130,7 +156,7 @@ def fit_with_cv(
     threshold and how it was chosen.
     """
     X, y = split_xy(train, contract)
-    choice = choose_model(X, y, cfg, contract, seed)
+    choice = choose_model(X, y, cfg, contract, seed, member_groups(train, contract))
     threshold = choose_threshold(y.to_numpy(), choice.cv.oof_proba, cfg.threshold)
     model = build_model(
         choice.family, choice.hyperparameters, contract, seed,
@@ -187,6 +213,6 @@ def member_oof_scores(
     """Out-of-fold churn probability for every member: no member is scored by a model that
     saw its own label. The model spec train kept, the same folds, run on the whole export."""
     X, y = split_xy(members, contract)
-    cv = cross_validate_oof(model, X, y, folds, seed)
+    cv = cross_validate_oof(model, X, y, folds, seed, member_groups(members, contract))
     scores = pd.DataFrame({contract.key: members[contract.key], "churn_probability": cv.oof_proba})
     return scores, cv

@@ -21,7 +21,12 @@ import numpy as np
 from gym_churn.analysis.audit import anomalies, flag_features, without_columns
 from gym_churn.cli import exit_with, parser, stage_main
 from gym_churn.io import load_contract, load_params, read_json, read_table, write_json, write_table
-from gym_churn.models.selection import cross_validate_oof, model_from_summary, split_xy
+from gym_churn.models.selection import (
+    cross_validate_oof,
+    member_groups,
+    model_from_summary,
+    split_xy,
+)
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +53,9 @@ def main(argv: list[str] | None = None) -> None:
         reduced = without_columns(contract, flagged)
         X, y = split_xy(train, reduced)
         cv_without = cross_validate_oof(
-            model_from_summary(summary, reduced, seed), X, y, folds, seed
-        ).roc_auc_mean
+            model_from_summary(summary, reduced, seed), X, y, folds, seed,
+            member_groups(train, contract),
+        ).roc_auc_mean  # fmt: skip
     found = anomalies(read_table(args.members), contract)
     flagged_rows = table[table["flagged"]]
     # figures that do not apply are left out (strict JSON has no NaN): a flagged column's

@@ -17,8 +17,6 @@ import logging
 import math
 from pathlib import Path
 
-import pandas as pd
-
 from gym_churn import plots
 from gym_churn.cli import exit_with, parser, stage_main
 from gym_churn.errors import ContractError, ParamsError
@@ -84,7 +82,9 @@ def main(argv: list[str] | None = None) -> None:
 
     save_model(seg.assigner, args.model)
     write_table(
-        pd.DataFrame({contract.key: members[contract.key], "segment": seg.labels}), args.assignments
+        # keyed by member (and snapshot: a member of a panel has a row per month)
+        members[contract.keys].assign(segment=seg.labels),
+        args.assignments,
     )
     write_plot_data(scan, args.k_scan)
     figures = Path(args.figures)

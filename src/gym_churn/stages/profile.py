@@ -24,6 +24,9 @@ import logging
 import math
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
+
 from gym_churn import plots
 from gym_churn.cli import exit_with, parser, stage_main
 from gym_churn.io import (
@@ -56,6 +59,12 @@ def _defined(found: list[dict]) -> list[dict]:
     return out
 
 
+def _segments_of(assigned: pd.Series, frame: pd.DataFrame, keys: list[str]) -> np.ndarray:
+    """The segment of each row of `frame`, from the assignments indexed by `keys`."""
+    wanted = frame[keys[0]] if len(keys) == 1 else pd.MultiIndex.from_frame(frame[keys])
+    return assigned.loc[wanted].to_numpy()
+
+
 @stage_main
 def main(argv: list[str] | None = None) -> None:
     args = parser(
@@ -65,10 +74,11 @@ def main(argv: list[str] | None = None) -> None:
     params = load_params(args.params)
     contract = load_contract(args.contract)
     cfg, seed = params.profile, params.base.seed
-    target, key = contract.target.column, contract.key
+    target = contract.target.column
     members, train, test = read_table(args.members), read_table(args.train), read_table(args.test)
-    assigned = read_table(args.assignments).set_index(key)["segment"]
-    labels = assigned.loc[members[key]].to_numpy()
+    keys = contract.keys  # the member key, and the snapshot when members repeat by month
+    assigned = read_table(args.assignments).set_index(keys)["segment"]
+    labels = _segments_of(assigned, members, keys)
     flagged = read_json(args.audit)["flagged_features"]
 
     y = members[target]
@@ -86,7 +96,7 @@ def main(argv: list[str] | None = None) -> None:
     churn_test = test[target].to_numpy()
     result = {
         "kmeans_nmi_with_churn": rules.nmi_with_churn(
-            assigned.loc[test[key]].to_numpy(), churn_test
+            _segments_of(assigned, test, keys), churn_test
         ),
         "rule_nmi_with_churn": rules.nmi_with_churn(tree.leaves(test), churn_test),
         "rule_segments": len(table),
