@@ -178,7 +178,8 @@ def test_runtime_npz_written_before_the_encoding_tables_still_loads(tmp_path) ->
     old["meta"] = np.asarray(json.dumps(meta))
     loaded, _ = from_arrays(old)
     new = _new_month("other", X, contract)
-    assert np.array_equal(loaded.predict_proba(new), model.predict_proba(new))
+    assert np.array_equal(loaded.encode(new), boosted.encode(new), equal_nan=True)
+    assert np.array_equal(loaded.predict_proba(new), boosted.predict_proba(new))
 
 
 def _written(path, arrays):
