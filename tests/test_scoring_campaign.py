@@ -12,6 +12,7 @@ from gym_churn.scoring.campaign import (
     Economics,
     budget_contacts,
     campaign_list,
+    current_members,
     optimal_row,
     profit_curve,
     uplift,
@@ -367,3 +368,28 @@ def test_uplift_at_the_edges_stays_finite(k, n):
 def test_uplift_needs_members_in_both_groups(contacted: int, held: int) -> None:
     with pytest.raises(ValueError, match="both groups"):
         uplift(0, contacted, 0, held)
+
+
+# ------------------------------------------------------------------ snapshots (issue 24)
+
+
+@pytest.mark.parametrize(
+    ("months", "snapshot", "expected"),
+    [
+        pytest.param(["2024-05", "2024-06", "2024-06", "2024-05"], "month", [1, 2],
+                     id="the-latest-month-only"),
+        pytest.param(["2024-05", "2024-06", "2024-06", "2024-05"], None, [0, 1, 2, 3],
+                     id="no-snapshot-every-one"),
+        pytest.param(["2024-06"] * 4, "month", [0, 1, 2, 3], id="one-month"),
+    ],
+)  # fmt: skip
+def test_the_campaign_ranks_the_members_still_here(months, snapshot, expected):
+    from gym_churn.contract.spec import parse_contract
+    from tests.conftest import PANEL_CONTRACT
+
+    contract = parse_contract({**PANEL_CONTRACT, "snapshot": snapshot})
+    to_score = pd.DataFrame({"customer_id": ["a", "b", "c", "d"], "month": months})
+
+    current = current_members(to_score, contract)
+
+    pd.testing.assert_frame_equal(current, to_score.iloc[expected].reset_index(drop=True))

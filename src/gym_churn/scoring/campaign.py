@@ -14,11 +14,17 @@ held-out part measures what the offer did.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from gym_churn.contract.spec import Contract
+from gym_churn.splitting import snapshots
+
+log = logging.getLogger(__name__)
 
 GRID = 101  # contact shares 0%, 1%, ..., 100%
 
@@ -101,6 +107,23 @@ def plan(proba: np.ndarray, eco: Economics, budget: float) -> Plan:
     listed = np.zeros(len(proba), dtype=bool)
     listed[np.argsort(-proba, kind="stable")[:contacts]] = True
     return Plan(curve, best, affordable, contacts, listed)
+
+
+def current_members(to_score: pd.DataFrame, contract: Contract) -> pd.DataFrame:
+    """The members a campaign ranks among those whose outcome is not known yet: all of them,
+    or, with a snapshot column, those of the latest snapshot (a member still here now; an
+    earlier month's unknown outcome is no one to contact today). Order kept."""
+    if contract.snapshot is None or to_score.empty:
+        return to_score
+    latest = snapshots(to_score[contract.snapshot])[-1]
+    current = to_score[to_score[contract.snapshot] == latest].reset_index(drop=True)
+    if len(current) < len(to_score):
+        log.info(
+            "%d member row(s) of earlier snapshots without an outcome are not listed; "
+            "the campaign ranks the %d of %r",
+            len(to_score) - len(current), len(current), latest,
+        )  # fmt: skip
+    return current
 
 
 def campaign_list(

@@ -1,0 +1,142 @@
+"""End to end on a real monthly panel (issue 24): a sample of the CDNOW panel
+(data/examples/cdnow_panel.csv: one row per customer per month end, the target blank for
+the last months, whose outcome is not known yet).
+
+`gym-churn init --snapshot` drafts the contract, then every stage runs in this process, as
+tests/test_e2e_params.py runs them (bench/run.py: each stage's own main with dvc.yaml's
+command, in its order), with lighter params. It checks what the issue asks to see: the test
+split is one month, later than every training row; no customer's rows sit on both sides of
+any CV fold; the backtest covers 3 months with ROC-AUC, lift, ECE and churn rate each; the
+campaign lists only customers whose outcome is not known yet, keyed by their ID.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from tests.e2e_helpers import PROJECT, copy_project
+
+pytestmark = pytest.mark.e2e
+
+PANEL = PROJECT / "data" / "examples" / "cdnow_panel.csv"
+CUSTOMERS = 600
+DATA = "data/raw/panel.csv"
+LIGHTER = {
+    ("train", "cv_folds"): 3,
+    ("evaluate", "permutation_repeats"): 2,
+    ("profile", "bootstrap"): 100,
+    ("cluster", "n_init"): 2,
+    ("cluster", "stability_resamples"): 2,
+    ("cluster", "k_max"): 5,
+}
+
+
+def _bench_run() -> Any:
+    spec = importlib.util.spec_from_file_location("bench_run", PROJECT / "bench" / "run.py")
+    module = importlib.util.module_from_spec(spec)
+    assert spec.loader is not None
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, pd.DataFrame, list]:
+    """The project on a seeded sample of the panel's customers (all their rows), every
+    stage run; returns the folder, the sample as written and every CV fold train ran
+    (train and test row positions)."""
+    from gym_churn import commands
+    from gym_churn.models import selection
+
+    repo = copy_project(tmp_path_factory.mktemp("panel"))
+    panel = pd.read_csv(PANEL)
+    ids = panel["customer_id"].drop_duplicates().sample(CUSTOMERS, random_state=0)
+    sample = panel[panel["customer_id"].isin(ids)].reset_index(drop=True)
+    sample.to_csv(repo / DATA, index=False)
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    for (section, key), value in LIGHTER.items():
+        params[section][key] = value
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+    folds: list[tuple[np.ndarray, np.ndarray]] = []
+    real = selection.cross_validate
+
+    def recording(*args: Any, **kwargs: Any) -> Any:
+        result = real(*args, **kwargs)
+        folds.extend(zip(result["indices"]["train"], result["indices"]["test"], strict=True))
+        return result
+
+    bench = _bench_run()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(repo)
+        init = ["init", "--data", DATA, "--target", "churned", "--positive", "Yes",
+                "--id", "customer_id", "--snapshot", "snapshot"]  # fmt: skip
+        assert commands.main(init) == 0
+        stages = bench.stage_commands(repo)
+        codes = bench.run_in_process([s for s in stages if s[0] != "train"][:3])
+        patch.setattr(selection, "cross_validate", recording)
+        codes |= bench.run_in_process([s for s in stages if s[0] == "train"])
+        patch.setattr(selection, "cross_validate", real)
+        codes |= bench.run_in_process([s for s in stages if s[0] not in codes])
+    assert codes == dict.fromkeys((name for name, _ in stages), 0)
+    return repo, sample, folds
+
+
+def test_the_test_split_is_one_month_later_than_every_training_row(project) -> None:
+    repo, sample, _ = project
+    train = pd.read_csv(repo / "data" / "split" / "train.csv")
+    test = pd.read_csv(repo / "data" / "split" / "test.csv")
+    labelled = sample[sample["churned"].notna()]
+
+    assert set(test["snapshot"]) == {labelled["snapshot"].max()}
+    assert train["snapshot"].max() < test["snapshot"].iloc[0]
+    assert len(train) + len(test) == len(labelled)
+
+
+def test_no_customer_sits_on_both_sides_of_any_cv_fold(project) -> None:
+    repo, _, folds = project
+    train = pd.read_csv(repo / "data" / "split" / "train.csv")
+    summary = json.loads((repo / "models" / "train_summary.json").read_text())
+    assert train["customer_id"].duplicated().any()  # customers do repeat across months
+    # every candidate's folds and nothing else (each candidate: cv_folds folds)
+    assert len(folds) == summary["cv_folds"] * len(summary["candidates"])
+    ids = train["customer_id"].to_numpy()
+    for train_idx, test_idx in folds:
+        assert not set(ids[train_idx]) & set(ids[test_idx])
+
+
+def test_the_backtest_covers_three_months_with_each_figure(project) -> None:
+    repo, sample, _ = project
+    table = pd.read_csv(repo / "plots" / "backtest" / "backtest.csv")
+    metrics = json.loads((repo / "metrics" / "backtest.json").read_text())
+    labelled = sorted(sample.loc[sample["churned"].notna(), "snapshot"].unique())
+
+    assert table["snapshot"].tolist() == labelled[-3:]
+    for column in ("roc_auc", "top_decile_lift", "ece", "churn_rate"):
+        assert table[column].notna().all(), column
+    assert (table["roc_auc"] > 0.5).all()  # each month ranks churners above chance
+    assert metrics["backtest_months"] == 3
+    assert metrics["backtest_roc_auc_worst"] == pytest.approx(table["roc_auc"].min(), abs=1e-6)
+    assert (repo / "plots" / "figures" / "backtest" / "backtest.png").stat().st_size > 0
+
+
+def test_the_campaign_lists_only_customers_whose_outcome_is_not_known(project) -> None:
+    repo, sample, _ = project
+    listed = pd.read_csv(repo / "reports" / "campaign.csv")
+    latest = sample["snapshot"].max()
+    unknown = sample[sample["churned"].isna() & (sample["snapshot"] == latest)]
+
+    assert len(listed) > 0
+    assert list(listed.columns[:2]) == ["customer_id", "snapshot"]
+    assert set(listed["snapshot"]) == {latest}
+    assert set(listed["customer_id"]) <= set(unknown["customer_id"])
+    assert listed["customer_id"].is_unique
+    preprocess = json.loads((repo / "reports" / "preprocess.json").read_text())
+    assert preprocess["rows_to_score"] == sample["churned"].isna().sum()
