@@ -665,3 +665,39 @@ def test_figures_a_stage_left_out_are_not_quoted(gym_inputs) -> None:
     assert "best single-feature ROC-AUC" not in report
     assert "silhouette" not in report
     assert "Portraits: stability (mean" in report
+
+
+# ------------------------------------------------------------------ snapshots (issue 24)
+
+BACKTEST = {
+    "backtest_months": 3, "backtest_roc_auc_mean": 0.781, "backtest_roc_auc_worst": 0.727,
+    "backtest_top_decile_lift_mean": 1.77, "backtest_top_decile_lift_worst": 1.65,
+    "backtest_ece_mean": 0.085, "backtest_ece_worst": 0.088, "backtest_churn_rate_mean": 0.53,
+}  # fmt: skip
+
+
+def _panel(inputs: ReportInputs, backtest: dict[str, Any]) -> str:
+    contract = inputs.contract.model_copy(update={"snapshot": "month"})
+    return build_report(dataclasses.replace(inputs, contract=contract, backtest=backtest))
+
+
+def test_a_panel_report_gives_the_backtests_mean_and_worst_month(other_inputs) -> None:
+    report = _panel(other_inputs, BACKTEST)
+    assert "Out of time: the test split is the latest labelled `month`" in report
+    assert "Backtest over the last 3 labelled months" in report
+    assert "ROC-AUC 0.781 (worst month 0.727)" in report
+    assert "top-decile lift 1.77 (worst month 1.65)" in report
+    assert "ECE 0.085 (worst month 0.088)" in report
+
+
+def test_a_panel_of_one_labelled_month_says_it_needs_more_months(other_inputs) -> None:
+    report = _panel(other_inputs, {"backtest_months": 0})
+    assert "No out-of-time check" in report
+    assert "it needs more months" in report
+    assert "Backtest over" not in report
+
+
+def test_without_a_snapshot_column_the_report_is_as_before(other_inputs) -> None:
+    report = build_report(other_inputs)
+    assert report == build_report(dataclasses.replace(other_inputs, backtest=BACKTEST))
+    assert "out-of-time" not in report.lower()

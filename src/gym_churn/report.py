@@ -7,7 +7,7 @@ in the contract's words; the jargon waits in the last section, for data scientis
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
@@ -43,6 +43,34 @@ class ReportInputs:
     curve: pd.DataFrame  # plots/campaign/profit.csv
     economics: dict[str, Any]  # params' campaign section
     campaign_path: str
+    backtest: dict[str, Any] = field(default_factory=dict)  # metrics/backtest.json
+
+
+def _out_of_time(r: ReportInputs) -> str:
+    """A panel's out-of-time check in one paragraph (empty without a snapshot column)."""
+    b, snapshot = r.backtest, r.contract.snapshot
+    if snapshot is None:
+        return ""
+    if not b.get("backtest_months"):
+        return (
+            f"No out-of-time check: the export holds one labelled `{snapshot}`; it needs more "
+            "months (two labelled snapshots or more: the latest is then the test split, and "
+            "each recent month is scored by a model of the months before it).\n\n"
+        )
+    shown = (("roc_auc", "ROC-AUC", ".3f"), ("top_decile_lift", "top-decile lift", ".2f"),
+             ("ece", "ECE", ".3f"))  # fmt: skip
+    parts = [
+        f"{words} {b[f'backtest_{key}_mean']:{fmt}} "
+        f"(worst month {b[f'backtest_{key}_worst']:{fmt}})"
+        for key, words, fmt in shown
+        if f"backtest_{key}_mean" in b  # a figure no month has is left out
+    ]
+    return (
+        f"Out of time: the test split is the latest labelled `{snapshot}`, every training row "
+        f"is earlier. Backtest over the last {b['backtest_months']} labelled months, each "
+        f"scored by the model refitted on the months before it: {'; '.join(parts)} (each "
+        "month in the backtest plot).\n\n"
+    )
 
 
 def _pct(x: float) -> str:
@@ -577,7 +605,7 @@ Test split ({e.get("test_rows", "?")} members, never used to choose anything):
 
 {_table(["metric", "value", "meaning"], metric_rows)}
 
-The member table's probabilities are out of fold (ROC-AUC
+{_out_of_time(r)}The member table's probabilities are out of fold (ROC-AUC
 {r.score["scored_members_roc_auc"]:.3f} against actual churn; {_pct(r.score["at_risk_share"])}
 flagged at risk). Adjusted ratios: g-computation (standardisation over every member on either
 side) with a ridge logistic regression (cubic splines for numbers) fit by Newton's method,

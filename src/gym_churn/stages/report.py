@@ -13,6 +13,7 @@ Reads  --contract        the data contract (words, roles, description)
        --evaluate-figures, --cluster-figures, --drivers-figures, --profile-figures,
        --campaign-figures
                          folders the report links to
+       --backtest-metrics  a panel's out-of-time check (metrics/backtest.json)
 Writes --report          the Markdown report (figures linked relative to it)
 Params drivers.early_months
 """
@@ -46,7 +47,7 @@ def main(argv: list[str] | None = None) -> None:
         __doc__, "contract", "summary", "evaluate_metrics", "cluster_metrics", "audit_metrics",
         "drivers_metrics", "profile_metrics", "score_metrics", "drivers", "levels", "tenure",
         "rules", "portraits", "scored", "campaign_metrics", "campaign_curve", "campaign_list",
-        *REPORT_FIGURES, "report",
+        *REPORT_FIGURES, "backtest_metrics", "report",
     ).parse_args(argv)  # fmt: skip
     params = load_params(args.params)
     report_dir = Path(args.report).parent
@@ -77,6 +78,7 @@ def main(argv: list[str] | None = None) -> None:
         curve=read_table(args.campaign_curve),
         economics=params.campaign.model_dump(),
         campaign_path=args.campaign_list,
+        backtest=read_json(args.backtest_metrics),
     )
     write_text(build_report(inputs), args.report)
     log.info("report -> %s", args.report)
