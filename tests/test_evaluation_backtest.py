@@ -115,3 +115,25 @@ def test_the_bundled_kind_of_export_is_not_backtested():
     contract = parse_contract({**PANEL_CONTRACT, "snapshot": None})
     members = check_export(make_other(), contract, source="other.csv").members
     assert backtest(members, _model(), contract, months=3, n_bins=10).empty
+
+
+@pytest.mark.parametrize(
+    ("horizon", "tested", "first_cut"),
+    [
+        (1, ["2024-03", "2024-04", "2024-05"], "2024-03"),
+        (2, ["2024-03", "2024-04", "2024-05"], "2024-02"),
+        (3, ["2024-04", "2024-05"], "2024-02"),  # 2024-03 would learn from nothing
+    ],
+)
+def test_a_longer_horizon_leaves_the_months_before_out_of_each_fit(horizon, tested, first_cut):
+    contract = parse_contract(
+        {**PANEL_CONTRACT, "target": {**PANEL_CONTRACT["target"], "horizon": horizon}}
+    )
+    members = _labelled(months=6)  # labelled 2024-01 .. 2024-05
+    counts = members["month"].value_counts().sort_index()
+
+    table = backtest(members, _model(), contract, months=3, n_bins=10)
+
+    assert table["snapshot"].tolist() == tested
+    # the first month tested learns from the snapshots before `first_cut` only
+    assert table["train_rows"].iloc[0] == counts[counts.index < first_cut].sum()

@@ -167,3 +167,32 @@ def test_a_latest_month_of_one_class_is_refused_naming_it():
 
     with pytest.raises(DataValidationError, match=r"two_classes fails in the test split.*2024-03"):
         out_of_time_split(labelled, "month", "left", source=SOURCE)
+
+
+@pytest.mark.parametrize(
+    ("horizon", "train_months"),
+    [
+        pytest.param(1, {"2024-01", "2024-02", "2024-03", "2024-04"}, id="next-month"),
+        pytest.param(2, {"2024-01", "2024-02", "2024-03"}, id="two-months"),
+        pytest.param(3, {"2024-01", "2024-02"}, id="three-months"),
+    ],
+)
+def test_outcomes_not_known_at_the_test_month_are_left_out_of_training(horizon, train_months):
+    contract = parse_contract({**PANEL_CONTRACT, "target": {**PANEL_CONTRACT["target"],
+                                                             "horizon": horizon}})  # fmt: skip
+    labelled, _ = split_unknown(_panel(months=6), contract)
+
+    train, test = split_members(labelled, contract, 0.2, seed=0, source=SOURCE)
+
+    assert set(test["month"]) == {"2024-05"}
+    assert set(train["month"]) == train_months
+
+
+def test_too_few_months_for_the_horizon_fall_back_to_the_stratified_split():
+    contract = parse_contract({**PANEL_CONTRACT, "target": {**PANEL_CONTRACT["target"],
+                                                             "horizon": 3}})  # fmt: skip
+    labelled, _ = split_unknown(_panel(months=3), contract)  # 2 labelled months
+
+    _, test = split_members(labelled, contract, 0.2, seed=0, source=SOURCE)
+
+    assert set(test["month"]) == {"2024-01", "2024-02"}

@@ -63,20 +63,22 @@ def snapshots(values: pd.Series) -> list:
 
 
 def out_of_time_split(
-    members: pd.DataFrame, snapshot: str, target: str, *, source: str
+    members: pd.DataFrame, snapshot: str, target: str, *, source: str, gap: int = 0
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Test = every row of the latest snapshot, train = every earlier row; order kept.
+    """Test = every row of the latest snapshot, train = every row of the snapshots before
+    it but the last `gap` (outcomes not known yet at the latest: target.horizon - 1); the
+    rows between are in neither. Order kept.
 
-    Needs two snapshots or more; each side must hold both classes, or the error names
+    Needs 2 + gap snapshots or more; each side must hold both classes, or the error names
     `source`, the column and the snapshot."""
     months = snapshots(members[snapshot])
-    if len(months) < 2:
+    if len(months) < 2 + gap:
         raise DataValidationError(
-            f"{source}: column {snapshot!r}: an out-of-time split needs 2 labelled snapshots "
-            f"or more, found {len(months)}"
+            f"{source}: column {snapshot!r}: an out-of-time split needs {2 + gap} labelled "
+            f"snapshots or more (target.horizon {gap + 1}), found {len(months)}"
         )
     latest = members[snapshot] == months[-1]
-    train, test = members[~latest], members[latest]
+    train, test = members[members[snapshot] < months[-1 - gap]], members[latest]
     for name, part in (("train", train), ("test", test)):
         if part[target].nunique() < 2:
             raise DataValidationError(
@@ -90,10 +92,11 @@ def out_of_time_split(
 def split_members(
     members: pd.DataFrame, contract: Contract, test_size: float, seed: int, *, source: str
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Out of time when the contract names a snapshot column and the members hold two
-    labelled snapshots or more (test = the latest); else stratified (`test_size`, `seed`)."""
+    """Out of time when the contract names a snapshot column and the members hold enough
+    labelled snapshots (2 + target.horizon - 1: test = the latest, out_of_time_split); else
+    stratified (`test_size`, `seed`)."""
     target = contract.target.column
-    snapshot = contract.snapshot
-    if snapshot is not None and members[snapshot].nunique() >= 2:
-        return out_of_time_split(members, snapshot, target, source=source)
+    snapshot, gap = contract.snapshot, contract.target.horizon - 1
+    if snapshot is not None and members[snapshot].nunique() >= 2 + gap:
+        return out_of_time_split(members, snapshot, target, source=source, gap=gap)
     return stratified_split(members, target, test_size, seed, source=source)

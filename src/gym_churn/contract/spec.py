@@ -159,6 +159,10 @@ class Target(_Strict):
     # a blank target: `error` refuses the row; `score` takes it for a member whose outcome is
     # not known yet (the latest month's members): kept out of learning, scored and listed
     unknown: Literal["error", "score"] = "error"
+    # with snapshots: how many snapshots the outcome spans (1: left in the following month;
+    # 3: within the next three). An outcome of the last horizon - 1 snapshots before a month
+    # is not known yet in that month, so an out-of-time test leaves those out of training.
+    horizon: Annotated[int, Field(ge=1)] = 1
 
     @model_validator(mode="after")
     def _disjoint(self) -> Target:

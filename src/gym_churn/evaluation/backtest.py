@@ -25,25 +25,30 @@ log = logging.getLogger(__name__)
 COLUMNS = ["snapshot", "members", "train_rows", "churn_rate", "roc_auc", "top_decile_lift", "ece"]
 
 
-def backtest_months(values: pd.Series, months: int) -> list:
-    """The snapshots to test: the last `months` of those with an earlier one to learn from."""
-    return snapshots(values)[1:][-months:]
+def backtest_months(values: pd.Series, months: int, gap: int = 0) -> list:
+    """The snapshots to test: the last `months` of those with an earlier one to learn from
+    (`gap` snapshots before it left out: outcomes not known yet then)."""
+    return snapshots(values)[1 + gap :][-months:]
 
 
 def backtest(
     members: pd.DataFrame, model: ClassifierMixin, contract: Contract, months: int, n_bins: int
 ) -> pd.DataFrame:
     """One row per tested snapshot (COLUMNS, earliest first): the unfitted `model` fitted on
-    the labelled `members` of every earlier snapshot, scored on that snapshot's.
+    the labelled `members` of every earlier snapshot (but the last target.horizon - 1, whose
+    outcome was not known yet that month), scored on that snapshot's.
 
     Empty (the columns only) without a snapshot column or with fewer than two snapshots. A
     month of one class has no ROC-AUC or lift (NaN in the table; left out of the summary)."""
     snapshot = contract.snapshot
     if snapshot is None:
         return pd.DataFrame(columns=COLUMNS)
+    gap = contract.target.horizon - 1
+    order = snapshots(members[snapshot])
     rows = []
-    for month in backtest_months(members[snapshot], months):
-        before, during = members[members[snapshot] < month], members[members[snapshot] == month]
+    for month in backtest_months(members[snapshot], months, gap):
+        cut = order[order.index(month) - gap]  # train on the snapshots before this one
+        before, during = members[members[snapshot] < cut], members[members[snapshot] == month]
         X_train, y_train = split_xy(before, contract)
         X_test, y_test = split_xy(during, contract)
         if y_train.nunique() < 2:  # nothing to learn yet: no row, the month is not tested
