@@ -179,9 +179,11 @@ def test_metrics_hold_only_numbers_and_lists(path: str) -> None:
 
 
 def test_the_metrics_columns_stay_few() -> None:
-    # every flat number is a column of `dvc exp show`: row counts and details live elsewhere
+    # every flat number is a column of `dvc exp show`: row counts and details live elsewhere.
+    # 45: the lift's ceiling, the levers' family-wise figures and the backtest's month count
+    # joined the 40 of before; the README's `dvc exp show --keep` recipe picks the headline ones
     columns = {path: len(_flat_numbers(path)) for path in _metrics_files()}
-    assert sum(columns.values()) <= 40, columns
+    assert sum(columns.values()) <= 45, columns
     preprocess = DVC["stages"]["preprocess"]
     assert "metrics" not in preprocess
     assert PATHS["preprocess_metrics"] not in _metrics_files()
