@@ -104,11 +104,17 @@ def compare(name: str, path: Path, params, extra: bool) -> dict:
     start = time.perf_counter()
     choice = choose_model(X, y, cfg, contract, params.base.seed)
     seconds = time.perf_counter() - start
-    scores = {(c["model"], repr(sorted(c["hyperparameters"].items()))): c["cv_roc_auc_mean"]
+
+    def key_of(family: str, hyper: dict) -> tuple[str, str]:
+        # without categories the encoding changes nothing: one model, fitted once
+        kept = {k: v for k, v in hyper.items() if contract.categorical or k != "encoding"}
+        return family, repr(sorted(kept.items()))
+
+    scores = {key_of(c["model"], c["hyperparameters"]): c["cv_roc_auc_mean"]
               for c in choice.candidates}  # fmt: skip
 
     def cv(family: str, hyper: dict) -> float:
-        key = (family, repr(sorted(hyper.items())))
+        key = key_of(family, hyper)
         if key not in scores:
             scores[key] = _cv(family, hyper, X, y, contract, params)
         return scores[key]
