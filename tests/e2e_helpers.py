@@ -107,3 +107,21 @@ def kill_processes_in(folder: Path) -> list[int]:
                 os.kill(int(proc.name), signal.SIGKILL)
                 killed.append(int(proc.name))
     return killed
+
+
+def plots_with_data(root: Path) -> list[str]:
+    """The titles of dvc.yaml's plots that dvc draws in `root`: those with a data row in at
+    least one of their files (a plot whose files hold only a header, such as the backtest of
+    an export with one snapshot, draws nothing)."""
+    import yaml
+
+    drawn = []
+    for plot in yaml.safe_load((root / "dvc.yaml").read_text(encoding="utf-8"))["plots"]:
+        ((title, spec),) = plot.items()
+        files = spec["y"] if isinstance(spec.get("y"), dict) else {title: None}
+        if any(
+            (root / name).is_file() and len((root / name).read_text().splitlines()) > 1
+            for name in files
+        ):
+            drawn.append(title)
+    return drawn

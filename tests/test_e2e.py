@@ -16,7 +16,14 @@ import pytest
 import yaml
 from sklearn.metrics import roc_auc_score
 
-from tests.e2e_helpers import command_env, copy_project, git_status, run, run_detaching
+from tests.e2e_helpers import (
+    command_env,
+    copy_project,
+    git_status,
+    plots_with_data,
+    run,
+    run_detaching,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -79,12 +86,12 @@ def test_evaluate_metrics_present_and_sane(repo: Path) -> None:
 
 
 def test_dvc_plots_render(repo: Path, tmp_path: Path) -> None:
-    dvc = yaml.safe_load((repo / "dvc.yaml").read_text())
-    assert len(dvc["plots"]) >= 6
+    drawn = plots_with_data(repo)
+    assert len(drawn) >= 6
     run(["dvc", "plots", "show", "-o", str(tmp_path / "html")], repo)
     html = (tmp_path / "html/index.html").read_text()
-    for plot in dvc["plots"]:
-        assert next(iter(plot)) in html
+    for title in drawn:
+        assert title in html
 
 
 def test_lock_records_raw_data_hash(repo: Path) -> None:
@@ -247,7 +254,8 @@ def test_cluster_param_reruns_exactly_cluster_and_profile(repo: Path, temp_exper
         ("train.modle=logreg", "train.modle"),  # dvc refuses keys that do not exist
         ("+train.modle=logreg", "train.modle: unknown key (misspelled?)"),
         ("train.model=xgboost", "'auto', 'logreg', 'random_forest' or 'hist_gradient_boosting'"),
-        ("split.test_size=1.5", "split.test_size: Input should be less than 1"),
+        # a value out of range (split.test_size=1.5) takes the same path as xgboost's; its
+        # message is tested in tests/test_params.py without dvc
     ],
 )
 def test_bad_param_fails_with_clear_message(repo: Path, override: str, message: str) -> None:

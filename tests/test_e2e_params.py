@@ -55,8 +55,8 @@ KEYS = {
 # (a key params.yaml no longer has is left out).
 LIGHTER = {
     "train.cv_folds": 3,
-    "train.calibration_folds": 3,
-    "train.random_forest.n_estimators": 100,
+    "train.calibration_folds": 2,
+    "train.random_forest.n_estimators": 25,
     "evaluate.permutation_repeats": 1,
     "profile.bootstrap": 100,
     "cluster.n_init": 2,

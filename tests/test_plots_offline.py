@@ -26,7 +26,8 @@ from typing import Any
 from urllib.parse import unquote
 
 import pytest
-import yaml
+
+from tests.e2e_helpers import plots_with_data
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = ROOT / ".dvc" / "plots" / "template.html"
@@ -38,7 +39,7 @@ pytestmark = pytest.mark.e2e
 
 
 def _plot_count() -> int:
-    return len(yaml.safe_load((ROOT / "dvc.yaml").read_text(encoding="utf-8"))["plots"])
+    return len(plots_with_data(ROOT))
 
 
 def _env() -> dict[str, str]:
