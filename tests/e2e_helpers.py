@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import shutil
 import signal
 import subprocess
 import sys
 from pathlib import Path
+from types import ModuleType
 
 PROJECT = Path(__file__).resolve().parents[1]
 
@@ -125,3 +127,13 @@ def plots_with_data(root: Path) -> list[str]:
         ):
             drawn.append(title)
     return drawn
+
+
+def load_bench(name: str) -> ModuleType:
+    """bench/<name>.py as a module: bench/ is not a package, so it is imported by its path."""
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", PROJECT / "bench" / f"{name}.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -4,21 +4,19 @@ is faked here (the real one is the bench's job: minutes per environment)."""
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
 import yaml
+
+from tests.e2e_helpers import load_bench
 
 PROJECT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("determinism", PROJECT / "bench/determinism.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_bench("determinism")
 
 
 def _lock(root: Path, scored: str, figures: str) -> None:

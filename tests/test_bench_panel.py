@@ -5,13 +5,14 @@ blank where those months are not observed yet."""
 from __future__ import annotations
 
 import functools
-import importlib.util
 import re
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+
+from tests.e2e_helpers import load_bench
 
 PROJECT = Path(__file__).resolve().parents[1]
 EXAMPLE = PROJECT / "data" / "examples" / "cdnow_panel.csv"
@@ -31,13 +32,7 @@ LEAKAGE_SETTINGS = [(1, 1), (3, 3)]
 
 def _load_panel_module():
     """bench/ is not a package: import bench/panel_cdnow.py by its path."""
-    path = PROJECT / "bench" / "panel_cdnow.py"
-    spec = importlib.util.spec_from_file_location("bench_panel_cdnow", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_bench("panel_cdnow")
 
 
 panel_cdnow = _load_panel_module()

@@ -3,7 +3,6 @@ no code change, then scoring a new month from a copy of the models folder alone.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 import shutil
@@ -13,7 +12,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from tests.e2e_helpers import PROJECT, copy_project, git_status, run
+from tests.e2e_helpers import copy_project, git_status, load_bench, run
 
 pytestmark = pytest.mark.e2e
 
@@ -22,11 +21,7 @@ GYM_WORDS = ("Partner", "Promo_friends", "Lifetime", "visits", "partner", "frien
 
 
 def _exports():
-    spec = importlib.util.spec_from_file_location("exports", PROJECT / "bench" / "exports.py")
-    module = importlib.util.module_from_spec(spec)
-    assert spec.loader is not None
-    spec.loader.exec_module(module)
-    return module
+    return load_bench("exports")
 
 
 @pytest.fixture(scope="module")

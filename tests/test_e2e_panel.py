@@ -12,7 +12,6 @@ campaign lists only customers whose outcome is not known yet, keyed by their ID.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from tests.e2e_helpers import PROJECT, copy_project
+from tests.e2e_helpers import PROJECT, copy_project, load_bench
 
 pytestmark = pytest.mark.e2e
 
@@ -40,11 +39,7 @@ LIGHTER = {
 
 
 def _bench_run() -> Any:
-    spec = importlib.util.spec_from_file_location("bench_run", PROJECT / "bench" / "run.py")
-    module = importlib.util.module_from_spec(spec)
-    assert spec.loader is not None
-    spec.loader.exec_module(module)
-    return module
+    return load_bench("run")
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,6 @@ tested by tests/test_e2e.py and tests/test_e2e_exports.py.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 from typing import Any, get_args
@@ -25,7 +24,7 @@ import yaml
 
 from gym_churn.params import Threshold, Train
 from gym_churn.scoring.shapley import MAX_BRUTE_FORCE_GROUPS
-from tests.e2e_helpers import PROJECT, copy_project, run
+from tests.e2e_helpers import copy_project, load_bench, run
 
 pytestmark = pytest.mark.e2e
 
@@ -66,11 +65,7 @@ LIGHTER = {
 
 
 def _bench_run() -> Any:
-    spec = importlib.util.spec_from_file_location("bench_run", PROJECT / "bench" / "run.py")
-    module = importlib.util.module_from_spec(spec)
-    assert spec.loader is not None
-    spec.loader.exec_module(module)
-    return module
+    return load_bench("run")
 
 
 def many_text_export(rows: int = ROWS, seed: int = 7) -> pd.DataFrame:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
 import re
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+
+from tests.e2e_helpers import load_bench
 
 PROJECT = Path(__file__).resolve().parents[1]
 SOURCE = PROJECT / "data" / "raw" / "gym_churn.csv"
@@ -18,12 +19,7 @@ SCALE_ROWS = 2_000
 
 def _load_exports():
     """bench/ is not a package: import bench/exports.py by its path."""
-    spec = importlib.util.spec_from_file_location("bench_exports", PROJECT / "bench" / "exports.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_bench("exports")
 
 
 exports = _load_exports()
