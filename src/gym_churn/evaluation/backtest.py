@@ -8,17 +8,16 @@ top-decile lift, calibration (ECE) and churn rate per month, and the mean and wo
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from sklearn.base import ClassifierMixin, clone
-from sklearn.metrics import roc_auc_score
 
 from gym_churn.contract.spec import Contract
-from gym_churn.evaluation.metrics import expected_calibration_error, top_share_lift
-from gym_churn.models.selection import split_xy
 from gym_churn.splitting import snapshots
+
+if TYPE_CHECKING:
+    from sklearn.base import ClassifierMixin
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +42,14 @@ def backtest(
     snapshot = contract.snapshot
     if snapshot is None:
         return pd.DataFrame(columns=COLUMNS)
+    # scikit-learn only where a month is tested: an export without snapshots (most) pays
+    # none of its start-up in this stage's process
+    from sklearn.base import clone
+    from sklearn.metrics import roc_auc_score
+
+    from gym_churn.evaluation.metrics import expected_calibration_error, top_share_lift
+    from gym_churn.models.selection import split_xy
+
     gap = contract.target.horizon - 1
     order = snapshots(members[snapshot])
     rows = []

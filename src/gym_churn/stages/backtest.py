@@ -31,7 +31,6 @@ from gym_churn.io import (
     write_json,
     write_plot_data,
 )
-from gym_churn.models.selection import model_from_summary
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +42,11 @@ def main(argv: list[str] | None = None) -> None:
     params = load_params(args.params)
     contract = load_contract(args.contract)
     members = read_table(args.members)
-    model = model_from_summary(read_json(args.summary), contract, params.base.seed)
+    model = None
+    if contract.snapshot is not None:  # the model (and scikit-learn) only where it is refit
+        from gym_churn.models.selection import model_from_summary
+
+        model = model_from_summary(read_json(args.summary), contract, params.base.seed)
     table = backtest(
         members, model, contract, params.backtest.months, params.backtest.calibration_bins
     )
