@@ -701,3 +701,22 @@ def test_without_a_snapshot_column_the_report_is_as_before(other_inputs) -> None
     report = build_report(other_inputs)
     assert report == build_report(dataclasses.replace(other_inputs, backtest=BACKTEST))
     assert "out-of-time" not in report.lower()
+
+
+def test_an_attribute_a_lever_moves_is_not_called_fixed(gym_inputs) -> None:
+    # months left on a contract is contract length minus months used: a renewal resets it
+    inputs = _with(gym_inputs, "Month_to_end_contract", not_adjusted_for="Contract_period",
+                   tied_by="contract_months_used")  # fmt: skip
+
+    todo = _section(build_report(inputs), "What to do")
+    fixed = todo.split("Fixed traits (")[1].split(")")[0]
+
+    assert "'months left on contract'" not in fixed
+    assert "'age'" in fixed
+    assert (
+        "Months left on contract is not fixed: it moves with 'contract length', so it is "
+        "described, never recommended on its own."
+    ) in todo
+    # without the tie it is listed with the fixed traits, as any attribute
+    plain = _section(build_report(gym_inputs), "What to do")
+    assert "'months left on contract'" in plain.split("Fixed traits (")[1].split(")")[0]

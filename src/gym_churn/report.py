@@ -176,6 +176,24 @@ def early_lead(r: ReportInputs) -> str | None:
     )
 
 
+def attribute_kinds(r: ReportInputs) -> tuple[list[str], dict[str, list[str]]]:
+    """The contract's attributes split in two: fixed ones, and those a lever moves (the
+    contract ties them through an engineered feature, as months left on a contract is contract
+    length minus months used: a renewal resets it), each with the levers that move it."""
+    c = r.contract
+    levers = set(c.with_role("lever"))
+    tied = r.drivers.set_index("feature").get("not_adjusted_for")
+    fixed, moving = [], {}
+    for col in c.with_role("attribute"):
+        cell = tied.get(col) if tied is not None else None
+        movers = [x for x in str(cell).split(" + ") if x in levers] if pd.notna(cell) else []
+        if movers:
+            moving[col] = movers
+        else:
+            fixed.append(col)
+    return fixed, moving
+
+
 def recommendations(r: ReportInputs) -> tuple[list[str], list[str]]:
     """(recommended actions, levers left out and why). Only levers whose adjusted 95% CI
     excludes "no difference" are named; attributes never are; targeting is by risk."""
@@ -648,7 +666,13 @@ def build_report(r: ReportInputs) -> str:
     reverse = reversed_levers(r)
     if reverse:
         rec_text += "\n\nGoes with more churn, not less: " + "; ".join(reverse) + "."
-    attributes = _words_list(c, c.with_role("attribute"))
+    fixed, moving = attribute_kinds(r)
+    attributes = _words_list(c, fixed)
+    moves = "".join(
+        f" {c.words(col).label.capitalize()} is not fixed: it moves with "
+        f"{_words_list(c, levers)}, so it is described, never recommended on its own."
+        for col, levers in moving.items()
+    )
     n = int(e.get("test_rows", 0))
     summary = [
         f"- {_pct(m['churn_rate'])} of members {label} (95% CI "
@@ -683,7 +707,7 @@ hand.*
 {rec_text}
 
 Fixed traits ({attributes or "none declared"}) are never recommended: a club cannot change
-them.
+them.{moves}
 
 ## Whom to contact this month
 
