@@ -201,8 +201,8 @@ class Campaign(_Section):
 
 class Backtest(_Section):
     # the last this-many labelled snapshots are each scored by a model fitted on the earlier
-    months: Annotated[int, Field(ge=1)] = 3
-    calibration_bins: Annotated[int, Field(ge=2)] = 10  # each month's ECE
+    months: Annotated[int, Field(ge=1)]
+    calibration_bins: Annotated[int, Field(ge=2)]  # each month's ECE
 
 
 class Params(_Section):

@@ -195,8 +195,9 @@ def attribute_kinds(r: ReportInputs) -> tuple[list[str], dict[str, list[str]]]:
 
 
 def recommendations(r: ReportInputs) -> tuple[list[str], list[str]]:
-    """(recommended actions, levers left out and why). Only levers whose adjusted 95% CI
-    excludes "no difference" are named; attributes never are; targeting is by risk."""
+    """(recommended actions, levers left out and why). Only levers with evidence after Holm's
+    correction over the levers tested (drivers.csv's lever_evidence) are named; attributes
+    never are; targeting is by risk."""
     c, label = r.contract, r.contract.target.label
     out = []
     if early_lead(r):

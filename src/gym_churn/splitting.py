@@ -83,7 +83,8 @@ def out_of_time_split(
         if part[target].nunique() < 2:
             raise DataValidationError(
                 f"{source}: column {target!r}: rule two_classes fails in the {name} split "
-                f"(snapshot{'s before' if name == 'train' else ''} {months[-1]!r}, "
+                f"(snapshot{'s before' if name == 'train' else ''} "
+                f"{months[-1 - gap] if name == 'train' else months[-1]!r}, "
                 f"{len(part)} rows): a model cannot be trained or tested on one class"
             )
     return train, test

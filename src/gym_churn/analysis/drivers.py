@@ -79,7 +79,9 @@ NEWTON_TOL = 1e-9
 ESTIMATED = "estimated"
 FLAGGED = "not estimated: behaves like the outcome"
 SEPARATED = "not estimated: cannot be separated from"
-ONE_SIDED = "not estimated: a side has no members or no churn variation"
+ONE_SIDED = (
+    "not estimated: a side has no members, both sides hold the same members, or no churn variation"
+)
 UNCONVERGED = "not estimated: the outcome model did not converge"
 
 COLUMNS = [
@@ -130,6 +132,8 @@ def contrast(members: pd.DataFrame, contract: Contract, col: str) -> Contrast:
         rates = members.loc[x.isin(big), target].groupby(x[x.isin(big)]).mean()
         if len(rates) < 2:
             rates = members[target].groupby(x).mean()
+        if rates.empty:  # every cell blank: sides that hold nobody (the row is not estimated)
+            return Contrast(None, None, "no level to compare")
         riskiest, safest = rates.idxmax(), rates.idxmin()
         return Contrast(riskiest, safest, f"'{riskiest}' vs '{safest}' (riskiest vs safest)")
     x = members[col].dropna()
@@ -358,7 +362,9 @@ def adjusted(
         low, high = sides(members, col, contrasts[col])
         on_either = members[low | high]
         y = on_either[target].to_numpy()
-        if not low.any() or not high.any() or len(np.unique(y)) < 2:
+        # no contrast: a side is empty, a member is on both (a constant column, a category
+        # with one level: the group against itself), or everyone on either side had one outcome
+        if not low.any() or not high.any() or (low & high).any() or len(np.unique(y)) < 2:
             row["status"] = ONE_SIDED
             continue
         is_high = high[low | high].to_numpy()

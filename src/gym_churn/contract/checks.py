@@ -349,7 +349,6 @@ def check_export(
     counts["rows_dropped_duplicates"] = int(repeated.sum())
     if repeated.any():
         log.warning("%s: dropped %d repeated member row(s)", source, int(repeated.sum()))
-    if repeated.any():
         fingerprints = fingerprints[~repeated[~drop]]
     if drop.any() or repeated.any():
         typed = typed[~drop & ~repeated]

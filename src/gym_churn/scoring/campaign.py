@@ -22,14 +22,12 @@ import numpy as np
 import pandas as pd
 
 from gym_churn.contract.spec import Contract
+from gym_churn.segments.profiles import Z95
 from gym_churn.splitting import snapshots
 
 log = logging.getLogger(__name__)
 
 GRID = 101  # contact shares 0%, 1%, ..., 100%
-
-# scipy.stats.norm.ppf(0.975) as a literal: scipy.stats would cost the stage ~0.5 s of start-up
-Z95 = 1.959963984540054
 
 
 @dataclass(frozen=True)
