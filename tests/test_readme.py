@@ -5,6 +5,7 @@ the commands that measure them again."""
 
 from __future__ import annotations
 
+import csv
 import json
 import re
 from pathlib import Path, PurePosixPath
@@ -257,3 +258,25 @@ def test_documented_defaults_are_params_yaml(key: str, value: Any) -> None:
         assert documented == value, key
     else:
         assert float(documented) == pytest.approx(value), key
+
+
+def test_the_analysis_table_quotes_the_committed_figures() -> None:
+    # README "What the analysis says": each figure as the pipeline last wrote it
+    metrics = {
+        name: json.loads((ROOT / "metrics" / f"{name}.json").read_text())
+        for name in ("audit", "drivers", "profile")
+    }
+    with (ROOT / "reports" / "drivers.csv").open() as table_file:
+        group = next(row for row in csv.DictReader(table_file)
+                     if row["label"] == "attend group classes")  # fmt: skip
+    audit, profile = metrics["audit"], metrics["profile"]
+    expected = [
+        f"{metrics['drivers']['early_tenure_share_of_churners']:.1%}",
+        f"{audit['cv_roc_auc']:.4f} / {audit['cv_roc_auc_without_flagged']:.4f}",
+        f"{float(group['marginal_ratio']):.2f} / {float(group['adjusted_ratio']):.2f} (95% CI "
+        f"{float(group['adjusted_low']):.2f} to {float(group['adjusted_high']):.2f}",
+        f"{profile['rule_nmi_with_churn']:.3f} / {profile['kmeans_nmi_with_churn']:.3f}",
+    ]
+    table = README.split("What the analysis says")[1].split("\n\n")[1]
+    for figure in expected:
+        assert figure in table, figure
