@@ -47,17 +47,22 @@ PROJECT = Path(__file__).resolve().parents[1]
 HERE = Path(__file__).resolve().parent
 SOURCE = PROJECT / "data" / "raw" / "gym_churn.csv"
 HGB = "hist_gradient_boosting"
-# what a user passes to `gym-churn init` for each (bench/exports_run.py has the same)
-INIT = {
-    "snake": ("snake.csv", "churn", "Yes", "member_id"),
-    "telco": ("telco.csv", "churned", "True", "customer_id"),
-    "majority": ("majority.csv", "left", "yes", "member_no"),
-    "scale_cat": ("scale_cat.parquet", "churn", "1", "id"),
-    "scale_num": ("scale_num.parquet", "churn", "1", "id"),
-    "plan_months": ("plan_months.csv", "Churn", "1", None),
-}
-BUILDER = {"snake": "snake", "telco": "telco", "majority": "majority",
-           "scale_cat": "scale", "scale_num": "scale"}  # fmt: skip
+
+
+def _exports_run():
+    """bench/exports_run.py (the exports, what `gym-churn init` is given for each, and the
+    loader of bench/exports.py): bench/ is not a package, so it is imported by its path."""
+    spec = importlib.util.spec_from_file_location("exports_run", HERE / "exports_run.py")
+    module = importlib.util.module_from_spec(spec)
+    assert spec.loader is not None
+    spec.loader.exec_module(module)
+    return module
+
+
+EXPORTS_RUN = _exports_run()
+# what a user passes to `gym-churn init` for each export, plus the 51-level one built here
+INIT = {**EXPORTS_RUN.EXPORTS, "plan_months": ("plan_months.csv", "Churn", "1", None)}
+BUILDER = EXPORTS_RUN.BUILDER
 MONTHS_CAP = 16
 
 log = logging.getLogger("encodings")
@@ -69,14 +74,6 @@ def plan_months(source: pd.DataFrame) -> pd.DataFrame:
     months = source["Lifetime"].clip(upper=MONTHS_CAP)
     text = source["Contract_period"].astype(str) + " months, " + months.astype(str) + " in"
     return source.drop(columns=["Contract_period", "Lifetime"]).assign(plan_months=text)
-
-
-def _exports_module():
-    spec = importlib.util.spec_from_file_location("exports", HERE / "exports.py")
-    module = importlib.util.module_from_spec(spec)
-    assert spec.loader is not None
-    spec.loader.exec_module(module)
-    return module
 
 
 def training_split(path: Path, name: str, params) -> tuple[pd.DataFrame, pd.Series, object]:
@@ -154,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
         out = Path(tmp)
         builders = sorted({BUILDER[n] for n in args.only if n in BUILDER})
         if builders:
-            _exports_module().write_exports(SOURCE, out, builders)
+            EXPORTS_RUN._exports_module().write_exports(SOURCE, out, builders)
         if "plan_months" in args.only:
             plan_months(pd.read_csv(SOURCE)).to_csv(out / INIT["plan_months"][0], index=False)
         for name in args.only:
