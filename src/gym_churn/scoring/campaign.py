@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from gym_churn.contract.spec import Contract
-from gym_churn.segments.profiles import Z95
+from gym_churn.segments.profiles import wilson
 from gym_churn.splitting import snapshots
 
 log = logging.getLogger(__name__)
@@ -183,15 +183,8 @@ def uplift(
     if contacted <= 0 or held <= 0:
         raise ValueError(f"need members in both groups: {contacted} contacted, {held} held out")
 
-    def wilson(k: int, n: int) -> tuple[float, float, float]:
-        z = Z95
-        p = k / n
-        centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-        half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-        return p, centre - half, centre + half
-
-    p1, l1, u1 = wilson(held_churned, held)
-    p2, l2, u2 = wilson(contacted_churned, contacted)
+    p1, (l1, u1) = held_churned / held, wilson(held_churned, held)
+    p2, (l2, u2) = contacted_churned / contacted, wilson(contacted_churned, contacted)
     diff = p1 - p2
     low = diff - np.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2)
     high = diff + np.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2)
