@@ -13,9 +13,8 @@ from gym_churn.analysis.audit import (
     flag_features,
     pure_tails,
     single_feature_auc,
-    without_columns,
 )
-from gym_churn.contract.spec import parse_contract
+from gym_churn.contract.spec import parse_contract, without_columns
 from gym_churn.features import add_features
 from tests.conftest import make_members
 

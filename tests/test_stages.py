@@ -28,7 +28,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from gym_churn.contract.spec import ROW_KEY, contract_to_dict
+from gym_churn.contract.spec import ROW_KEY, contract_to_dict, without_columns
 from gym_churn.io import load_contract, write_bytes, write_json
 from tests.conftest import (
     GYM_CONTRACT,
@@ -120,7 +120,7 @@ class Project:
 # built, then written as a placeholder (through the same atomic writer). The gym run of the
 # whole pipeline builds none: the other business's run builds them all from what its stages
 # computed, and test_plots draws the gym's columns.
-FIGURE_STAGES = ("evaluate", "backtest", "cluster", "drivers", "profile", "campaign")
+FIGURE_STAGES = ("evaluate", "cluster", "profile", "campaign")
 UNDRAWN = object()
 
 
@@ -187,9 +187,10 @@ def train_models(
     both splits, is not run, for speed; test_the_models_folder_carries_the_contract checks
     that a whole run leaves the same folder)."""
     project = make_project(root, business, params, export)
-    stages = ("preprocess", "split", "train", "cluster", "bundle")
+    stages = ("preprocess", "split", "train", "cluster")
     assert project.run(*stages) == dict.fromkeys(stages, 0)
     write_json({str(k): v for k, v in SEGMENT_NAMES.items()}, project.file("segment_names"))
+    assert project.run("score") == {"score": 0}  # it completes the bundle
     models = project.file("model").parent
     assert project.file("train_summary").parent == project.file("cluster_model").parent == models
     return models
@@ -216,8 +217,8 @@ def _contract(project: Project):
 
 def test_dvc_yaml_runs_the_stages_in_pipeline_order() -> None:
     assert STAGES == [
-        "check_params", "preprocess", "split", "train", "evaluate", "backtest", "cluster",
-        "bundle", "audit", "drivers", "profile", "score", "campaign", "report",
+        "check_params", "preprocess", "split", "train", "evaluate", "cluster", "profile",
+        "score", "campaign", "report",
     ]  # fmt: skip
     _, argv = stage_argv("preprocess", PATHS)
     assert "--contract" in argv
@@ -232,11 +233,12 @@ def _options(stage: str) -> dict[str, str]:
 @pytest.mark.parametrize(
     ("stage", "reads"),
     [
-        ("audit", {"--train": "train", "--members": "processed", "--summary": "train_summary"}),
-        ("drivers", {"--members": "processed"}),
+        ("train", {"--train": "train", "--members": "processed"}),
+        ("evaluate", {"--members": "processed", "--summary": "train_summary",
+                      "--model-all": "model_all"}),
         ("profile", {"--members": "processed", "--train": "train", "--test": "test",
                      "--assignments": "assignments", "--audit": "audit_metrics"}),
-        ("score", {"--members": "processed"}),
+        ("score", {"--members": "processed", "--model": "model", "--segments": "cluster_model"}),
         ("campaign", {"--scored": "scored", "--members": "processed"}),
         ("report", {"--summary": "train_summary", "--audit-metrics": "audit_metrics",
                     "--drivers": "drivers", "--tenure": "tenure", "--rules": "rules",
@@ -334,8 +336,9 @@ def test_drivers_leave_out_the_early_share_without_a_tenure_column(
     audit.parent.mkdir(parents=True, exist_ok=True)
     audit.write_text('{"flagged_features": []}')
 
+    assert project.run("split", "cluster") == {"split": 0, "cluster": 0}
     with caplog.at_level(logging.INFO):
-        assert project.run("drivers") == {"drivers": 0}
+        assert project.run("profile") == {"profile": 0}
 
     metrics = json.loads(project.file("drivers_metrics").read_text(), parse_constant=_refuse)
     assert "early_tenure_share_of_churners" not in metrics
@@ -418,8 +421,11 @@ def test_audit_names_the_flagged_features_and_the_cv_without_them(done: Project)
     assert isinstance(flagged, list)
     assert set(flagged) <= set(contract.raw_features)
     assert audit["flagged_count"] == len(flagged)
-    assert audit["cv_roc_auc"] == summary["cv_roc_auc_mean"]
+    assert audit["cv_roc_auc"] == summary["all_columns"]["cv_roc_auc_mean"]
     assert 0 <= audit["cv_roc_auc_without_flagged"] <= 1
+    # the model that lists members is the one without them (none is known_before_outcome)
+    assert summary["excluded_features"] == flagged
+    assert summary["cv_roc_auc_mean"] == audit["cv_roc_auc_without_flagged"]
     if not flagged:  # nothing left out: the same CV
         assert audit["cv_roc_auc_without_flagged"] == audit["cv_roc_auc"]
     if contract.id:  # the other export's highest fees are all held by members who stayed
@@ -428,6 +434,23 @@ def test_audit_names_the_flagged_features_and_the_cv_without_them(done: Project)
     assert 0.5 <= audit["max_single_feature_roc_auc"] <= 1
     table = pd.read_csv(done.root / "reports/audit.csv")
     assert len(table) == len(contract.model_features)
+
+
+def test_the_listing_model_reads_no_flagged_column(done: Project) -> None:
+    # train: the bundle's model (scores, explains, lists) is fitted without the flagged
+    # columns and what is made from them; the model on every column keeps them
+    contract = _contract(done)
+    summary = _json(done, "train_summary")
+    flagged = set(summary["excluded_features"])
+    made_from = {e for e in contract.engineered if flagged & set(contract.sources(e))}
+    assert not (flagged | made_from) & set(summary["features"])
+    assert set(summary["all_columns"]["features"]) == set(contract.model_features)
+    evaluate = _json(done, "evaluate_metrics")
+    if not flagged:
+        assert evaluate["listing_model_roc_auc"] == evaluate["roc_auc"]
+    # the drift check still covers every column of the export, flagged ones included
+    scoring = json.loads((done.file("model").parent / "scoring.json").read_text())
+    assert set(scoring["reference"]) == set(contract.raw_features)
 
 
 def test_drivers_lead_with_the_ratios_one_row_per_raw_feature(done: Project) -> None:
@@ -530,15 +553,17 @@ def test_gym_churn_score_on_the_test_split_gives_evaluates_probabilities(
         score_main(["--model", str(models), "--input", str(export), "--output", str(output)]) == 0
     )
     cli = pd.read_csv(output)
-    # the function evaluate scores the test split with, on the model train saved
-    evaluated = predict(load_model(done.file("model")), contract, test)
+    # the function evaluate scores the test split with, on the model train saved for listing
+    # (without the columns the audit flagged)
+    excluded = _json(done, "train_summary")["excluded_features"]
+    evaluated = predict(load_model(done.file("model")), without_columns(contract, excluded), test)
     # the table writes probabilities to DIGITS decimals: evaluate's to within half a last digit
     np.testing.assert_allclose(
         cli["churn_probability"].to_numpy(), evaluated, rtol=0, atol=0.5 * 10.0**-DIGITS + 1e-12
     )
     y = test[contract.target.column]
     assert roc_auc_score(y, cli["churn_probability"]) == pytest.approx(
-        _json(done, "evaluate_metrics")["roc_auc"], abs=1e-6
+        _json(done, "evaluate_metrics")["listing_model_roc_auc"], abs=1e-6
     )
 
 
@@ -639,7 +664,8 @@ def test_drivers_adjusts_for_a_category_level_few_members_hold(tmp_path: Path) -
     audit = project.root / project.paths["audit_metrics"]
     audit.parent.mkdir(parents=True, exist_ok=True)
     audit.write_text('{"flagged_features": []}')
-    assert project.run("drivers") == {"drivers": 0}
+    stages = ("split", "cluster", "profile")
+    assert project.run(*stages) == dict.fromkeys(stages, 0)
     table = pd.read_csv(project.file("drivers")).set_index("feature")
     # plan is adjusted for region, rare level and all
     assert table.loc["plan", "adjusted_for"] == "region"
@@ -775,13 +801,11 @@ MODELS = {"sklearn", "scipy"}  # scikit-learn loads scipy
 # that stage (an earlier one would have been caught first). preprocess needs its own.
 # skops and matplotlib are never imported with a stage module: only when a model is saved or
 # loaded, or a figure drawn. report computes nothing heavy (Wilson intervals without scipy);
-# bundle only reads the fitted models.
 IMPORT_RUNS = [
     [("preprocess", {"pandera"})],
-    [("check_params", set()), ("split", set()), ("bundle", set()), ("report", set()),
-     ("backtest", set()),  # scikit-learn only when a panel's months are refit
-     ("train", MODELS), ("evaluate", MODELS), ("cluster", MODELS), ("audit", MODELS),
-     ("drivers", MODELS), ("profile", MODELS), ("score", MODELS), ("campaign", MODELS)],
+    [("check_params", set()), ("split", set()), ("report", set()),
+     ("train", MODELS), ("evaluate", MODELS), ("cluster", MODELS), ("profile", MODELS),
+     ("score", MODELS), ("campaign", MODELS)],
 ]  # fmt: skip
 
 
@@ -851,7 +875,7 @@ def test_profile_leaves_out_a_findings_undefined_figures(
 
 
 def test_audit_detail_leaves_out_the_tail_a_flagged_column_does_not_have() -> None:
-    from gym_churn.stages.audit import defined_fields
+    from gym_churn.stages.train import defined_fields
 
     rows = [
         {"feature": "a", "low_tail_members": 0, "low_tail_upto": np.nan, "high_tail_from": 3.5},

@@ -341,6 +341,22 @@ def _audit_section(r: ReportInputs) -> str:
             f"{a['cv_roc_auc_without_flagged']:.3f}. If the column is recorded after the fact, "
             "the lower figure is what to expect on a new month."
         )
+        excluded = r.summary.get("excluded_features", [])
+        e = r.evaluate
+        if excluded:
+            parts.append(
+                f"- **The list, its reasons and its levers come from a model without "
+                f"{_words_list(c, excluded)}**, so no action rests on a column that may be "
+                f"recorded after a member leaves. On the test members it ranks with a ROC-AUC "
+                f"of {e['listing_model_roc_auc']:.2f}, against {e['roc_auc']:.2f} for the model "
+                "with every column; the headline metrics keep the model with every column, so "
+                "they compare across changes."
+            )
+        else:
+            parts.append(
+                "- The contract says the flagged column(s) are recorded before the outcome "
+                "(`known_before_outcome`), so the list's model uses them."
+            )
     for an in a["anomalies"]:
         if an["rows"]:
             parts.append(

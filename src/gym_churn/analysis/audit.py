@@ -124,20 +124,3 @@ def anomalies(members: pd.DataFrame, contract: Contract) -> list[dict[str, Any]]
             }
         )
     return out
-
-
-def without_columns(contract: Contract, columns: list[str]) -> Contract:
-    """The contract without some raw columns and the engineered features made from them."""
-    drop = set(columns)
-    features = {c: f for c, f in contract.features.items() if c not in drop}
-    engineered = {
-        n: e for n, e in contract.engineered.items() if not drop & set(contract.sources(n))
-    }
-    return contract.model_copy(
-        update={
-            "features": features,
-            "engineered": engineered,
-            "relations": [],
-            "findings": [],
-        }
-    )

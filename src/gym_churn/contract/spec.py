@@ -107,6 +107,9 @@ class Feature(Words):
     max: float | None = None
     missing: Missing = "error"
     segment: bool = True  # used to build the k-means segments
+    # Recorded before the outcome: a column the audit flags (it behaves like the outcome) is
+    # still used by the model that lists members when this says it is known in time.
+    known_before_outcome: bool = False
     note: str | None = None
 
     @model_validator(mode="after")
@@ -414,3 +417,20 @@ def parse_contract(raw: Any, source: str = "contract") -> Contract:
 def contract_to_dict(contract: Contract) -> dict[str, Any]:
     """The contract as plain data (for model bundles and YAML), defaults left out."""
     return contract.model_dump(mode="json", by_alias=True, exclude_defaults=True)
+
+
+def without_columns(contract: Contract, columns: list[str]) -> Contract:
+    """The contract without some raw columns and the engineered features made from them."""
+    drop = set(columns)
+    features = {c: f for c, f in contract.features.items() if c not in drop}
+    engineered = {
+        n: e for n, e in contract.engineered.items() if not drop & set(contract.sources(n))
+    }
+    return contract.model_copy(
+        update={
+            "features": features,
+            "engineered": engineered,
+            "relations": [],
+            "findings": [],
+        }
+    )

@@ -157,6 +157,28 @@ def fit_with_cv(
     """
     X, y = split_xy(train, contract)
     choice = choose_model(X, y, cfg, contract, seed, member_groups(train, contract))
+    return _fit_choice(choice, X, y, cfg, contract, seed)
+
+
+def refit_spec(
+    train: pd.DataFrame, summary: dict[str, Any], cfg: Train, contract: Contract, seed: int
+) -> tuple[ClassifierMixin, dict[str, Any]]:
+    """The spec another fit kept (its summary), cross-validated and fitted on `contract`'s
+    columns, with its own out-of-fold threshold and decile edges: the model that lists
+    members when some columns are left out. The family is not chosen again: candidates
+    are compared once, on every column."""
+    X, y = split_xy(train, contract)
+    spec = model_from_summary(summary, contract, seed)
+    cv = cross_validate_oof(spec, X, y, cfg.cv_folds, seed, member_groups(train, contract))
+    table = [{"model": summary["model"], "hyperparameters": summary["hyperparameters"],
+              "cv_roc_auc_mean": cv.roc_auc_mean, "cv_roc_auc_std": cv.roc_auc_std}]  # fmt: skip
+    choice = Choice(summary["model"], summary["hyperparameters"], cv, table)
+    return _fit_choice(choice, X, y, cfg, contract, seed)
+
+
+def _fit_choice(
+    choice: Choice, X: pd.DataFrame, y: pd.Series, cfg: Train, contract: Contract, seed: int
+) -> tuple[ClassifierMixin, dict[str, Any]]:
     threshold = choose_threshold(y.to_numpy(), choice.cv.oof_proba, cfg.threshold)
     model = build_model(
         choice.family, choice.hyperparameters, contract, seed,

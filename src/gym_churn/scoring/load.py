@@ -56,4 +56,5 @@ def load_scorer(model_path: str) -> Scorer:
         n_reasons=settings["reasons"],
         min_points=settings["min_reason_points"],
         drift_psi=settings["drift_psi"],
+        excluded=tuple(summary.get("excluded_features", [])),
     )

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from gym_churn.contract.spec import Contract
+from gym_churn.contract.spec import Contract, without_columns
 from gym_churn.models.predict import inputs, predict, probability
 from gym_churn.models.runtime import boosted_trees, sigmoid
 from gym_churn.models.trees import delta
@@ -50,17 +50,32 @@ class Scorer:
     n_reasons: int = 3
     min_points: float = 1.0  # smallest contribution (percentage points) shown as a reason
     drift_psi: float = 0.2
+    # columns the audit flagged that the model leaves out (train): exports still hold them,
+    # and the drift check still covers them
+    excluded: tuple[str, ...] = ()
+
+    @cached_property
+    def model_contract(self) -> Contract:
+        """The contract as the model sees it: without the excluded columns and the features
+        made from them (reasons and levers are built on it)."""
+        return (
+            without_columns(self.contract, list(self.excluded)) if self.excluded else self.contract
+        )
+
+    def model_view(self, X: pd.DataFrame) -> pd.DataFrame:
+        """The model's inputs out of every input column (`inputs` with the whole contract)."""
+        return X[self.model_contract.model_features] if self.excluded else X
 
     @cached_property
     def background_inputs(self) -> pd.DataFrame:
         """The background members' model inputs: made once, not per scored chunk."""
-        return inputs(self.background, self.contract)
+        return inputs(self.background, self.model_contract)
 
     @cached_property
     def base_words(self) -> dict[str, Any]:
         """What reasons compare a member's values with (the background's averages and
         shares), in words: made once, not per scored chunk."""
-        return base_words(self.background, self.contract)
+        return base_words(self.background, self.model_contract)
 
 
 def risk_decile(proba: np.ndarray, edges: np.ndarray) -> np.ndarray:
@@ -127,14 +142,15 @@ def describe(
     explain  which members get reasons and a lever (default: the at-risk ones)
     model_proba  the trained model's own probabilities, when the caller has them (saves
              predicting the members again for the lever)
-    features the members' model inputs, when the caller has them
+    features the members' inputs (`inputs` with the whole contract), when the caller has them
     """
-    contract = scorer.contract
+    contract = scorer.model_contract
     proba = np.round(np.asarray(proba, dtype=float), DIGITS)  # as the table reports it
     at_risk = proba >= scorer.threshold
     chosen = at_risk if explain is None else np.asarray(explain, dtype=bool)
-    X = inputs(members, contract) if features is None else features
-    segment, segment_name = _segments(scorer, X)
+    every = inputs(members, scorer.contract) if features is None else features
+    segment, segment_name = _segments(scorer, every)  # segments may use excluded columns
+    X = scorer.model_view(every)
     empty_text = np.full(len(proba), "", dtype=object)
     columns: dict[str, Any] = {
         contract.key: members[contract.key].to_numpy(),
@@ -170,5 +186,5 @@ def describe(
 def score(scorer: Scorer, members: pd.DataFrame) -> pd.DataFrame:
     """Score validated members with the trained model (describe with its probabilities)."""
     X = inputs(members, scorer.contract)
-    proba = probability(scorer.model, X)  # as predict() does, inputs made once
+    proba = probability(scorer.model, scorer.model_view(X))  # as predict() does, made once
     return describe(scorer, members, proba, model_proba=proba, features=X)

@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> None:
         # members whose outcome is not known yet: the trained model's own probabilities
         members = to_score
         features = inputs(members, contract)
-        proba = model_proba = probability(scorer.model, features)
+        proba = model_proba = probability(scorer.model, scorer.model_view(features))
         log.info("ranking the %d member(s) whose outcome is not known yet", len(members))
     else:  # every member labelled: their out-of-fold probabilities, as before
         members = read_table(args.members)

@@ -1,22 +1,33 @@
-"""score: every member's out-of-fold churn probability, the per-member table.
+"""score: complete the model bundle, then every member's out-of-fold churn probability.
 
-The model spec train kept is cross-validated over all members, so no member is scored by a
-model that saw its own label. The probabilities then go through the same scorer as
-`gym-churn-score` (scoring.scorer.describe): the same deciles, at-risk rule, segments,
-reasons and suggested lever.
+The bundle (models/) gets what scoring needs besides the models: the background members
+reasons are explained against, each lever's options, the training base's distributions for
+the drift check (every column of the export, the excluded ones included), the scoring
+settings, and the two models as arrays (models.runtime), which gym-churn-score loads so it
+never imports scikit-learn (a model with no runtime form is scored from its skops file).
+
+Then the spec of the model that lists members (train's summary) is cross-validated over all
+members, so no member is scored by a model that saw its own label. The probabilities go
+through the same scorer as `gym-churn-score` (scoring.scorer.describe): the same deciles,
+at-risk rule, segments, reasons and suggested lever.
 
 Reads  --members        every preprocessed member
+       --train          the training split (the background and the drift reference)
        --contract       the data contract (the member key)
-       --bundle         the model bundle (models/): the model, train summary, scoring.json,
-                        segment model and names
+       --model          the model that lists members (skops)
+       --segments       the segment assigner (skops)
+       --bundle         the model bundle folder (models/), with train's summary and the
+                        segment names
        --summary        the bundle's train summary: the model spec to cross-validate
-Writes --scored         data/scored/members_scored.csv: member key, churn_probability,
+Writes --scoring        models/scoring.json
+       --runtime        models/runtime.npz
+       --scored         data/scored/members_scored.csv: member key, churn_probability,
                         risk_decile (against the training base), at_risk, segment,
                         segment_name, reasons and lever (at-risk members), then the member's
                         columns
        --metrics        metrics/score.json: the table's ROC-AUC against actual churn, and
                         the share of members at risk
-Params base.seed, train.cv_folds
+Params base.seed, train.cv_folds, scoring.*
 """
 
 from __future__ import annotations
@@ -26,8 +37,19 @@ import logging
 from sklearn.metrics import roc_auc_score
 
 from gym_churn.cli import exit_with, parser, stage_main
-from gym_churn.io import load_contract, load_params, read_json, read_table, write_json, write_table
+from gym_churn.io import (
+    load_contract,
+    load_model,
+    load_params,
+    read_json,
+    read_table,
+    write_arrays,
+    write_json,
+    write_table,
+)
+from gym_churn.models.runtime import boosted_trees, centroids, to_arrays
 from gym_churn.models.selection import member_oof_scores, model_from_summary
+from gym_churn.scoring.bundle import scoring_bundle
 from gym_churn.scoring.load import load_scorer
 from gym_churn.scoring.scorer import describe
 
@@ -37,16 +59,29 @@ log = logging.getLogger(__name__)
 @stage_main
 def main(argv: list[str] | None = None) -> None:
     args = parser(
-        __doc__, "members", "contract", "bundle", "summary", "scored", "metrics"
-    ).parse_args(argv)
+        __doc__, "members", "train", "contract", "model", "segments", "bundle", "summary",
+        "scoring", "runtime", "scored", "metrics",
+    ).parse_args(argv)  # fmt: skip
     params = load_params(args.params)
     contract = load_contract(args.contract)
     key, seed = contract.key, params.base.seed
+    bundle = scoring_bundle(read_table(args.train), contract, params.scoring, seed)
+    model, assigner = boosted_trees(load_model(args.model)), centroids(load_model(args.segments))
+    write_json(bundle, args.scoring)
+    write_arrays(to_arrays(model, assigner), args.runtime)
+    for what, runtime in (("churn model", model), ("segment assigner", assigner)):
+        if runtime is None:
+            log.info("the %s has no runtime form: gym-churn-score loads its skops file", what)
+    log.info(
+        "%d background members, %d levers, %d columns for the drift check -> %s",
+        len(bundle["background"]), len(bundle["lever_options"]), len(bundle["reference"]),
+        args.scoring,
+    )  # fmt: skip
+
     members = read_table(args.members)
     scorer = load_scorer(args.bundle)
-    summary = read_json(args.summary)
-    model = model_from_summary(summary, contract, seed)
-    _, cv = member_oof_scores(members, model, contract, params.train.cv_folds, seed)
+    spec = model_from_summary(read_json(args.summary), scorer.model_contract, seed)
+    _, cv = member_oof_scores(members, spec, scorer.model_contract, params.train.cv_folds, seed)
     scored = describe(scorer, members, cv.oof_proba)
     scored = scored.join(members.drop(columns=[key]))
     y = members[contract.target.column]

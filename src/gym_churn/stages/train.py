@@ -1,44 +1,121 @@
-"""train: choose the model by CV, the decision threshold out-of-fold, fit and save the model.
+"""train: audit the columns, choose the model by CV, fit the model that lists members.
 
-Reads  --train     the training split
-       --contract  the data contract (features, their kinds and categories)
-Writes --model     the fitted sklearn pipeline, as a skops file
-       --summary   JSON: every candidate's CV ROC-AUC, the model kept, the threshold and the
-                   objective it maximised, and the decile edges for scoring
-Params base.seed, train.*
+The audit runs first, on the training split only: a column that behaves like the outcome
+(its one-class tails, analysis.audit) may be recorded after a member leaves, so the model
+that scores, explains and lists members is fitted without the flagged columns, unless the
+contract says a column is `known_before_outcome`. The model on every column is fitted too:
+its test figures stay the headline metrics (evaluate), so they compare across changes.
+
+Reads  --train          the training split
+       --members        every preprocessed member (anomalies are counted on all of them)
+       --contract       the data contract (features, their kinds and categories)
+Writes --model          the model that lists members (the bundle's), as a skops file
+       --summary        JSON: that model's spec, CV ROC-AUC, threshold and decile edges;
+                        `excluded_features` (left out of it); `all_columns`, the same for the
+                        model on every column (every candidate's CV ROC-AUC, the one kept);
+                        the contract, so scoring needs no checkout
+       --model-all      the model on every column, as a skops file (evaluate's headline)
+       --audit-metrics  metrics/audit.json: flagged_features (raw columns), their count, CV
+                        ROC-AUC with everything and without the flagged group (same spec,
+                        same folds), the best single-feature ROC-AUC, anomaly rows
+       --audit-table    reports/audit.csv: per model feature, single-feature ROC-AUC and the
+                        one-class tails of its range
+Params base.seed, train.*, audit.*
 """
 
 from __future__ import annotations
 
 import logging
 
+import numpy as np
+
+from gym_churn.analysis.audit import anomalies, flag_features
 from gym_churn.cli import exit_with, parser, stage_main
-from gym_churn.contract.spec import contract_to_dict
-from gym_churn.io import load_contract, load_params, read_table, save_model, write_json
-from gym_churn.models.selection import fit_with_cv
+from gym_churn.contract.spec import contract_to_dict, without_columns
+from gym_churn.io import (
+    load_contract,
+    load_params,
+    read_table,
+    save_model,
+    write_json,
+    write_table,
+)
+from gym_churn.models.selection import fit_with_cv, refit_spec
 
 log = logging.getLogger(__name__)
 
 
+def defined_fields(records: list[dict]) -> list[dict]:
+    """Each record without its NaN fields (a flagged column's tail on the side it has none):
+    a figure that does not apply is absent, and strict JSON has no NaN."""
+    return [
+        {k: v for k, v in r.items() if not (isinstance(v, float) and np.isnan(v))} for r in records
+    ]
+
+
 @stage_main
 def main(argv: list[str] | None = None) -> None:
-    args = parser(__doc__, "train", "contract", "model", "summary").parse_args(argv)
+    args = parser(
+        __doc__, "train", "members", "contract", "model", "summary", "model_all",
+        "audit_metrics", "audit_table",
+    ).parse_args(argv)  # fmt: skip
     params = load_params(args.params)
     contract = load_contract(args.contract)
-    model, summary = fit_with_cv(read_table(args.train), params.train, contract, params.base.seed)
-    # The contract travels with the model, so scoring a new export needs no checkout.
-    summary["contract"] = contract_to_dict(contract)
+    seed = params.base.seed
+    train = read_table(args.train)
+    table, flagged = flag_features(train, contract, params.audit.min_pure_share)
+    full_model, full = fit_with_cv(train, params.train, contract, seed)
+    known = [c for c in flagged if contract.features[c].known_before_outcome]
+    excluded = [c for c in flagged if c not in known]
+    model, summary = full_model, full
+    cv_without = full["cv_roc_auc_mean"]
+    if flagged:
+        reduced = without_columns(contract, flagged)
+        without, without_summary = refit_spec(train, full, params.train, reduced, seed)
+        cv_without = without_summary["cv_roc_auc_mean"]
+        if excluded == flagged:
+            model, summary = without, without_summary
+    if excluded and excluded != flagged:  # some flagged columns are known before the outcome
+        kept = without_columns(contract, excluded)
+        model, summary = refit_spec(train, full, params.train, kept, seed)
+    summary = {
+        **summary,
+        "candidates": full["candidates"],  # compared once, on every column
+        "excluded_features": excluded,
+        "all_columns": full,
+        # The contract travels with the model, so scoring a new export needs no checkout.
+        "contract": contract_to_dict(contract),
+    }
+    found = anomalies(read_table(args.members), contract)
+    aucs = table["single_feature_roc_auc"].dropna()
+    if aucs.empty:
+        log.warning("no column ranks members (each is constant or all gaps): no single ROC-AUC")
+    audit = {
+        "flagged_count": len(flagged),
+        "cv_roc_auc": full["cv_roc_auc_mean"],
+        "cv_roc_auc_without_flagged": cv_without,
+        **({"max_single_feature_roc_auc": float(aucs.max())} if len(aucs) else {}),
+        "anomaly_rows": sum(a["rows"] for a in found),
+        # lists: kept out of `dvc exp show` columns, read by the report
+        "flagged_features": flagged,
+        "flagged_detail": defined_fields(table[table["flagged"]].to_dict(orient="records")),
+        "anomalies": found,
+    }
     save_model(model, args.model)
+    save_model(full_model, args.model_all)
     write_json(summary, args.summary)
+    write_table(table, args.audit_table)
+    write_json(audit, args.audit_metrics)
     log.info(
-        "%s (train.model: %s): CV ROC-AUC %.4f ± %.4f, threshold %.4f (max %s out-of-fold)",
-        summary["model"],
-        summary["model_setting"],
-        summary["cv_roc_auc_mean"],
-        summary["cv_roc_auc_std"],
-        summary["threshold"],
-        summary["threshold_objective"],
-    )
+        "%s (train.model: %s): CV ROC-AUC %.4f on every column; flagged %s; the model that "
+        "lists members %s: CV ROC-AUC %.4f, threshold %.4f (max %s out-of-fold); "
+        "%d anomaly row(s)",
+        full["model"], full["model_setting"], full["cv_roc_auc_mean"],
+        ", ".join(flagged) or "nothing",
+        f"leaves out {', '.join(excluded)}" if excluded else "uses every column",
+        summary["cv_roc_auc_mean"], summary["threshold"], summary["threshold_objective"],
+        audit["anomaly_rows"],
+    )  # fmt: skip
 
 
 if __name__ == "__main__":
