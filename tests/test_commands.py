@@ -63,10 +63,15 @@ def test_init_writes_the_contract_and_points_dvc_yaml_at_it(project, capsys):
     old, new = before.decode().splitlines(True), (project / "dvc.yaml").read_text().splitlines(True)
     assert len(old) == len(new)
     changed = [(a, b) for a, b in zip(old, new, strict=True) if a != b]
-    assert changed == [
+    assert changed[:2] == [
         ("      raw: data/raw/gym_churn.csv\n", f"      raw: {DATA}\n"),
         ("      contract: data/contracts/gym_churn.yaml\n", f"      contract: {CONTRACT}\n"),
     ]
+    # the stages spell the two paths out: each line that names them now names the new ones
+    for a, b in changed[2:]:
+        assert b == a.replace("data/raw/gym_churn.csv", DATA).replace(
+            "data/contracts/gym_churn.yaml", CONTRACT
+        )
 
     out = capsys.readouterr().out
     assert f"Wrote {CONTRACT} and pointed dvc.yaml at {DATA}." in out
@@ -237,18 +242,26 @@ vars:
       raw_copy: data/raw/copy.csv
 stages:
   preprocess:
-    cmd: python -m x --contract ${paths.contract} --raw ${paths.raw}
+    cmd: python -m x --contract data/contracts/gym_churn.yaml --raw data/raw/gym_churn.csv
+    deps:
+      - data/raw/gym_churn.csv
+      - data/raw/gym_churn.csv.bak
+      - data/contracts/gym_churn.yaml
 """
 
 
 def test_repoint_pipeline_changes_only_the_two_values():
     out = commands.repoint_pipeline(PIPELINE, "exports/a b.csv", "data/contracts/a b.yaml")
 
+    # the vars entries and every whole path the stages spell out; not a longer path
     expected = (
-        PIPELINE.replace("raw: data/raw/gym_churn.csv", "raw: exports/a b.csv")
-        .replace("contract:   data/contracts/gym_churn.yaml", "contract:   data/contracts/a b.yaml")
+        PIPELINE.replace("data/raw/gym_churn.csv\n", "exports/a b.csv\n")
+        .replace("data/raw/gym_churn.csv\n", "exports/a b.csv\n")
+        .replace("--raw data/raw/gym_churn.csv", "--raw exports/a b.csv")
+        .replace("data/contracts/gym_churn.yaml", "data/contracts/a b.yaml")
     )  # fmt: skip
     assert out == expected
+    assert "data/raw/gym_churn.csv.bak" in out
     paths = yaml.safe_load(out)["vars"][0]["paths"]
     assert paths["raw"] == "exports/a b.csv"
     assert paths["raw_copy"] == "data/raw/copy.csv"
@@ -267,13 +280,14 @@ def test_repoint_the_project_pipeline_keeps_every_other_byte():
 
     out = commands.repoint_pipeline(text, "data/raw/x.csv", "data/contracts/x.yaml")
 
+    assert "data/raw/gym_churn.csv" not in out
+    assert "data/contracts/gym_churn.yaml" not in out
     assert (
-        out.replace("data/raw/x.csv", "data/raw/gym_churn.csv", 1).replace(
-            "data/contracts/x.yaml", "data/contracts/gym_churn.yaml", 1
+        out.replace("data/raw/x.csv", "data/raw/gym_churn.csv").replace(
+            "data/contracts/x.yaml", "data/contracts/gym_churn.yaml"
         )
         == text
     )
-    assert yaml.safe_load(out)["stages"] == yaml.safe_load(text)["stages"]
 
 
 @pytest.mark.parametrize("key", ["raw", "contract"])

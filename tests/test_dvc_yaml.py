@@ -4,6 +4,7 @@ listed key exists, so `dvc exp run -S key=value` re-runs what depends on the key
 from __future__ import annotations
 
 import ast
+import itertools
 import json
 import math
 from pathlib import Path
@@ -85,6 +86,27 @@ def test_stage_sections_are_read_by_their_stage_only(section: str, stages: set[s
     assert readers == stages
 
 
+def _stage_paths(stage: dict[str, Any]) -> list[str]:
+    """Every path a stage spells out: its deps and outputs, and its command's path options."""
+    entries = [*stage.get("deps", []), *stage.get("outs", []), *stage.get("metrics", []),
+               *stage.get("plots", [])]  # fmt: skip
+    named = [next(iter(e)) if isinstance(e, dict) else e for e in entries]
+    argv = stage["cmd"].split()
+    options = [v for k, v in itertools.pairwise(argv) if k.startswith("--")]
+    return [p for p in [*named, *options] if not p.startswith("src/")]
+
+
+@pytest.mark.parametrize("stage", list(DVC["stages"]))
+def test_every_path_a_stage_spells_out_is_named_in_vars(stage: str) -> None:
+    # the stages write paths out (no ${...}: dvc parses each on every command); each must be
+    # a path of vars.paths or a file in a folder named there, so a path is changed in one
+    # place (vars) and found by search in the others
+    named = set(PATHS.values())
+    for path in _stage_paths(DVC["stages"][stage]):
+        assert path in named or any(path.startswith(f"{n}/") for n in named), (stage, path)
+    assert "${" not in yaml.safe_dump(DVC["stages"][stage])
+
+
 def test_every_params_section_is_listed() -> None:
     listed = {e.split(".")[0] for entries in _listed().values() for e in entries}
     assert listed == set(PARAMS)
@@ -146,8 +168,8 @@ def test_every_stage_that_reads_the_contract_depends_on_it(stage: str) -> None:
     module = _resolve(spec["cmd"]).split()[2]
     source = _module_file(module).read_text()
     assert "load_contract(args.contract)" in source
-    assert "--contract ${paths.contract}" in spec["cmd"]
-    assert "${paths.contract}" in spec["deps"]
+    assert f"--contract {PATHS['contract']}" in spec["cmd"]
+    assert PATHS["contract"] in spec["deps"]
 
 
 def _metrics_files() -> list[str]:

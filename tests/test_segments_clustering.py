@@ -216,7 +216,14 @@ def test_k_scan_rows_and_inertia_decreases() -> None:
         _members(), cl.segment_encoder(_blob_contract()), cl.ClusterConfig("kmeans", 3, 3, 0),
         [2, 3, 4, 5], resamples=2, fraction=0.8, silhouette_rows=300,
     )  # fmt: skip
-    assert list(scan.columns) == ["k", "silhouette", "inertia", "stability_ari"]
+    assert list(scan.columns) == [
+        "k",
+        "silhouette",
+        "inertia",
+        "stability_ari",
+        "stability_ari_low",
+        "stability_ari_high",
+    ]
     assert scan["k"].tolist() == [2, 3, 4, 5]
     assert scan["inertia"].is_monotonic_decreasing
     # three true blobs: k = 3 separates best
@@ -300,10 +307,46 @@ def test_k_scan_on_a_sample_does_not_reuse_the_chosen_segmentation() -> None:
     cfg = cl.ClusterConfig("kmeans", 3, 2, 0)
     sampling = {"resamples": 2, "fraction": 0.8, "silhouette_rows": 200, "scan_rows": 100}
     chosen = cl.segment(members, encoder, members["Churn"].to_numpy(), cfg, **sampling)
-    fake = cl.Segmentation(chosen.assigner, chosen.labels, silhouette=-1.0, stability_ari=-1.0)
+    fake = cl.Segmentation(
+        chosen.assigner, chosen.labels, silhouette=-1.0, stability_ari=-1.0,
+        stability_scores=np.array([-1.0, -1.0]),
+    )  # fmt: skip
 
     scan = cl.k_scan(members, encoder, cfg, [3], **sampling, chosen=fake)
 
     # the chosen fit saw every member, the scan a sample: the scan fits its own
     assert scan.loc[0, "silhouette"] != -1.0
     assert scan.loc[0, "stability_ari"] != -1.0
+
+
+@pytest.mark.parametrize("scan_resamples", [1, 3])
+def test_k_scan_gives_each_stabilitys_interval_from_its_own_refits(scan_resamples: int) -> None:
+    # the chosen k keeps its `resamples` refits; every other k gets `scan_resamples`, and the
+    # interval of the mean says how rough that guide is (none from a single refit)
+    members = _members()
+    encoder = cl.segment_encoder(_blob_contract())
+    cfg = cl.ClusterConfig("kmeans", 3, 2, 0)
+    sampling = {"resamples": 4, "fraction": 0.8, "silhouette_rows": 200, "scan_rows": None}
+    chosen = cl.segment(members, encoder, members["Churn"].to_numpy(), cfg, **sampling)
+    scan = cl.k_scan(
+        members, encoder, cfg, [2, 3], **sampling, chosen=chosen, scan_resamples=scan_resamples
+    ).set_index("k")
+    assert len(chosen.stability_scores) == 4
+    assert scan.loc[3, "stability_ari"] == chosen.stability_ari
+    assert (
+        scan.loc[3, "stability_ari_low"]
+        <= chosen.stability_ari
+        <= scan.loc[3, "stability_ari_high"]
+    )
+    other = scan.loc[2]
+    if scan_resamples == 1:
+        assert np.isnan(other["stability_ari_low"])
+        assert np.isnan(other["stability_ari_high"])
+    else:
+        assert other["stability_ari_low"] <= other["stability_ari"] <= other["stability_ari_high"]
+    direct = cl.stability_scores(
+        encoder.fit_transform(members), cl.fit_labels(encoder.fit_transform(members),
+        cl.ClusterConfig("kmeans", 2, 2, 0)), cl.ClusterConfig("kmeans", 2, 2, 0),
+        resamples=scan_resamples, fraction=0.8,
+    )  # fmt: skip
+    assert other["stability_ari"] == pytest.approx(direct.mean())

@@ -74,8 +74,12 @@ def inside(folder: Path) -> Iterator[None]:
 
 
 def stage_argv(stage: str, paths: dict[str, str]) -> tuple[str, list[str]]:
-    """The module and arguments of a dvc.yaml stage command, ${paths.*} filled from `paths`."""
-    cmd = re.sub(r"\$\{paths\.(\w+)\}", lambda m: paths[m.group(1)], DVC["stages"][stage]["cmd"])
+    """The module and arguments of a dvc.yaml stage command, its paths pointed where `paths`
+    points them (a scratch project of another business reads its own export and contract)."""
+    cmd = DVC["stages"][stage]["cmd"]
+    for key, value in paths.items():
+        if value != PATHS[key]:
+            cmd = re.sub(rf"(?<![\w/.-]){re.escape(PATHS[key])}(?![\w/.-])", value, cmd)
     python, dash_m, module, *argv = shlex.split(cmd)
     assert (python, dash_m, module) == ("python", "-m", f"gym_churn.stages.{stage}")
     return module, argv
@@ -238,7 +242,8 @@ def _options(stage: str) -> dict[str, str]:
                       "--model-all": "model_all"}),
         ("profile", {"--members": "processed", "--train": "train", "--test": "test",
                      "--assignments": "assignments", "--audit": "audit_metrics"}),
-        ("score", {"--members": "processed", "--model": "model", "--segments": "cluster_model"}),
+        ("score", {"--members": "processed", "--model-arrays": "model_arrays",
+                   "--segment-arrays": "segment_arrays"}),
         ("campaign", {"--scored": "scored", "--members": "processed"}),
         ("report", {"--summary": "train_summary", "--audit-metrics": "audit_metrics",
                     "--drivers": "drivers", "--tenure": "tenure", "--rules": "rules",

@@ -55,15 +55,17 @@ HEADER = """\
 
 
 def repoint_pipeline(dvc_yaml: str, data: str, contract: str) -> str:
-    """dvc.yaml's text with `vars.paths.raw` and `.contract` set; comments kept."""
+    """dvc.yaml's text with `vars.paths.raw` and `.contract` set, and every later whole
+    occurrence of their old values (the stages spell paths out) replaced; comments kept."""
     out = dvc_yaml
     for key, value in (("raw", data), ("contract", contract)):
-        out, count = re.subn(
-            rf"^(\s+{key}:[ \t]*)\S.*$", lambda m, v=value: m.group(1) + v, out, count=1,
-            flags=re.MULTILINE,
-        )  # fmt: skip
-        if count != 1:
+        entry = re.search(rf"^(\s+{key}:[ \t]*)(\S[^#\n]*?)[ \t]*$", out, flags=re.MULTILINE)
+        if entry is None:
             raise ContractError(f"dvc.yaml: no `{key}:` entry under vars.paths to point at it")
+        old, end = entry.group(2), entry.start(2) + len(value)
+        out = out[: entry.start(2)] + value + out[entry.end(2) :]
+        later = re.sub(rf"(?<![\w/.-]){re.escape(old)}(?![\w/.-])", lambda _, v=value: v, out[end:])
+        out = out[:end] + later
     return out
 
 

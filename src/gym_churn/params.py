@@ -152,6 +152,7 @@ class Cluster(_Section):
     k_min: Annotated[int, Field(ge=2)]
     k_max: Annotated[int, Field(ge=2)]
     stability_resamples: Annotated[int, Field(ge=1)]
+    scan_resamples: Annotated[int, Field(ge=1)]
     stability_fraction: Annotated[float, Field(gt=0, lt=1)]
     silhouette_max_rows: Annotated[int, Field(ge=10)]
     scan_max_rows: Annotated[int, Field(ge=10)]

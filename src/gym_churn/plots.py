@@ -164,6 +164,10 @@ def k_scan_figure(scan: pd.DataFrame, chosen_k: int) -> Any:
         strict=True,
     ):
         ax.plot(scan["k"], scan[column], "o-")
+        if column == "stability_ari" and "stability_ari_low" in scan:
+            # 95% interval of each mean: the chosen k has more refits than the others
+            ax.fill_between(scan["k"], scan["stability_ari_low"], scan["stability_ari_high"],
+                            alpha=0.2)  # fmt: skip
         ax.axvline(chosen_k, ls="--", color="grey")
         ax.set(xlabel="k", title=title)
     fig.suptitle(f"Choosing k (dashed: k = {chosen_k})")

@@ -125,6 +125,32 @@ def stability(
     resamples: int,
     fraction: float,
 ) -> float:
+    """Mean adjusted Rand index between `reference` labels and refits on subsamples
+    (stability_scores, averaged)."""
+    return float(np.mean(stability_scores(X, reference, cfg, resamples=resamples,
+                                          fraction=fraction)))  # fmt: skip
+
+
+def mean_interval(scores: np.ndarray) -> tuple[float, float]:
+    """A 95% t interval of the mean of `scores`, within the ARI's range (NaN with fewer than
+    two): with a handful of refits the t quantile, not 1.96, keeps it honest."""
+    from scipy.stats import t  # scikit-learn has loaded scipy.stats already
+
+    if len(scores) < 2:
+        return float("nan"), float("nan")
+    half = t.ppf(0.975, len(scores) - 1) * float(np.std(scores, ddof=1)) / np.sqrt(len(scores))
+    mean = float(np.mean(scores))
+    return max(mean - half, -1.0), min(mean + half, 1.0)
+
+
+def stability_scores(
+    X: np.ndarray,
+    reference: np.ndarray,
+    cfg: ClusterConfig,
+    *,
+    resamples: int,
+    fraction: float,
+) -> np.ndarray:
     """Mean adjusted Rand index between `reference` labels and refits on subsamples.
 
     Each refit draws `fraction` of the rows without replacement and uses another seed; its
@@ -138,7 +164,7 @@ def stability(
         rows = np.sort(rng.choice(len(X), size=size, replace=False))
         refit = ClusterConfig(cfg.algorithm, cfg.k, cfg.n_init, cfg.seed + 1 + i)
         scores.append(adjusted_rand_score(reference[rows], fit_labels(X[rows], refit)))
-    return float(np.mean(scores))
+    return np.asarray(scores, dtype=float)
 
 
 def _sample_rows(n: int, max_rows: int | None, seed: int) -> np.ndarray:
@@ -153,6 +179,7 @@ class Segmentation:
     labels: np.ndarray  # churn-ordered segment id per member
     silhouette: float
     stability_ari: float
+    stability_scores: np.ndarray  # each refit's ARI: the spread behind stability_ari
 
 
 def segment(
@@ -177,11 +204,13 @@ def segment(
     labels = order_by_churn(raw, churn)
     rows = _sample_rows(len(X), scan_rows, cfg.seed)
     assigner = Pipeline([("encode", scaler), ("centroid", NearestCentroid().fit(X, labels))])
+    scores = stability_scores(X[rows], raw[rows], cfg, resamples=resamples, fraction=fraction)
     return Segmentation(
         assigner=assigner,
         labels=labels,
         silhouette=sampled_silhouette(X, labels, silhouette_rows, cfg.seed),
-        stability_ari=stability(X[rows], raw[rows], cfg, resamples=resamples, fraction=fraction),
+        stability_ari=float(np.mean(scores)),
+        stability_scores=scores,
     )
 
 
@@ -196,14 +225,18 @@ def k_scan(
     silhouette_rows: int,
     scan_rows: int | None = None,
     chosen: Segmentation | None = None,
+    scan_resamples: int | None = None,
 ) -> pd.DataFrame:
-    """Silhouette, inertia and stability for each k, to argue for (or against) the chosen k.
+    """Silhouette, inertia and stability (with a 95% interval of its mean over the refits)
+    for each k, to argue for (or against) the chosen k.
 
     Runs on a seeded sample of at most `scan_rows` members: it refits k_max - k_min + 1
     times `resamples + 1` models, which would dominate the run on a large base. `chosen`
     (segment's result at cfg.k with the same sampling) is reused at k = cfg.k when the
     sample is every member: its fit, silhouette and stability are the ones the scan would
-    compute (same rows, seed and settings), so they are not computed twice."""
+    compute (same rows, seed and settings), so they are not computed twice. Every other k's
+    stability comes from `scan_resamples` refits (default: `resamples`): a rougher guide
+    than the chosen k's, for a fraction of the work."""
     X = clone(encoder).fit_transform(members)
     every_member = scan_rows is None or len(X) <= scan_rows
     X = X[_sample_rows(len(X), scan_rows, cfg.seed)]
@@ -211,20 +244,30 @@ def k_scan(
     rows = []
     for k in ks:
         if chosen is not None and every_member and k == cfg.k:
-            scores = {"silhouette": chosen.silhouette, "stability_ari": chosen.stability_ari}
-            rows.append({"k": k, "inertia": inertia(X, chosen.labels), **scores})
+            low, high = mean_interval(chosen.stability_scores)
+            rows.append({"k": k, "silhouette": chosen.silhouette,
+                         "inertia": inertia(X, chosen.labels),
+                         "stability_ari": chosen.stability_ari,
+                         "stability_ari_low": low, "stability_ari_high": high})  # fmt: skip
             continue
         at_k = ClusterConfig(cfg.algorithm, k, cfg.n_init, cfg.seed)
         labels = fit_labels(X, at_k)
+        scores = stability_scores(
+            X, labels, at_k, resamples=scan_resamples or resamples, fraction=fraction
+        )
+        low, high = mean_interval(scores)
         rows.append(
             {
                 "k": k,
                 "silhouette": silhouette(distances, labels[sample]),
                 "inertia": inertia(X, labels),
-                "stability_ari": stability(X, labels, at_k, resamples=resamples, fraction=fraction),
+                "stability_ari": float(np.mean(scores)),
+                "stability_ari_low": low,
+                "stability_ari_high": high,
             }
         )
-    return pd.DataFrame(rows, columns=["k", "silhouette", "inertia", "stability_ari"])
+    return pd.DataFrame(rows, columns=["k", "silhouette", "inertia", "stability_ari",
+                                       "stability_ari_low", "stability_ari_high"])  # fmt: skip
 
 
 def segment_summary(labels: np.ndarray, churn: np.ndarray) -> list[dict[str, float | int]]:

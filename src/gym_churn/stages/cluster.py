@@ -3,6 +3,7 @@
 Reads  --input        preprocessed members
        --contract     the data contract (which columns build the segments, their kinds)
 Writes --model        segment assigner (encode + nearest centroid), skops file
+       --arrays       its runtime form (models.runtime), what scoring loads
        --assignments  member key -> segment id (0 = lowest churn)
        --metrics      metrics/cluster.json: k, silhouette, stability_ari, churn-rate span;
                       clusters (a list: size, share, churn rate per segment)
@@ -27,10 +28,12 @@ from gym_churn.io import (
     read_table,
     save_figure,
     save_model,
+    write_arrays,
     write_json,
     write_plot_data,
     write_table,
 )
+from gym_churn.models.runtime import centroids, to_arrays
 from gym_churn.segments import clustering as segmentation
 
 log = logging.getLogger(__name__)
@@ -39,7 +42,15 @@ log = logging.getLogger(__name__)
 @stage_main
 def main(argv: list[str] | None = None) -> None:
     args = parser(
-        __doc__, "input", "contract", "model", "assignments", "metrics", "k_scan", "figures"
+        __doc__,
+        "input",
+        "contract",
+        "model",
+        "arrays",
+        "assignments",
+        "metrics",
+        "k_scan",
+        "figures",
     ).parse_args(argv)
     params = load_params(args.params)
     contract = load_contract(args.contract)
@@ -62,7 +73,9 @@ def main(argv: list[str] | None = None) -> None:
     }
     seg = segmentation.segment(inputs, encoder, churn, base, **sampling)
     ks = list(range(cfg.k_min, cfg.k_max + 1))
-    scan = segmentation.k_scan(inputs, encoder, base, ks, **sampling, chosen=seg)
+    scan = segmentation.k_scan(
+        inputs, encoder, base, ks, **sampling, chosen=seg, scan_resamples=cfg.scan_resamples
+    )
     link, sample_rows = segmentation.dendrogram_linkage(
         inputs, encoder, cfg.dendrogram_rows, params.base.seed
     )
@@ -81,6 +94,7 @@ def main(argv: list[str] | None = None) -> None:
     }
 
     save_model(seg.assigner, args.model)
+    write_arrays(to_arrays(None, centroids(seg.assigner)), args.arrays)
     write_table(
         # keyed by member (and snapshot: a member of a panel has a row per month)
         members[contract.keys].assign(segment=seg.labels),

@@ -12,7 +12,8 @@ earlier month to learn from: the table holds no month, the metrics only
 Reads  --train, --test      the splits (train only to fit the logistic-regression baseline)
        --members            every preprocessed (labelled) member, for the backtest
        --contract           the data contract
-       --model, --model-all, --summary   outputs of train
+       --model, --model-all, --summary   outputs of train (skops files, loaded only for a
+                            model with no runtime form in --model-arrays/--model-all-arrays)
 Writes --metrics            metrics/evaluate.json (flat keys, tracked by dvc metrics)
        --roc --pr --confusion --calibration --gain   plot data (dvc plots)
        --importance         model reliance per group of columns (a raw column and the
@@ -45,6 +46,7 @@ from gym_churn.io import (
     load_contract,
     load_model,
     load_params,
+    read_arrays,
     read_json,
     read_table,
     save_figure,
@@ -52,6 +54,7 @@ from gym_churn.io import (
     write_plot_data,
 )
 from gym_churn.models.predict import predict
+from gym_churn.models.runtime import from_arrays
 from gym_churn.models.selection import baseline_roc_auc, model_from_summary, split_xy
 
 log = logging.getLogger(__name__)
@@ -62,7 +65,8 @@ CURVES = ("roc", "pr", "confusion", "calibration", "gain", "importance")
 @stage_main
 def main(argv: list[str] | None = None) -> None:
     args = parser(
-        __doc__, "train", "test", "members", "contract", "model", "model_all", "summary",
+        __doc__, "train", "test", "members", "contract", "model", "model_all", "model_arrays",
+        "model_all_arrays", "summary",
         "metrics", *CURVES, "figures", "backtest_table", "backtest_figure", "backtest_metrics",
     ).parse_args(argv)  # fmt: skip
     params = load_params(args.params)
@@ -72,8 +76,8 @@ def main(argv: list[str] | None = None) -> None:
     summary = read_json(args.summary)
     full, excluded = summary["all_columns"], summary["excluded_features"]
     listing_contract = without_columns(contract, excluded) if excluded else contract
-    model = load_model(args.model_all)
-    listing = load_model(args.model) if excluded else model
+    model = _model(args.model_all_arrays, args.model_all)
+    listing = _model(args.model_arrays, args.model) if excluded else model
 
     X, y = split_xy(test, contract)
     # the scorer's own function: gym-churn-score on this split gives these probabilities
@@ -135,6 +139,12 @@ def main(argv: list[str] | None = None) -> None:
         results["roc_auc"], baseline, results["listing_model_roc_auc"], results["f1"],
         results["brier"], results["ece"], results["top_decile_lift"], len(months),
     )  # fmt: skip
+
+
+def _model(arrays: str, skops: str) -> Any:
+    """A model's runtime form (train wrote it) or, for a family with none, its skops file."""
+    runtime, _ = from_arrays(read_arrays(arrays))
+    return runtime if runtime is not None else load_model(skops)
 
 
 def _backtest(

@@ -14,8 +14,8 @@ at-risk rule, segments, reasons and suggested lever.
 Reads  --members        every preprocessed member
        --train          the training split (the background and the drift reference)
        --contract       the data contract (the member key)
-       --model          the model that lists members (skops)
-       --segments       the segment assigner (skops)
+       --model-arrays   the runtime form of the model that lists members (train)
+       --segment-arrays the runtime form of the segment assigner (cluster)
        --bundle         the model bundle folder (models/), with train's summary and the
                         segment names
        --summary        the bundle's train summary: the model spec to cross-validate
@@ -39,15 +39,15 @@ from sklearn.metrics import roc_auc_score
 from gym_churn.cli import exit_with, parser, stage_main
 from gym_churn.io import (
     load_contract,
-    load_model,
     load_params,
+    read_arrays,
     read_json,
     read_table,
     write_arrays,
     write_json,
     write_table,
 )
-from gym_churn.models.runtime import boosted_trees, centroids, to_arrays
+from gym_churn.models.runtime import from_arrays, to_arrays
 from gym_churn.models.selection import member_oof_scores, model_from_summary
 from gym_churn.scoring.bundle import scoring_bundle
 from gym_churn.scoring.load import load_scorer
@@ -59,14 +59,17 @@ log = logging.getLogger(__name__)
 @stage_main
 def main(argv: list[str] | None = None) -> None:
     args = parser(
-        __doc__, "members", "train", "contract", "model", "segments", "bundle", "summary",
+        __doc__, "members", "train", "contract", "model_arrays", "segment_arrays", "bundle",
+        "summary",
         "scoring", "runtime", "scored", "metrics",
     ).parse_args(argv)  # fmt: skip
     params = load_params(args.params)
     contract = load_contract(args.contract)
     key, seed = contract.key, params.base.seed
     bundle = scoring_bundle(read_table(args.train), contract, params.scoring, seed)
-    model, assigner = boosted_trees(load_model(args.model)), centroids(load_model(args.segments))
+    # the runtime forms train and cluster wrote: no skops file is loaded here
+    model, _ = from_arrays(read_arrays(args.model_arrays))
+    _, assigner = from_arrays(read_arrays(args.segment_arrays))
     write_json(bundle, args.scoring)
     write_arrays(to_arrays(model, assigner), args.runtime)
     for what, runtime in (("churn model", model), ("segment assigner", assigner)):

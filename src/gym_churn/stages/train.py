@@ -15,6 +15,9 @@ Writes --model          the model that lists members (the bundle's), as a skops 
                         model on every column (every candidate's CV ROC-AUC, the one kept);
                         the contract, so scoring needs no checkout
        --model-all      the model on every column, as a skops file (evaluate's headline)
+       --model-arrays, --model-all-arrays   the two models' runtime forms (models.runtime;
+                        no model for a family without one), so later stages and scoring
+                        never load skops files or import it for a boosted model
        --audit-metrics  metrics/audit.json: flagged_features (raw columns), their count, CV
                         ROC-AUC with everything and without the flagged group (same spec,
                         same folds), the best single-feature ROC-AUC, anomaly rows
@@ -37,9 +40,11 @@ from gym_churn.io import (
     load_params,
     read_table,
     save_model,
+    write_arrays,
     write_json,
     write_table,
 )
+from gym_churn.models.runtime import boosted_trees, to_arrays
 from gym_churn.models.selection import fit_with_cv, refit_spec
 
 log = logging.getLogger(__name__)
@@ -57,7 +62,7 @@ def defined_fields(records: list[dict]) -> list[dict]:
 def main(argv: list[str] | None = None) -> None:
     args = parser(
         __doc__, "train", "members", "contract", "model", "summary", "model_all",
-        "audit_metrics", "audit_table",
+        "model_arrays", "model_all_arrays", "audit_metrics", "audit_table",
     ).parse_args(argv)  # fmt: skip
     params = load_params(args.params)
     contract = load_contract(args.contract)
@@ -103,6 +108,8 @@ def main(argv: list[str] | None = None) -> None:
     }
     save_model(model, args.model)
     save_model(full_model, args.model_all)
+    write_arrays(to_arrays(boosted_trees(model), None), args.model_arrays)
+    write_arrays(to_arrays(boosted_trees(full_model), None), args.model_all_arrays)
     write_json(summary, args.summary)
     write_table(table, args.audit_table)
     write_json(audit, args.audit_metrics)
