@@ -203,7 +203,7 @@ def test_budget_contacts(budget, cost, members, contacts):
 def test_campaign_list_is_the_riskiest_first(contacts):
     scored = _scored(100)
 
-    table = campaign_list(scored, "member_row", contacts, ECO, 0.2, seed=1)
+    table = campaign_list(scored, "member_row", contacts, ECO, contacts // 5, seed=1)
 
     assert len(table) == contacts
     riskiest = scored.sort_values("churn_probability", ascending=False).head(contacts)
@@ -215,7 +215,7 @@ def test_campaign_list_is_the_riskiest_first(contacts):
 def test_campaign_list_keeps_ties_in_file_order():
     scored = _scored(6).assign(churn_probability=[0.5, 0.9, 0.5, 0.9, 0.1, 0.5])
 
-    table = campaign_list(scored, "member_row", 5, ECO, 0.0, seed=0)
+    table = campaign_list(scored, "member_row", 5, ECO, 0, seed=0)
 
     assert table["member_row"].tolist() == [2, 4, 1, 3, 6]
 
@@ -225,35 +225,36 @@ def test_campaign_list_keeps_ties_in_file_order_in_a_long_list():
     n = 300
     scored = _scored(n).assign(churn_probability=np.random.default_rng(2).choice([0.2, 0.7], n))
 
-    table = campaign_list(scored, "member_row", n, ECO, 0.0, seed=0)
+    table = campaign_list(scored, "member_row", n, ECO, 0, seed=0)
 
     for _, group in table.groupby("churn_probability"):
         assert group["member_row"].is_monotonic_increasing
 
 
 def test_campaign_list_beyond_the_members_lists_everyone():
-    table = campaign_list(_scored(30), "member_row", 1000, ECO, 0.1, seed=0)
+    table = campaign_list(_scored(30), "member_row", 1000, ECO, 3, seed=0)
 
     assert len(table) == 30
     assert (table["group"] == "holdout").sum() == 3
 
 
 @pytest.mark.parametrize(
-    ("contacts", "share"), [(100, 0.1), (100, 0.0), (37, 0.25), (5, 0.5), (3, 0.1), (1, 0.6)]
+    ("contacts", "held", "expected"),
+    [(100, 10, 10), (100, 0, 0), (37, 9, 9), (5, 2, 2), (3, 0, 0), (1, 1, 1), (4, 9, 4)],
 )
-def test_holdout_size_is_the_rounded_share(contacts, share):
-    table = campaign_list(_scored(200), "member_row", contacts, ECO, share, seed=3)
+def test_holdout_holds_the_given_number_at_most_the_list(contacts, held, expected):
+    table = campaign_list(_scored(200), "member_row", contacts, ECO, held, seed=3)
 
-    assert (table["group"] == "holdout").sum() == round(share * contacts)
+    assert (table["group"] == "holdout").sum() == expected
     assert set(table["group"]) <= {"holdout", "contact"}
-    assert (table["group"] == "contact").sum() == contacts - round(share * contacts)
+    assert (table["group"] == "contact").sum() == contacts - expected
 
 
 def test_holdout_is_seeded():
     scored = _scored(500)
 
     def held(seed: int) -> set[int]:
-        table = campaign_list(scored, "member_row", 400, ECO, 0.2, seed=seed)
+        table = campaign_list(scored, "member_row", 400, ECO, 80, seed=seed)
         return set(table.loc[table["group"] == "holdout", "member_row"])
 
     assert held(7) == held(7)
@@ -263,7 +264,7 @@ def test_holdout_is_seeded():
 
 
 def test_holdout_is_spread_over_the_list_not_its_head_or_tail():
-    table = campaign_list(_scored(1000), "member_row", 1000, ECO, 0.2, seed=11)
+    table = campaign_list(_scored(1000), "member_row", 1000, ECO, 200, seed=11)
 
     positions = np.flatnonzero(table["group"] == "holdout")
     assert positions.min() < 100
@@ -273,7 +274,7 @@ def test_holdout_is_spread_over_the_list_not_its_head_or_tail():
 def test_expected_value_per_member():
     scored = _scored(50)
 
-    table = campaign_list(scored, "member_row", 20, ECO, 0.1, seed=0)
+    table = campaign_list(scored, "member_row", 20, ECO, 2, seed=0)
 
     np.testing.assert_allclose(
         table["expected_value"], table["churn_probability"] * 0.3 * 100.0 - 10.0
@@ -284,7 +285,7 @@ def test_expected_value_per_member():
 def test_reasons_and_lever_are_carried_through():
     scored = _scored(40)
 
-    table = campaign_list(scored, "member_row", 15, ECO, 0.2, seed=0)
+    table = campaign_list(scored, "member_row", 15, ECO, 3, seed=0)
 
     assert list(table.columns) == [
         "member_row",
@@ -305,7 +306,7 @@ def test_reasons_and_lever_are_carried_through():
 def test_a_text_key_and_no_reasons():
     scored = pd.DataFrame({"customer_id": ["a", "b", "c"], "churn_probability": [0.2, 0.8, 0.5]})
 
-    table = campaign_list(scored, "customer_id", 2, ECO, 0.0, seed=0)
+    table = campaign_list(scored, "customer_id", 2, ECO, 0, seed=0)
 
     assert table["customer_id"].tolist() == ["b", "c"]
     assert list(table.columns) == ["customer_id", "churn_probability", "expected_value", "group"]
