@@ -307,7 +307,7 @@ def _campaign_section(r: ReportInputs) -> str:
 
 {_campaign_loop(r)}"""
     return f"""Each offer costs {eco["offer_cost"]:g}, a member who stays is worth
-{eco["member_value"]:g}, and the offer is {_success_words(m)} {eco["success_rate"]:.0%} of the
+{eco["member_value"]:g}, and the offer is {_success_words(m, eco["success_rate"])} of the
 contacted members who would have {label}. Then {best}; {band[0]}, and {band[1]}. {random}
 
 {r.figures.get("profit", "")}
@@ -777,13 +777,13 @@ def _list_pointer(r: ReportInputs) -> str:
     return f"This month's contact list: `{r.campaign_path}`."
 
 
-def _success_words(m: dict[str, Any]) -> str:
+def _success_words(m: dict[str, Any], rate: float) -> str:
     if m.get("success_rate_source"):
         return (
-            f"measured by the last campaign to keep (95% CI {m['success_rate_low']:.0%} to "
-            f"{m['success_rate_high']:.0%})"
+            f"measured by the last campaign to keep {rate:.0%} (95% CI "
+            f"{m['success_rate_low']:.0%} to {m['success_rate_high']:.0%})"
         )
-    return "assumed to keep"
+    return f"assumed to keep {rate:.0%}"
 
 
 def _campaign_replay(
@@ -803,7 +803,7 @@ def _campaign_replay(
 it is a **replay**. The model, trained without the {listed + unlisted:,} test members, ranks
 them as the campaign would have at the start of their month, with the same economics: each
 offer costs {eco["offer_cost"]:g}, a member who stays is worth {eco["member_value"]:g}, and the
-offer is {_success_words(m)} {eco["success_rate"]:.0%} of the contacted members who would have
+offer is {_success_words(m, eco["success_rate"])} of the contacted members who would have
 {label}. Then {best}; {band[0]}, and {band[1]}. {random}
 
 The replay, `{r.campaign_path}`, lists {listed:,} of them ({m["held_out"]:,} marked as the

@@ -19,11 +19,11 @@ Reads  --test       the test split: with no member whose outcome is unknown, the
        --bundle     the model bundle (probabilities, reasons and levers)
 Writes --curve      plots/campaign/profit.csv: expected profit of contacting the riskiest
                     0..100% (central success rate, both ends of its range, random targeting)
-       --list       reports/campaign.csv: mode (current: members to contact; replay: members
-                    whose outcome is known, never to contact), key (and snapshot), the
-                    outcome (replay only), probability, expected value, group (contact or
-                    holdout: a seeded random hold-out sized by the power calculation),
-                    reasons and lever, riskiest first
+       --list       reports/campaign.csv, riskiest first: key (and snapshot), probability,
+                    expected value, group (contact or holdout: a seeded random hold-out sized
+                    by the power calculation), reasons and lever. A replay's rows start with
+                    mode = replay (members whose outcome is known: never to contact) and
+                    hold each member's outcome after the key
        --figure     the profit curve as a figure
        --metrics    metrics/campaign.json, the headline: best contact share and its expected
                     profit, the share the budget pays for, list and hold-out sizes, the
@@ -181,7 +181,8 @@ def main(argv: list[str] | None = None) -> None:
     carry = [c for c in (contract.snapshot, target if replay else None) if c]
     described = described.assign(**{c: members[c].to_numpy() for c in carry})
     table = campaign_list(described, key, contacts, eco, held_out, params.base.seed, carry)
-    table.insert(0, "mode", "replay" if replay else "current")
+    if replay:  # said on every row: never a list to send
+        table.insert(0, "mode", "replay")
     details: dict[str, Any] = {
         "mode": "replay" if replay else "current",
         "members": len(members),
