@@ -807,7 +807,7 @@ offer is {_success_words(m, eco["success_rate"])} of the contacted members who w
 {label}. Then {best}; {band[0]}, and {band[1]}. {random}
 
 The replay, `{r.campaign_path}`, lists {listed:,} of them ({m["held_out"]:,} marked as the
-hold-out would have been). Then {label}: {outcome}."""
+hold-out would have been). How many then {label}: {outcome}."""
 
 
 def _campaign_loop(r: ReportInputs) -> str:
