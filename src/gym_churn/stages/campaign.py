@@ -106,6 +106,12 @@ def past_effect(folder: str | Path, members: Any, contract: Contract) -> dict[st
         )
     if "mode" in listed.columns and (listed["mode"] == "replay").any():
         raise ContractError(f"{path}: a replay list (mode replay) was never sent: remove it")
+    if not contract.id:
+        log.warning(
+            "%s: the contract declares no ID column, so its members are matched by row number: "
+            "the export must list the same members in the same order as the one it was made from",
+            path,
+        )
     labelled = members[members[contract.target.column].notna()]
     try:
         effect = campaign_outcome(listed, labelled, keys, contract.target.column)
