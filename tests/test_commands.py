@@ -345,6 +345,27 @@ def test_uplift_reads_contacted_against_held_out_churn(tmp_path, bundle, capsys)
     assert "20 listed members are not in the outcomes file" in out
 
 
+def test_uplift_states_the_implied_success_rate_and_refuses_a_replay(
+    tmp_path, bundle, capsys, caplog
+):
+    outcomes = make_other(200, seed=6)
+    left = outcomes["left"].eq("Yes").to_numpy()
+    # held out: 40 who left; contacted: 10 who left and 30 who stayed
+    held = outcomes[left].head(40)
+    contact = pd.concat([outcomes[left].iloc[40:50], outcomes[~left].head(30)])
+    listed = pd.concat([held.assign(group="holdout"), contact.assign(group="contact")])
+    write_table(listed[["customer_id", "group"]], tmp_path / "campaign.csv")
+    write_table(outcomes, tmp_path / "next.csv")
+    assert commands.main(_uplift_args(tmp_path, bundle)) == 0
+    # 1 - (10 / 40) / (40 / 40) = 75% of would-be churners kept
+    assert "implied success rate (share of would-be churners kept): 75%" in capsys.readouterr().out
+
+    write_table(listed[["customer_id", "group"]].assign(mode="replay"), tmp_path / "campaign.csv")
+    with caplog.at_level(logging.ERROR):
+        assert commands.main(_uplift_args(tmp_path, bundle)) == 1
+    assert "a replay (mode replay): no one on it was contacted" in caplog.text
+
+
 def test_uplift_without_a_held_out_group_fails_clearly(tmp_path, bundle, caplog):
     outcomes = make_other(50, seed=3)
     write_table(outcomes[["customer_id"]].assign(group="contact"), tmp_path / "campaign.csv")
@@ -380,7 +401,7 @@ def _campaign_args(folder: Path, bundle: Path) -> list[str]:
 
 def test_campaign_lists_the_best_share_of_a_scored_export(tmp_path, bundle, capsys):
     from gym_churn.io import load_params, read_table
-    from gym_churn.scoring.campaign import optimal_row
+    from gym_churn.scoring.campaign import holdout_size, optimal_row
 
     cfg = load_params(PROJECT / "params.yaml").campaign
     scored = _scored(3000, seed=4)
@@ -395,10 +416,15 @@ def test_campaign_lists_the_best_share_of_a_scored_export(tmp_path, bundle, caps
     assert listed["customer_id"].tolist() == top["customer_id"].tolist()
     assert listed["reason_1"].fillna("").tolist() == top["reason_1"].tolist()
     held = (listed["group"] == "holdout").sum()
-    assert held == round(cfg.holdout_share * len(listed))
-    assert f"listed {len(listed)}: {len(listed) - held} to contact, {held} held out" in (
-        capsys.readouterr().out
+    p = listed["churn_probability"].to_numpy()
+    size, power = holdout_size(
+        len(listed), p.mean(), cfg.min_effect_points, cfg.power, cfg.holdout_max_share
     )
+    assert held == size > 0
+    assert (
+        f"listed {len(listed)}: {len(listed) - held} to contact, {held} held out "
+        f"(power {power:.0%} to detect {cfg.min_effect_points:g} points of churn)"
+    ) in capsys.readouterr().out
     # the same file gives the same hold-out (seeded)
     first = listed.copy()
     assert commands.main(_campaign_args(tmp_path, bundle)) == 0

@@ -135,3 +135,40 @@ def test_the_campaign_lists_only_customers_whose_outcome_is_not_known(project) -
     assert listed["customer_id"].is_unique
     preprocess = json.loads((repo / "reports" / "preprocess.json").read_text())
     assert preprocess["rows_to_score"] == sample["churned"].isna().sum()
+
+
+def test_last_months_list_is_read_against_its_customers_outcomes(project) -> None:
+    # closing the loop on the panel (issue 24): a list sent for the latest labelled month,
+    # committed under data/campaigns/, is matched to that month's outcomes by customer and
+    # month (the same customers' other months do not count). Runs last: it re-runs campaign.
+    from gym_churn.scoring.campaign import uplift
+
+    repo, sample, _ = project
+    month = sample.loc[sample["churned"].notna(), "snapshot"].max()
+    rows = sample[sample["snapshot"] == month].reset_index(drop=True)
+    listed = rows[["customer_id", "snapshot"]].assign(
+        group=np.where(np.arange(len(rows)) % 3 == 0, "holdout", "contact")
+    )
+    listed.to_csv(repo / "data" / "campaigns" / f"{month}.csv", index=False)
+    left = rows["churned"].eq("Yes").to_numpy()
+    held = listed["group"].eq("holdout").to_numpy()
+    expected = uplift(int(left[~held].sum()), int((~held).sum()), int(left[held].sum()),
+                      int(held.sum()))  # fmt: skip
+
+    bench = _bench_run()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(repo)
+        stages = [s for s in bench.stage_commands(repo) if s[0] == "campaign"]
+        assert bench.run_in_process(stages) == {"campaign": 0}
+    metrics = json.loads((repo / "metrics" / "campaign.json").read_text())
+    details = json.loads((repo / "reports" / "campaign.json").read_text())
+    assert details["mode"] == "current"
+    assert details["measured_held_out"] == held.sum()
+    assert details["measured_contacted"] == (~held).sum()
+    assert metrics["measured_kept_points"] == pytest.approx(expected["kept_points"], abs=1e-4)
+    assert details["measured_kept_points_low"] == pytest.approx(
+        expected["kept_points_low"], abs=1e-4
+    )
+    # nobody was contacted: no effect, the assumed rate stays unless chance says otherwise
+    shown = expected["kept_points_low"] > 0 or expected["kept_points_high"] < 0
+    assert metrics["success_rate_source"] == int(shown)

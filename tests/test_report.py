@@ -229,7 +229,7 @@ def _inputs(
 
 ECONOMICS = {"offer_cost": 10.0, "member_value": 100.0, "success_rate": 0.3,
              "success_rate_low": 0.1, "success_rate_high": 0.5, "budget": 5000.0,
-             "holdout_share": 0.1}  # fmt: skip
+             "min_effect_points": 15.0, "power": 0.8, "holdout_max_share": 0.5}  # fmt: skip
 CAMPAIGN_LIST = "reports/campaign.csv"
 
 
@@ -255,7 +255,7 @@ def _campaign(economics: dict[str, Any]) -> dict[str, Any]:
     metrics = {"best_contact_share": float(best["contact_share"]),
                "best_expected_profit": float(best["profit"]),
                "budget_contact_share": affordable / len(proba), "listed": listed,
-               "held_out": round(economics["holdout_share"] * listed)}  # fmt: skip
+               "held_out": listed // 10}  # fmt: skip
     return {"campaign": metrics, "curve": curve, "economics": economics,
             "campaign_path": CAMPAIGN_LIST}  # fmt: skip
 
@@ -304,6 +304,58 @@ def test_the_campaign_section_says_when_nothing_pays(gym_contract) -> None:
     text = _section(build_report(inputs), "Whom to contact this month")
     assert "at 2% success no share of members returns more than the offers cost" in text
     assert "at 1% nothing is worth contacting" in text
+
+
+# ---------------------------------------------------------------- replay and measured effect
+
+
+REPLAY = {"mode": "replay", "members": 1000, "replay_listed": 250, "replay_listed_churned": 190,
+          "replay_listed_churn_rate": 0.76, "replay_listed_churn_low": 0.703,
+          "replay_listed_churn_high": 0.808, "replay_unlisted": 750,
+          "replay_unlisted_churned": 15, "replay_unlisted_churn_rate": 0.02,
+          "replay_unlisted_churn_low": 0.012, "replay_unlisted_churn_high": 0.033}  # fmt: skip
+
+
+def test_a_replay_is_titled_as_such_and_never_called_this_months_list(gym_inputs) -> None:
+    inputs = dataclasses.replace(
+        gym_inputs, campaign={**gym_inputs.campaign, "holdout_power": 0.62},
+        campaign_details=REPLAY,
+    )  # fmt: skip
+    report = build_report(inputs)
+    text = _section(report, "Whom the campaign would have contacted: a replay on the test members")
+    assert "this month" not in report.lower()
+    assert "not a list to send" in text
+    assert "190 of 250 listed members (76.0%, 95% CI 70.3% to 80.8%)" in text
+    assert "15 of 750 unlisted members (2.0%, 95% CI 1.2% to 3.3%)" in text
+    assert "with 62% probability, short of the 80% aimed at" in text
+    assert "do not contact them" not in text
+
+
+def test_the_list_says_when_it_uses_the_measured_success_rate(gym_inputs) -> None:
+    measured = {"success_rate_source": 1, "success_rate": 0.45, "holdout_power": 0.85,
+                "measured_kept_points": 12.0, "measured_success_rate": 0.45}  # fmt: skip
+    details = {"mode": "current", "success_rate_low": 0.2, "success_rate_high": 0.6,
+               "measured_kept_points_low": 4.0, "measured_kept_points_high": 20.0,
+               "measured_held_out": 100, "measured_contacted": 400,
+               "measured_success_rate_low": 0.2, "measured_success_rate_high": 0.6,
+               "measured_list": "data/campaigns/2026-11.csv"}  # fmt: skip
+    inputs = dataclasses.replace(
+        gym_inputs, campaign={**gym_inputs.campaign, **measured}, campaign_details=details
+    )
+    text = _section(build_report(inputs), "Whom to contact this month")
+    assert "measured by the last campaign to keep 45% (95% CI 20% to 60%)" in text
+    assert "`data/campaigns/2026-11.csv`" in text
+    assert "kept 12.0 percentage points of churn (95% CI 4.0 to 20.0)" in text
+    assert "uses the measured rate and its CI" in text
+    assert "with 85% probability." in text
+
+    shown = {**measured, "success_rate_source": 0, "success_rate": 0.3}
+    details = {**details, "measured_kept_points_low": -4.0}
+    inputs = dataclasses.replace(inputs, campaign={**gym_inputs.campaign, **shown},
+                                 campaign_details=details)  # fmt: skip
+    text = _section(build_report(inputs), "Whom to contact this month")
+    assert "assumed to keep 30%" in text
+    assert "keeps the assumed success rate" in text
 
 
 def _section(text: str, heading: str) -> str:

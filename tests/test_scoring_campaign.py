@@ -12,11 +12,18 @@ from gym_churn.scoring.campaign import (
     Economics,
     budget_contacts,
     campaign_list,
+    campaign_outcome,
     current_members,
+    holdout_power,
+    holdout_size,
+    implied_success_rate,
+    next_economics,
     optimal_row,
     profit_curve,
+    replay_outcome,
     uplift,
 )
+from gym_churn.segments.profiles import Z95, wilson
 
 ECO = Economics(
     offer_cost=10.0,
@@ -203,7 +210,7 @@ def test_budget_contacts(budget, cost, members, contacts):
 def test_campaign_list_is_the_riskiest_first(contacts):
     scored = _scored(100)
 
-    table = campaign_list(scored, "member_row", contacts, ECO, 0.2, seed=1)
+    table = campaign_list(scored, "member_row", contacts, ECO, contacts // 5, seed=1)
 
     assert len(table) == contacts
     riskiest = scored.sort_values("churn_probability", ascending=False).head(contacts)
@@ -215,7 +222,7 @@ def test_campaign_list_is_the_riskiest_first(contacts):
 def test_campaign_list_keeps_ties_in_file_order():
     scored = _scored(6).assign(churn_probability=[0.5, 0.9, 0.5, 0.9, 0.1, 0.5])
 
-    table = campaign_list(scored, "member_row", 5, ECO, 0.0, seed=0)
+    table = campaign_list(scored, "member_row", 5, ECO, 0, seed=0)
 
     assert table["member_row"].tolist() == [2, 4, 1, 3, 6]
 
@@ -225,35 +232,36 @@ def test_campaign_list_keeps_ties_in_file_order_in_a_long_list():
     n = 300
     scored = _scored(n).assign(churn_probability=np.random.default_rng(2).choice([0.2, 0.7], n))
 
-    table = campaign_list(scored, "member_row", n, ECO, 0.0, seed=0)
+    table = campaign_list(scored, "member_row", n, ECO, 0, seed=0)
 
     for _, group in table.groupby("churn_probability"):
         assert group["member_row"].is_monotonic_increasing
 
 
 def test_campaign_list_beyond_the_members_lists_everyone():
-    table = campaign_list(_scored(30), "member_row", 1000, ECO, 0.1, seed=0)
+    table = campaign_list(_scored(30), "member_row", 1000, ECO, 3, seed=0)
 
     assert len(table) == 30
     assert (table["group"] == "holdout").sum() == 3
 
 
 @pytest.mark.parametrize(
-    ("contacts", "share"), [(100, 0.1), (100, 0.0), (37, 0.25), (5, 0.5), (3, 0.1), (1, 0.6)]
+    ("contacts", "held", "expected"),
+    [(100, 10, 10), (100, 0, 0), (37, 9, 9), (5, 2, 2), (3, 0, 0), (1, 1, 1), (4, 9, 4)],
 )
-def test_holdout_size_is_the_rounded_share(contacts, share):
-    table = campaign_list(_scored(200), "member_row", contacts, ECO, share, seed=3)
+def test_holdout_holds_the_given_number_at_most_the_list(contacts, held, expected):
+    table = campaign_list(_scored(200), "member_row", contacts, ECO, held, seed=3)
 
-    assert (table["group"] == "holdout").sum() == round(share * contacts)
+    assert (table["group"] == "holdout").sum() == expected
     assert set(table["group"]) <= {"holdout", "contact"}
-    assert (table["group"] == "contact").sum() == contacts - round(share * contacts)
+    assert (table["group"] == "contact").sum() == contacts - expected
 
 
 def test_holdout_is_seeded():
     scored = _scored(500)
 
     def held(seed: int) -> set[int]:
-        table = campaign_list(scored, "member_row", 400, ECO, 0.2, seed=seed)
+        table = campaign_list(scored, "member_row", 400, ECO, 80, seed=seed)
         return set(table.loc[table["group"] == "holdout", "member_row"])
 
     assert held(7) == held(7)
@@ -263,7 +271,7 @@ def test_holdout_is_seeded():
 
 
 def test_holdout_is_spread_over_the_list_not_its_head_or_tail():
-    table = campaign_list(_scored(1000), "member_row", 1000, ECO, 0.2, seed=11)
+    table = campaign_list(_scored(1000), "member_row", 1000, ECO, 200, seed=11)
 
     positions = np.flatnonzero(table["group"] == "holdout")
     assert positions.min() < 100
@@ -273,7 +281,7 @@ def test_holdout_is_spread_over_the_list_not_its_head_or_tail():
 def test_expected_value_per_member():
     scored = _scored(50)
 
-    table = campaign_list(scored, "member_row", 20, ECO, 0.1, seed=0)
+    table = campaign_list(scored, "member_row", 20, ECO, 2, seed=0)
 
     np.testing.assert_allclose(
         table["expected_value"], table["churn_probability"] * 0.3 * 100.0 - 10.0
@@ -284,7 +292,7 @@ def test_expected_value_per_member():
 def test_reasons_and_lever_are_carried_through():
     scored = _scored(40)
 
-    table = campaign_list(scored, "member_row", 15, ECO, 0.2, seed=0)
+    table = campaign_list(scored, "member_row", 15, ECO, 3, seed=0)
 
     assert list(table.columns) == [
         "member_row",
@@ -305,7 +313,7 @@ def test_reasons_and_lever_are_carried_through():
 def test_a_text_key_and_no_reasons():
     scored = pd.DataFrame({"customer_id": ["a", "b", "c"], "churn_probability": [0.2, 0.8, 0.5]})
 
-    table = campaign_list(scored, "customer_id", 2, ECO, 0.0, seed=0)
+    table = campaign_list(scored, "customer_id", 2, ECO, 0, seed=0)
 
     assert table["customer_id"].tolist() == ["b", "c"]
     assert list(table.columns) == ["customer_id", "churn_probability", "expected_value", "group"]
@@ -393,3 +401,268 @@ def test_the_campaign_ranks_the_members_still_here(months, snapshot, expected):
     current = current_members(to_score, contract)
 
     pd.testing.assert_frame_equal(current, to_score.iloc[expected].reset_index(drop=True))
+
+
+# ------------------------------------------------------------------ the hold-out's size
+
+
+def test_holdout_size_meets_the_textbook_sample_size():
+    # Fleiss's sample size without continuity correction, two groups of equal size: 0.50
+    # against 0.35, two-sided 5%, power 80%:
+    # [1.96 sqrt(2 * 0.425 * 0.575) + 0.8416 sqrt(0.5 * 0.5 + 0.35 * 0.65)]^2 / 0.15^2 = 169.3
+    assert holdout_power(170, 340, 0.5, 15.0)[0] >= 0.8 > holdout_power(169, 338, 0.5, 15.0)[0]
+    # a worked value: 200 and 200 members give 86.2% (by hand from the same formula)
+    assert holdout_power(200, 400, 0.5, 15.0)[0] == pytest.approx(0.8615, abs=5e-4)
+
+
+@pytest.mark.parametrize(
+    ("listed", "churn", "effect", "power", "max_share"),
+    [
+        (1000, 0.4, 10.0, 0.8, 0.5),
+        (1000, 0.4, 20.0, 0.8, 0.5),
+        (5000, 0.2, 5.0, 0.9, 0.5),
+        (300, 0.9, 15.0, 0.8, 0.5),
+        (224, 0.878, 15.0, 0.8, 0.5),  # the bundled export's replay
+        (800, 0.5, 15.0, 0.5, 0.3),
+    ],
+)
+def test_holdout_size_is_the_fewest_members_that_reach_the_power(
+    listed, churn, effect, power, max_share
+):
+    held, reached = holdout_size(listed, churn, effect, power, max_share)
+
+    assert 1 <= held <= max_share * listed
+    assert reached >= power
+    assert reached == pytest.approx(holdout_power(held, listed, churn, effect)[0])
+    assert holdout_power(held - 1, listed, churn, effect)[0] < power
+
+
+@pytest.mark.parametrize(
+    ("listed", "churn", "effect", "max_share", "expected"),
+    [
+        pytest.param(0, 0.5, 15.0, 0.5, (0, 0.0), id="no-list"),
+        pytest.param(1, 0.5, 15.0, 0.5, (0, 0.0), id="one-member-is-contacted"),
+        pytest.param(100, 0.5, 15.0, 0.0, (0, 0.0), id="no-hold-out-allowed"),
+        pytest.param(3, 0.5, 15.0, 0.2, (0, 0.0), id="the-cap-rounds-to-nobody"),
+    ],
+)  # fmt: skip
+def test_holdout_size_at_the_edges(listed, churn, effect, max_share, expected):
+    assert holdout_size(listed, churn, effect, 0.8, max_share) == expected
+
+
+def test_no_churn_expected_means_no_effect_to_detect():
+    # the listed are expected not to churn: no offer can lower churn, nothing detects it
+    held, reached = holdout_size(200, 0.0, 15.0, 0.8, 0.5)
+
+    assert reached == 0.0
+    assert held == 100  # every size ties at no power: the cap, the most members to read it
+
+
+@pytest.mark.parametrize(("listed", "churn"), [(60, 0.5), (80, 0.95), (40, 0.2)])
+def test_an_unreachable_power_holds_out_the_most_powerful_size_within_the_cap(listed, churn):
+    held, reached = holdout_size(listed, churn, 15.0, 0.8, 0.5)
+    every = holdout_power(np.arange(1, listed // 2 + 1), listed, churn, 15.0)
+
+    assert reached < 0.8
+    assert reached == pytest.approx(every.max())
+    assert held == np.flatnonzero(np.isclose(every, every.max()))[-1] + 1
+
+
+def test_the_power_grows_with_the_effect_and_the_list():
+    by_effect = [holdout_power(100, 400, 0.5, e)[0] for e in (5.0, 10.0, 20.0, 40.0)]
+    by_list = [holdout_power(h, 4 * h, 0.5, 10.0)[0] for h in (25, 50, 100, 400)]
+
+    assert by_effect == sorted(by_effect)
+    assert by_list == sorted(by_list)
+    assert by_effect[-1] > 0.999
+    # an effect beyond the churn there is: at most all of it can be kept
+    assert holdout_power(50, 200, 0.1, 50.0)[0] == holdout_power(50, 200, 0.1, 10.0)[0]
+
+
+def test_the_stated_power_is_how_often_simulated_campaigns_show_the_effect():
+    # the hold-out holdout_size picks, 400 seeded campaigns: the share whose 95% CI (uplift,
+    # the reading the campaign stage makes) lies above 0 is the power stated, within noise
+    listed, churn, effect = 600, 0.4, 15.0
+    held, power = holdout_size(listed, churn, effect, 0.8, 0.5)
+    rng = np.random.default_rng(24)
+    shown = 0
+    runs = 400
+    for _ in range(runs):
+        h = rng.binomial(held, churn)
+        c = rng.binomial(listed - held, churn - effect / 100)
+        shown += uplift(c, listed - held, h, held)["kept_points_low"] > 0
+    # binomial noise of 400 runs at 0.8: sd 0.02; the normal approximation is close
+    assert shown / runs == pytest.approx(power, abs=0.06)
+
+
+# ------------------------------------------------------------------ what the offer did
+
+
+def test_implied_success_rate_by_hand():
+    # contacted 20 of 100 churned, held out 40 of 100: the offer kept half the churners;
+    # rate ratio 0.5, Katz se sqrt(1/20 - 1/100 + 1/40 - 1/100) = sqrt(0.055)
+    rate, low, high = implied_success_rate(20, 100, 40, 100)
+
+    se = np.sqrt(0.055)
+    assert rate == pytest.approx(0.5)
+    assert low == pytest.approx(1 - 0.5 * np.exp(Z95 * se))
+    assert high == pytest.approx(1 - 0.5 * np.exp(-Z95 * se))
+
+
+def test_implied_success_rate_at_the_edges():
+    # nobody contacted churned: kept everyone, a finite interval that holds the estimate
+    rate, low, high = implied_success_rate(0, 50, 10, 50)
+    assert rate == 1.0
+    assert np.isfinite(low)
+    assert low < rate <= high <= 1.0
+    # nobody held out churned: there was no churn to keep
+    assert all(np.isnan(implied_success_rate(5, 50, 0, 50)))
+    # contacted churned more: a negative rate
+    rate, low, high = implied_success_rate(30, 100, 15, 100)
+    assert rate == pytest.approx(-1.0)
+    assert low < rate < high < 0
+
+
+def test_campaign_outcome_matches_members_by_key_and_month():
+    # the same customer in two months: only the listed month's outcome counts
+    listed = pd.DataFrame(
+        {"customer_id": ["a", "b", "c", "d"], "month": ["2024-05"] * 4,
+         "group": ["contact", "contact", "holdout", "holdout"]}
+    )  # fmt: skip
+    outcomes = pd.DataFrame(
+        {"customer_id": ["a", "b", "c", "d"] * 2,
+         "month": ["2024-04"] * 4 + ["2024-05"] * 4,
+         "left": [1, 1, 0, 0, 0, 0, 1, 1]}
+    )  # fmt: skip
+
+    got = campaign_outcome(listed, outcomes, ["customer_id", "month"], "left")
+
+    assert got["contacted_churn"] == 0.0
+    assert got["held_out_churn"] == 1.0
+    assert got["kept_points"] == 100.0
+    assert got["success_rate"] == 1.0
+    assert (got["contacted"], got["held_out"], got["missing"]) == (2, 2, 0)
+
+
+def _effect(kept_low: float, kept_high: float, rate: float = 0.4) -> dict[str, float]:
+    return {"kept_points": (kept_low + kept_high) / 2, "kept_points_low": kept_low,
+            "kept_points_high": kept_high, "success_rate": rate,
+            "success_rate_low": rate - 0.2, "success_rate_high": rate + 0.2}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("effect", "switches"),
+    [
+        pytest.param(None, False, id="no-past-campaign"),
+        pytest.param(_effect(2.0, 14.0), True, id="ci-above-0"),
+        pytest.param(_effect(-14.0, -2.0, rate=-0.4), True, id="ci-below-0-a-harmful-offer"),
+        pytest.param(_effect(-3.0, 11.0), False, id="ci-holds-0"),
+        pytest.param(_effect(0.0, 11.0), False, id="ci-touches-0"),
+        pytest.param(_effect(-5.0, -1.0, rate=float("nan")), False, id="no-rate-implied"),
+    ],
+)  # fmt: skip
+def test_the_next_list_uses_the_measured_rate_only_when_the_ci_excludes_0(effect, switches):
+    eco, measured = next_economics(ECO, effect)
+
+    assert measured is switches
+    if switches:
+        assert eco.success_rate == effect["success_rate"]
+        assert eco.success_rate_low == effect["success_rate_low"]
+        assert eco.success_rate_high == effect["success_rate_high"]
+        assert (eco.offer_cost, eco.member_value) == (ECO.offer_cost, ECO.member_value)
+    else:
+        assert eco == ECO
+
+
+def _simulate(seed: int, kept_share: float, listed: int = 600) -> tuple[dict, float]:
+    """One campaign: `listed` members with their own churn probability, a seeded hold-out
+    sized as the stage sizes it, the offer keeping `kept_share` of contacted would-be
+    churners. Returns the reading (campaign_outcome) and the injected effect in points: the
+    churn the offer removes from the list, kept_share x the members' mean probability."""
+    rng = np.random.default_rng(seed)
+    scored = pd.DataFrame(
+        {"member_row": np.arange(listed), "churn_probability": rng.beta(4, 6, listed)}
+    )
+    p = scored["churn_probability"].to_numpy()
+    held, _ = holdout_size(listed, p.mean(), 15.0, 0.8, 0.5)
+    table = campaign_list(scored, "member_row", listed, ECO, held, seed=seed)
+    p_list = table["churn_probability"].to_numpy()
+    contacted = (table["group"] == "contact").to_numpy()
+    churn = np.where(contacted, p_list * (1 - kept_share), p_list)
+    outcomes = table[["member_row"]].assign(left=(rng.random(listed) < churn).astype(int))
+    return campaign_outcome(table, outcomes, "member_row", "left"), 100 * kept_share * p.mean()
+
+
+def _coverage(readings: list[tuple[dict, float]], shrink: float = 1.0) -> float:
+    """Share of readings whose CI, its half-widths times `shrink`, holds the injected effect."""
+    held = 0
+    for r, injected in readings:
+        low = r["kept_points"] - shrink * (r["kept_points"] - r["kept_points_low"])
+        high = r["kept_points"] + shrink * (r["kept_points_high"] - r["kept_points"])
+        held += low <= injected <= high
+    return held / len(readings)
+
+
+@pytest.fixture(scope="module")
+def simulated() -> dict[float, list[tuple[dict, float]]]:
+    """200 seeded campaigns with an offer that keeps 30% of would-be churners, 200 with one
+    that does nothing."""
+    return {share: [_simulate(seed, share) for seed in range(200)] for share in (0.3, 0.0)}
+
+
+def test_the_ci_covers_the_injected_effect_in_200_simulated_campaigns(simulated):
+    for share, readings in simulated.items():
+        # a 95% interval: at least 90% in 200 runs (a true 95% falls below 90% by chance
+        # with probability about 0.1%)
+        assert _coverage(readings) >= 0.90, share
+    # the check can fail: the same readings with intervals 40% narrower (a mistake such as
+    # a 1.2 in place of 1.96) hold the effect far less often
+    assert _coverage(simulated[0.3], shrink=0.6) < 0.90
+    assert _coverage(simulated[0.0], shrink=0.6) < 0.90
+
+
+def test_the_success_rate_ci_covers_the_injected_rate(simulated):
+    covered = [r["success_rate_low"] <= 0.3 <= r["success_rate_high"] for r, _ in simulated[0.3]]
+    assert np.mean(covered) >= 0.90
+
+
+def test_the_simulated_next_lists_switch_only_when_the_ci_excludes_0(simulated):
+    switched = {}
+    for share, readings in simulated.items():
+        flags = []
+        for r, _ in readings:
+            eco, measured = next_economics(ECO, r)
+            excludes = bool(r["kept_points_low"] > 0 or r["kept_points_high"] < 0)
+            assert measured is excludes
+            assert eco.success_rate == (r["success_rate"] if excludes else ECO.success_rate)
+            flags.append(measured)
+        switched[share] = np.mean(flags)
+    # an offer that does nothing is taken as measured about 5% of the time (the test's level);
+    # one that keeps 30% of churners (about 12 points here), most of the time
+    assert switched[0.0] <= 0.10
+    assert switched[0.3] >= 0.5
+
+
+# ------------------------------------------------------------------ the replay
+
+
+def test_replay_counts_churn_among_listed_and_unlisted():
+    listed = np.array([True, True, True, False, False, False, False, True])
+    churned = np.array([1, 1, 0, 0, 1, 0, 0, 1])
+
+    got = replay_outcome(listed, churned)
+
+    assert (got["replay_listed"], got["replay_listed_churned"]) == (4, 3)
+    assert (got["replay_unlisted"], got["replay_unlisted_churned"]) == (4, 1)
+    assert got["replay_listed_churn_rate"] == 0.75
+    assert got["replay_unlisted_churn_rate"] == 0.25
+    assert (got["replay_listed_churn_low"], got["replay_listed_churn_high"]) == wilson(3, 4)
+    assert (got["replay_unlisted_churn_low"], got["replay_unlisted_churn_high"]) == wilson(1, 4)
+
+
+def test_replay_with_everyone_listed_has_no_unlisted_rate():
+    got = replay_outcome(np.ones(3, dtype=bool), np.array([1, 0, 1]))
+
+    assert got["replay_unlisted"] == 0
+    assert "replay_unlisted_churn_rate" not in got
+    assert got["replay_listed_churn_rate"] == pytest.approx(2 / 3)

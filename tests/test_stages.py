@@ -244,7 +244,7 @@ def _options(stage: str) -> dict[str, str]:
                      "--assignments": "assignments", "--audit": "audit_metrics"}),
         ("score", {"--members": "processed", "--model-arrays": "model_arrays",
                    "--segment-arrays": "segment_arrays"}),
-        ("campaign", {"--scored": "scored", "--members": "processed"}),
+        ("campaign", {"--test": "test", "--members": "processed"}),
         ("report", {"--summary": "train_summary", "--audit-metrics": "audit_metrics",
                     "--drivers": "drivers", "--tenure": "tenure", "--rules": "rules",
                     "--portraits": "portraits"}),
@@ -597,26 +597,160 @@ def test_the_per_member_table_and_the_scorer_agree_on_the_same_probabilities(
     assert table.loc[table["at_risk"] == 1, "reason_1"].notna().all()
 
 
-def test_the_campaign_lists_the_riskiest_with_a_seeded_hold_out(done: Project) -> None:
+def test_the_campaign_replays_the_list_on_the_test_members(done: Project) -> None:
+    # no member's outcome is unknown in these exports: the campaign is a replay on the test
+    # split, scored by the trained model, with each listed member's outcome (issue 24)
     from gym_churn.io import read_table
+    from gym_churn.models.predict import inputs, probability
+    from gym_churn.scoring.campaign import holdout_size
+    from gym_churn.scoring.load import load_scorer
+    from gym_churn.segments.profiles import wilson
 
     contract = _contract(done)
+    key, target = contract.key, contract.target.column
     params = small_params()["campaign"]
     curve = read_table(done.file("campaign_curve"))
     listed = read_table(done.file("campaign_list"))
-    scored = read_table(done.file("scored"))
+    test = read_table(done.file("test"))
     metrics = _json(done, "campaign_metrics")
+    details = _json(done, "campaign_details")
     best = curve.iloc[int(curve["profit"].to_numpy().argmax())]
     assert metrics["best_contact_share"] == pytest.approx(best["contact_share"])
     assert metrics["best_expected_profit"] == pytest.approx(best["profit"])
+    assert int(curve["contacted"].iloc[-1]) == len(test) == details["members"]
     affordable = int(params["budget"] // params["offer_cost"])
-    assert metrics["listed"] == len(listed) == min(int(best["contacted"]), affordable)
-    assert metrics["held_out"] == (listed["group"] == "holdout").sum()
-    assert metrics["held_out"] == round(params["holdout_share"] * len(listed))
-    riskiest = scored.nlargest(len(listed), "churn_probability", keep="first")
-    assert set(listed[contract.key]) == set(riskiest[contract.key])
-    assert listed["churn_probability"].is_monotonic_decreasing
+    assert metrics["listed"] == len(listed) == min(int(best["contacted"]), affordable) > 0
+    assert details["mode"] == "replay"
+    assert (listed["mode"] == "replay").all()
+    assert list(listed.columns[:3]) == ["mode", key, target]
+    # the test members, riskiest first by the trained model, each with their own outcome
+    proba = probability(load_scorer(done.file("bundle")).model, inputs(test, contract))
+    riskiest = test.assign(p=np.round(proba, 6)).sort_values("p", ascending=False, kind="stable")
+    assert listed[key].tolist() == riskiest[key].head(len(listed)).tolist()
+    np.testing.assert_allclose(listed["churn_probability"], riskiest["p"].head(len(listed)))
+    outcome = test.set_index(key)[target]
+    assert listed[target].tolist() == outcome.loc[listed[key]].tolist()
     assert (listed["reason_1"].fillna("") != "").all()  # every listed member is explained
+    # the hold-out: sized by the power calculation at the listed members' mean probability
+    held, power = holdout_size(len(listed), riskiest["p"].head(len(listed)).mean(),
+                               params["min_effect_points"], params["power"],
+                               params["holdout_max_share"])  # fmt: skip
+    assert metrics["held_out"] == (listed["group"] == "holdout").sum() == held
+    assert metrics["holdout_power"] == pytest.approx(power, abs=1e-6)
+    # churn among the listed and the unlisted test members, as they happened
+    churned = int(listed[target].sum())
+    unlisted = outcome.drop(index=listed[key])
+    assert details["replay_listed"] == len(listed)
+    assert details["replay_listed_churned"] == churned
+    assert metrics["replay_listed_churn_rate"] == pytest.approx(churned / len(listed), abs=1e-6)
+    assert details["replay_unlisted"] == len(unlisted)
+    assert details["replay_unlisted_churned"] == int(unlisted.sum())
+    low, high = wilson(churned, len(listed))
+    assert details["replay_listed_churn_low"] == pytest.approx(low, abs=1e-6)
+    assert details["replay_listed_churn_high"] == pytest.approx(high, abs=1e-6)
+    # no past campaign: the assumed success rate
+    assert metrics["success_rate_source"] == 0
+    assert metrics["success_rate"] == params["success_rate"]
+    assert not any(k.startswith("measured_") for k in details)
+    # the report calls it a replay, never this month's list
+    report = done.file("report").read_text()
+    assert "a replay" in report
+    assert "this month" not in report.lower()
+
+
+def _past_list(done: Project, folder: Path, effect: bool) -> Path:
+    """A campaign list as sent last month, of the export's members, under the past-campaigns
+    folder: half held out. With `effect`, the held-out are members who churned and the
+    contacted ones who stayed (the offer kept everyone); without, both groups alike."""
+    from gym_churn.io import read_table, write_table
+
+    contract = _contract(done)
+    members = read_table(done.file("processed"))
+    y = members[contract.target.column]
+    churners, stayers = members[y == 1], members[y == 0]
+    n = min(len(churners), len(stayers)) // 2
+    if effect:
+        held, contact = churners.head(n), stayers.head(n)
+    else:
+        held = pd.concat([churners.head(n // 2), stayers.head(n // 2)])
+        contact = pd.concat([churners.iloc[n // 2 : n], stayers.iloc[n // 2 : n]])
+    listed = pd.concat([held.assign(group="holdout"), contact.assign(group="contact")])
+    path = folder / "2026-11.csv"
+    write_table(listed[[contract.key, "group"]], path)
+    return path
+
+
+def test_a_past_campaign_and_its_outcomes_change_the_campaign_metrics(
+    done: Project, tmp_path: Path
+) -> None:
+    # closing the loop (issue 24): last month's list committed under the folder dvc.yaml
+    # names, read against this export's outcomes, changes metrics/campaign.json
+    import shutil
+
+    assert PATHS["campaigns"] in DVC["stages"]["campaign"]["deps"]
+    before = _json(done, "campaign_metrics")
+    for effect in (True, False):
+        root = tmp_path / str(effect)
+        shutil.copytree(done.root, root)
+        project = Project(root, done.paths, done.export, done.raw_digest)
+        folder = project.file("campaigns")
+        folder.mkdir(parents=True, exist_ok=True)
+        past = _past_list(project, folder, effect)
+        assert project.run("campaign", "report", draw=False) == {"campaign": 0, "report": 0}
+        after, details = _json(project, "campaign_metrics"), _json(project, "campaign_details")
+        assert details["measured_list"] == str(project.paths["campaigns"] + "/" + past.name)
+        assert after["measured_kept_points"] == pytest.approx(100.0 if effect else 0.0)
+        assert details["measured_kept_points_low"] < after["measured_kept_points"]
+        report = project.file("report").read_text()
+        assert past.name in report
+        if effect:  # the CI excludes 0: the list now uses the measured rate and its CI
+            assert after["success_rate_source"] == 1
+            assert after["success_rate"] == after["measured_success_rate"] == 1.0
+            assert details["success_rate_low"] == details["measured_success_rate_low"] < 1.0
+            assert after != before
+            assert "uses the measured rate" in report
+        else:  # the CI includes 0: the assumed rate, the list as before
+            assert after["success_rate_source"] == 0
+            assert after["success_rate"] == before["success_rate"]
+            assert {k: v for k, v in after.items() if not k.startswith("measured_")} == before
+            assert "keeps the assumed success rate" in report
+
+
+def test_the_latest_past_campaign_is_read_and_a_list_without_outcomes_waits(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from gym_churn.contract.spec import parse_contract
+    from gym_churn.errors import ContractError
+    from gym_churn.io import write_table
+    from gym_churn.stages.campaign import latest_campaign, past_effect
+    from tests.conftest import PANEL_CONTRACT
+
+    contract = parse_contract(PANEL_CONTRACT)  # keyed by customer_id and month
+    folder = tmp_path / "campaigns"
+    assert latest_campaign(folder) is None  # no folder: nothing to read
+    folder.mkdir()
+    (folder / "README.md").write_text("past lists\n")
+    assert past_effect(folder, pd.DataFrame(), contract) is None
+    ids = [f"c{i}" for i in range(8)]
+    listed = pd.DataFrame({"customer_id": ids, "month": "2024-05",
+                           "group": ["contact", "holdout"] * 4})  # fmt: skip
+    write_table(listed.assign(month="2024-04"), folder / "2024-04.csv")
+    write_table(listed, folder / "2024-05.csv")
+    assert latest_campaign(folder) == folder / "2024-05.csv"
+    members = pd.DataFrame({"customer_id": ids * 2, "month": ["2024-04"] * 8 + ["2024-05"] * 8,
+                            "left": [0] * 8 + [np.nan] * 8})  # fmt: skip
+    # May's outcomes are not in this export yet: not measured, said, no failure
+    with caplog.at_level(logging.WARNING):
+        assert past_effect(folder, members, contract) is None
+    assert "2024-05.csv: not measured yet" in caplog.text
+    members["left"] = [0] * 8 + [0, 1] * 4  # now they are: contacted 0 of 4, held-out 4 of 4
+    effect = past_effect(folder, members, contract)
+    assert effect is not None
+    assert (effect["kept_points"], effect["contacted"], effect["held_out"]) == (100.0, 4, 4)
+    # a replay was never sent: refused
+    write_table(listed.assign(mode="replay"), folder / "2024-06.csv")
+    with pytest.raises(ContractError, match="replay"):
+        past_effect(folder, members, contract)
 
 
 def test_the_report_is_written_in_the_exports_words(done: Project) -> None:

@@ -143,8 +143,11 @@ def _uplift(args: argparse.Namespace) -> None:
     listed = read_table(args.campaign)
     if key not in listed or "group" not in listed:
         raise ContractError(f"{args.campaign}: not a campaign list (needs {key!r} and 'group')")
+    if "mode" in listed and (listed["mode"] == "replay").any():
+        raise ContractError(f"{args.campaign}: a replay (mode replay): no one on it was contacted")
+    keys = [k for k in contract.keys if k in listed and k in outcomes]
     try:
-        r = campaign_outcome(listed, outcomes, key, target)
+        r = campaign_outcome(listed, outcomes, keys, target)
     except ValueError as exc:
         raise ContractError(f"{args.outcomes}: {exc}") from exc
     if not contract.id:
@@ -165,6 +168,12 @@ def _uplift(args: argparse.Namespace) -> None:
         f"{r['contacted']} contacted members: {r['contacted_churn']:.1%} {label}\n"
         f"difference: {r['kept_points']:.1f} percentage points kept by the offer "
         f"(95% CI {r['kept_points_low']:.1f} to {r['kept_points_high']:.1f}): {verdict}\n"
+        + (
+            f"implied success rate (share of would-be churners kept): {r['success_rate']:.0%} "
+            f"(95% CI {r['success_rate_low']:.0%} to {r['success_rate_high']:.0%})\n"
+            if r["held_out_churned"]
+            else ""
+        )
         + (f"{r['missing']} listed members are not in the outcomes file\n" if r["missing"] else "")
     )
 
@@ -173,7 +182,7 @@ def _campaign(args: argparse.Namespace) -> None:
     """The campaign stage's list for a newly scored export: same economics (params.yaml's
     `campaign` section, base.seed for the hold-out), same optimal share and budget cap."""
     from gym_churn.io import load_params, sidecar, write_table
-    from gym_churn.scoring.campaign import Economics, campaign_list, plan
+    from gym_churn.scoring.campaign import Economics, campaign_list, holdout_size, plan
     from gym_churn.scoring.load import bundle_contract
 
     key = bundle_contract(args.model).key
@@ -188,7 +197,12 @@ def _campaign(args: argparse.Namespace) -> None:
             "score the export first with `gym-churn score`"
         )
     chosen = plan(scored["churn_probability"].to_numpy(), eco, cfg.budget)
-    table = campaign_list(scored, key, chosen.contacts, eco, cfg.holdout_share, params.base.seed)
+    p = scored["churn_probability"].to_numpy()
+    churn = float(p[chosen.listed].mean()) if chosen.contacts else 0.0
+    held_out, power = holdout_size(
+        chosen.contacts, churn, cfg.min_effect_points, cfg.power, cfg.holdout_max_share
+    )
+    table = campaign_list(scored, key, chosen.contacts, eco, held_out, params.base.seed)
     curve = sidecar(args.output, "profit.csv")
     write_table(chosen.curve, curve)
     write_table(table, args.output)
@@ -205,6 +219,7 @@ def _campaign(args: argparse.Namespace) -> None:
         f"({int(best['contacted'])} members), expected profit {best['profit']:,.0f}\n"
         f"the budget of {cfg.budget:,.0f} pays for {chosen.affordable} offers\n"
         f"listed {chosen.contacts}: {chosen.contacts - held} to contact, {held} held out "
+        f"(power {power:.0%} to detect {cfg.min_effect_points:g} points of churn) "
         f"-> {args.output} (profit curve: {curve})\n"
     )
 

@@ -187,7 +187,11 @@ class Campaign(_Section):
     success_rate_low: Annotated[float, Field(ge=0, le=1)]  # the sensitivity band's ends
     success_rate_high: Annotated[float, Field(ge=0, le=1)]
     budget: Annotated[float, Field(ge=0)]  # money for offers this month
-    holdout_share: Annotated[float, Field(ge=0, lt=1)]  # of the list, not contacted
+    # the hold-out: the fewest members that detect this effect (percentage points of churn)
+    # with this power, in a two-sided test at the 5% level (the 95% CI that reads it)
+    min_effect_points: Annotated[float, Field(gt=0, le=100)]
+    power: Annotated[float, Field(gt=0, lt=1)]
+    holdout_max_share: Annotated[float, Field(ge=0, le=0.5)]  # of the list at most
 
     @model_validator(mode="after")
     def _band_holds_rate(self) -> Campaign:

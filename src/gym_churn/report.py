@@ -44,6 +44,7 @@ class ReportInputs:
     economics: dict[str, Any]  # params' campaign section
     campaign_path: str
     backtest: dict[str, Any] = field(default_factory=dict)  # metrics/backtest.json
+    campaign_details: dict[str, Any] = field(default_factory=dict)  # reports/campaign.json
 
 
 def _out_of_time(r: ReportInputs) -> str:
@@ -267,7 +268,8 @@ def _at_ceiling(e: dict[str, Any]) -> str:
 
 
 def _campaign_section(r: ReportInputs) -> str:
-    eco, m, label = r.economics, r.campaign, r.contract.target.label
+    m, label = _campaign_figures(r), r.contract.target.label
+    eco = {**r.economics, **{k: m[k] for k in RATE_KEYS if k in m}}  # the rates the list used
     n = int(r.curve["contacted"].iloc[-1])
     share, profit = m["best_contact_share"], m["best_expected_profit"]
     band = []
@@ -298,8 +300,14 @@ def _campaign_section(r: ReportInputs) -> str:
         else "At some shares, contacting members at random returns more (dashed line): the "
         "score does not rank well enough there."
     )
+    if _replay(r):
+        return f"""{_campaign_replay(r, eco, best, band, random)}
+
+{r.figures.get("profit", "")}
+
+{_campaign_loop(r)}"""
     return f"""Each offer costs {eco["offer_cost"]:g}, a member who stays is worth
-{eco["member_value"]:g}, and the offer is assumed to keep {eco["success_rate"]:.0%} of the
+{eco["member_value"]:g}, and the offer is {_success_words(m, eco["success_rate"])} of the
 contacted members who would have {label}. Then {best}; {band[0]}, and {band[1]}. {random}
 
 {r.figures.get("profit", "")}
@@ -310,7 +318,9 @@ probability, expected value, the reasons behind their risk and the one change th
 offer that lowers it most. **{m["held_out"]:,} of them, picked at random, are marked
 `holdout`: do not contact them.** Next month, compare churn among contacted and held-out
 members: the difference, with its 95% CI, is what the offer did, and it replaces the assumed
-success rate. Until then the profit figures are only as good as that assumption."""
+success rate. Until then the profit figures are only as good as that assumption.
+
+{_campaign_loop(r)}"""
 
 
 def _audit_section(r: ReportInputs) -> str:
@@ -710,7 +720,7 @@ def build_report(r: ReportInputs) -> str:
         f"- Every member's churn probability, risk decile and segment: `{r.scored_path}`, "
         f"one row per member keyed by `{c.key}`; at-risk members also get the reasons behind "
         "their risk (in percentage points of churn probability) and a suggested lever. "
-        f"This month's contact list: `{r.campaign_path}`."
+        + _list_pointer(r)
     )
     return f"""# Member churn report: {c.name}
 
@@ -726,7 +736,7 @@ hand.*
 Fixed traits ({attributes or "none declared"}) are never recommended: a club cannot change
 them.{moves}
 
-## Whom to contact this month
+## {_campaign_title(r)}
 
 {_campaign_section(r)}
 
@@ -749,3 +759,109 @@ them.{moves}
 {_findings_section(r)}
 
 {_data_science_section(r)}"""
+
+
+# ---------------------------------------------------------------- campaign: replay and the
+# measured effect (issue 24). Reads metrics/campaign.json and reports/campaign.json: mode,
+# replay_*, success_rate_source, success_rate*, measured_*, held_out, holdout_power.
+
+
+def _campaign_figures(r: ReportInputs) -> dict[str, Any]:
+    """The campaign stage's headline metrics and its other figures, as one mapping."""
+    return {**r.campaign_details, **r.campaign}
+
+
+def _replay(r: ReportInputs) -> bool:
+    return r.campaign_details.get("mode") == "replay"
+
+
+RATE_KEYS = ("success_rate", "success_rate_low", "success_rate_high")
+
+
+def _campaign_title(r: ReportInputs) -> str:
+    if _replay(r):
+        return "Whom the campaign would have contacted: a replay on the test members"
+    return "Whom to contact this month"
+
+
+def _list_pointer(r: ReportInputs) -> str:
+    if _replay(r):
+        return (
+            "Every member's outcome is known, so there is no one to contact now; "
+            f"`{r.campaign_path}` replays the list on the test members (`mode` replay)."
+        )
+    return f"This month's contact list: `{r.campaign_path}`."
+
+
+def _success_words(m: dict[str, Any], rate: float) -> str:
+    if m.get("success_rate_source"):
+        return (
+            f"measured by the last campaign to keep {rate:.0%} (95% CI "
+            f"{m['success_rate_low']:.0%} to {m['success_rate_high']:.0%})"
+        )
+    return f"assumed to keep {rate:.0%}"
+
+
+def _campaign_replay(
+    r: ReportInputs, eco: dict[str, Any], best: str, band: list[str], random: str
+) -> str:
+    m, label = _campaign_figures(r), r.contract.target.label
+    listed, unlisted = m["replay_listed"], m["replay_unlisted"]
+    rates = [
+        f"{m[f'replay_{g}_churned']:,} of {m[f'replay_{g}']:,} {g} members "
+        f"({_pct(m[f'replay_{g}_churn_rate'])}, 95% CI "
+        f"{_ci(m[f'replay_{g}_churn_low'], m[f'replay_{g}_churn_high'])})"
+        for g in ("listed", "unlisted")
+        if m.get(f"replay_{g}")
+    ]
+    outcome = " and ".join(rates) if rates else "no member"
+    return f"""Every member in this export has a known outcome, so this is not a list to send:
+it is a **replay**. The model, trained without the {listed + unlisted:,} test members, ranks
+them as the campaign would have at the start of their month, with the same economics: each
+offer costs {eco["offer_cost"]:g}, a member who stays is worth {eco["member_value"]:g}, and the
+offer is {_success_words(m, eco["success_rate"])} of the contacted members who would have
+{label}. Then {best}; {band[0]}, and {band[1]}. {random}
+
+The replay, `{r.campaign_path}`, lists {listed:,} of them ({m["held_out"]:,} marked as the
+hold-out would have been). How many then {label}: {outcome}."""
+
+
+def _campaign_loop(r: ReportInputs) -> str:
+    m, eco, label = _campaign_figures(r), r.economics, r.contract.target.label
+    power = m.get("holdout_power")
+    parts = []
+    if power is not None and m.get("listed"):
+        parts.append(
+            f"The hold-out ({m['held_out']:,} of {m['listed']:,}) is sized to detect an offer "
+            f"that lowers churn by {eco['min_effect_points']:g} percentage points: it would "
+            f"show such an effect (a 95% CI above 0) with {power:.0%} probability"
+            + (
+                f", short of the {eco['power']:.0%} aimed at, the most this list allows "
+                f"with at most {eco['holdout_max_share']:.0%} of it held out."
+                if power < eco["power"] - 1e-9
+                else "."
+            )
+        )
+    if "measured_kept_points" in m:
+        kept = (
+            f"The last campaign's list (`{m.get('measured_list', '')}`), read against this "
+            f"export: {m['measured_held_out']:,} "
+            f"held-out and {m['measured_contacted']:,} contacted members; the offer kept "
+            f"{m['measured_kept_points']:.1f} percentage points of churn (95% CI "
+            f"{m['measured_kept_points_low']:.1f} to {m['measured_kept_points_high']:.1f})"
+        )
+        if "measured_success_rate" in m:
+            kept += (
+                f", a success rate of {m['measured_success_rate']:.0%} (95% CI "
+                f"{m['measured_success_rate_low']:.0%} to "
+                f"{m['measured_success_rate_high']:.0%}) of those who would have {label}"
+            )
+        kept += (
+            ". Its CI excludes 0, so this list uses the measured rate and its CI in place of "
+            "the assumed ones."
+            if m.get("success_rate_source")
+            else ". Its CI includes 0 (or no held-out member left): the effect is not shown "
+            "yet, so this list keeps the assumed success rate."
+        )
+        parts.append(kept)
+    return " ".join(parts)

@@ -10,6 +10,7 @@ Reads  --contract        the data contract (words, roles, description)
        --scored          the per-member table (only its path is shown)
        --campaign-metrics, --campaign-curve, --campaign-list   the targeting numbers, the
                          profit curve, the list (only its path is shown)
+       --campaign-details  the campaign's other figures: replay, measured effect, hold-out
        --evaluate-figures, --cluster-figures, --drivers-figures, --profile-figures,
        --campaign-figures
                          folders the report links to
@@ -47,7 +48,7 @@ def main(argv: list[str] | None = None) -> None:
         __doc__, "contract", "summary", "evaluate_metrics", "cluster_metrics", "audit_metrics",
         "drivers_metrics", "profile_metrics", "score_metrics", "drivers", "levels", "tenure",
         "rules", "portraits", "scored", "campaign_metrics", "campaign_curve", "campaign_list",
-        *REPORT_FIGURES, "backtest_metrics", "report",
+        "campaign_details", *REPORT_FIGURES, "backtest_metrics", "report",
     ).parse_args(argv)  # fmt: skip
     params = load_params(args.params)
     report_dir = Path(args.report).parent
@@ -78,6 +79,7 @@ def main(argv: list[str] | None = None) -> None:
         curve=read_table(args.campaign_curve),
         economics=params.campaign.model_dump(),
         campaign_path=args.campaign_list,
+        campaign_details=read_json(args.campaign_details),
         backtest=read_json(args.backtest_metrics),
     )
     write_text(build_report(inputs), args.report)
