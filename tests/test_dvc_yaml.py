@@ -119,7 +119,8 @@ def test_the_model_spec_comes_from_train_not_from_params(stage: str) -> None:
     # choice changes.
     spec = DVC["stages"][stage]
     train_keys = [e for e in spec["params"] if e.split(".")[0] == "train"]
-    assert train_keys in ([], ["train.cv_folds"])  # the folds are theirs to use
+    # the folds and their fits' sample size are theirs to use
+    assert train_keys in ([], ["train.cv_folds"], ["train.cv_folds", "train.max_fit_rows"])
     assert PATHS["train_summary"] in {_resolve(d) for d in spec["deps"]}
 
 
@@ -136,7 +137,10 @@ def test_stages_that_score_read_the_whole_model_bundle(stage: str) -> None:
     }
     assert {PATHS[name] for name in bundle} <= deps | written
     assert all(Path(PATHS[name]).parent == Path(PATHS["bundle"]) for name in bundle)
-    assert [e for e in spec["params"] if e.split(".")[0] == "train"] in ([], ["train.cv_folds"])
+    assert [e for e in spec["params"] if e.split(".")[0] == "train"] in (
+        [],
+        ["train.cv_folds", "train.max_fit_rows"],
+    )
 
 
 def test_report_wording_never_reruns_cross_validation() -> None:

@@ -207,6 +207,41 @@ def test_cross_validate_oof_is_reproducible(params, other_contract, other_member
     assert not np.array_equal(first.oof_proba, other_folds.oof_proba)
 
 
+@pytest.mark.parametrize("max_fit_rows", [None, 10_000])
+def test_a_cap_above_the_folds_changes_nothing(params, xy, xy_contract, max_fit_rows):
+    X, y = xy
+    model = build_model("logreg", params.train.hyperparameters("logreg"), xy_contract, seed=0)
+    plain = cross_validate_oof(model, X, y, folds=3, seed=0)
+    capped = cross_validate_oof(model, X, y, folds=3, seed=0, max_fit_rows=max_fit_rows)
+    np.testing.assert_array_equal(plain.oof_proba, capped.oof_proba)
+    np.testing.assert_array_equal(plain.fold_roc_auc, capped.fold_roc_auc)
+
+
+def test_a_capped_fold_fits_on_a_sample_and_still_scores_every_row(
+    params, xy, xy_contract, monkeypatch
+):
+    X, y = xy
+    model = build_model("logreg", params.train.hyperparameters("logreg"), xy_contract, seed=0)
+    fitted_rows = []
+    fit = type(model).fit
+
+    def counting_fit(self, X_fit, y_fit, **kwargs):
+        fitted_rows.append(len(X_fit))
+        return fit(self, X_fit, y_fit, **kwargs)
+
+    monkeypatch.setattr(type(model), "fit", counting_fit)
+    cap = len(X) // 3
+    result = cross_validate_oof(model, X, y, folds=3, seed=0, max_fit_rows=cap)
+
+    assert fitted_rows == [cap] * 3  # each fold learned from the sample, not its whole part
+    assert not np.isnan(result.oof_proba).any()  # every row scored out of fold
+    assert len(result.fold_roc_auc) == 3
+    again = cross_validate_oof(model, X, y, folds=3, seed=0, max_fit_rows=cap)
+    np.testing.assert_array_equal(result.oof_proba, again.oof_proba)  # seeded
+    full = cross_validate_oof(model, X, y, folds=3, seed=0)
+    assert result.roc_auc_mean == pytest.approx(full.roc_auc_mean, abs=0.1)
+
+
 # ---------------------------------------------------------------- train.model: auto
 
 

@@ -83,6 +83,7 @@ class Candidate(BaseModel):
 class Train(_Section):
     model: Literal["auto", "logreg", "random_forest", "hist_gradient_boosting"]
     cv_folds: Annotated[int, Field(ge=2)]
+    max_fit_rows: Annotated[int, Field(ge=100)]
     calibration: Literal["none", "sigmoid", "isotonic"]
     calibration_folds: Annotated[int, Field(ge=2)]
     threshold: Threshold

@@ -48,15 +48,21 @@ def cross_validate_oof(
     folds: int,
     seed: int,
     groups: np.ndarray | None = None,
+    max_fit_rows: int | None = None,
 ) -> CVResult:
     """Stratified k-fold CV: fold ROC-AUCs and an out-of-fold churn probability per row.
 
     With `groups` (a member's ID on each of its rows, member_groups) the folds keep each
-    group's rows together: a member seen in several snapshots is never on both sides."""
+    group's rows together: a member seen in several snapshots is never on both sides. With
+    `max_fit_rows`, each fold's model learns from a seeded sample of at most that many of
+    its training rows (the work of a fit grows with rows; every row is still scored by the
+    fold that left it out); below it, every training row, as without it."""
     if groups is None:
         cv = StratifiedKFold(folds, shuffle=True, random_state=seed)
     else:
         cv = StratifiedGroupKFold(folds, shuffle=True, random_state=seed)
+    if max_fit_rows is not None and len(y) - len(y) // folds > max_fit_rows:
+        return _sampled_cv(model, X, y, cv, groups, max_fit_rows, seed)
     result = cross_validate(
         clone(model), X, y, groups=groups, cv=cv, scoring="roc_auc",
         return_estimator=True, return_indices=True,
@@ -65,6 +71,32 @@ def cross_validate_oof(
     for estimator, test_idx in zip(result["estimator"], result["indices"]["test"], strict=True):
         oof[test_idx] = estimator.predict_proba(X.iloc[test_idx])[:, 1]
     return CVResult(oof_proba=oof, fold_roc_auc=np.asarray(result["test_score"]))
+
+
+def _sampled_cv(
+    model: ClassifierMixin,
+    X: pd.DataFrame,
+    y: pd.Series,
+    cv: Any,
+    groups: np.ndarray | None,
+    max_fit_rows: int,
+    seed: int,
+) -> CVResult:
+    """cross_validate_oof when a fold's training part exceeds `max_fit_rows`: each fold
+    fits on a seeded sample of it (without replacement) and scores its whole test part."""
+    from sklearn.metrics import roc_auc_score
+
+    rng = np.random.default_rng(seed)
+    oof, aucs = np.full(len(y), np.nan), []
+    for train_idx, test_idx in cv.split(X, y, groups):
+        fit_idx = np.sort(rng.choice(train_idx, size=min(max_fit_rows, len(train_idx)),
+                                     replace=False))  # fmt: skip
+        estimator = clone(model).fit(X.iloc[fit_idx], y.iloc[fit_idx])
+        oof[test_idx] = estimator.predict_proba(X.iloc[test_idx])[:, 1]
+        aucs.append(roc_auc_score(y.iloc[test_idx], oof[test_idx]))
+    log.info("each of %d folds learned from a sample of %d rows (train.max_fit_rows)",
+             len(aucs), max_fit_rows)  # fmt: skip
+    return CVResult(oof_proba=oof, fold_roc_auc=np.asarray(aucs))
 
 
 def member_groups(frame: pd.DataFrame, contract: Contract) -> np.ndarray | None:
@@ -131,7 +163,7 @@ def choose_model(
             family, hyper, contract, seed,
             calibration=cfg.calibration, calibration_folds=cfg.calibration_folds,
         )  # fmt: skip
-        cv = cross_validate_oof(model, X, y, cfg.cv_folds, seed, groups)
+        cv = cross_validate_oof(model, X, y, cfg.cv_folds, seed, groups, cfg.max_fit_rows)
         table.append(
             {
                 "model": family,
@@ -169,7 +201,8 @@ def refit_spec(
     are compared once, on every column."""
     X, y = split_xy(train, contract)
     spec = model_from_summary(summary, contract, seed)
-    cv = cross_validate_oof(spec, X, y, cfg.cv_folds, seed, member_groups(train, contract))
+    groups = member_groups(train, contract)
+    cv = cross_validate_oof(spec, X, y, cfg.cv_folds, seed, groups, cfg.max_fit_rows)
     table = [{"model": summary["model"], "hyperparameters": summary["hyperparameters"],
               "cv_roc_auc_mean": cv.roc_auc_mean, "cv_roc_auc_std": cv.roc_auc_std}]  # fmt: skip
     choice = Choice(summary["model"], summary["hyperparameters"], cv, table)
@@ -230,11 +263,18 @@ def baseline_roc_auc(train: pd.DataFrame, test: pd.DataFrame, contract: Contract
 
 
 def member_oof_scores(
-    members: pd.DataFrame, model: ClassifierMixin, contract: Contract, folds: int, seed: int
+    members: pd.DataFrame,
+    model: ClassifierMixin,
+    contract: Contract,
+    folds: int,
+    seed: int,
+    max_fit_rows: int | None = None,
 ) -> tuple[pd.DataFrame, CVResult]:
     """Out-of-fold churn probability for every member: no member is scored by a model that
-    saw its own label. The model spec train kept, the same folds, run on the whole export."""
+    saw its own label. The model spec train kept, the same folds, run on the whole export
+    (each fold's fit on at most `max_fit_rows` rows, cross_validate_oof)."""
     X, y = split_xy(members, contract)
-    cv = cross_validate_oof(model, X, y, folds, seed, member_groups(members, contract))
+    groups = member_groups(members, contract)
+    cv = cross_validate_oof(model, X, y, folds, seed, groups, max_fit_rows)
     scores = pd.DataFrame({contract.key: members[contract.key], "churn_probability": cv.oof_proba})
     return scores, cv

@@ -27,7 +27,7 @@ Writes --scoring        models/scoring.json
                         columns
        --metrics        metrics/score.json: the table's ROC-AUC against actual churn, and
                         the share of members at risk
-Params base.seed, train.cv_folds, scoring.*
+Params base.seed, train.cv_folds, train.max_fit_rows, scoring.*
 """
 
 from __future__ import annotations
@@ -84,7 +84,10 @@ def main(argv: list[str] | None = None) -> None:
     members = read_table(args.members)
     scorer = load_scorer(args.bundle)
     spec = model_from_summary(read_json(args.summary), scorer.model_contract, seed)
-    _, cv = member_oof_scores(members, spec, scorer.model_contract, params.train.cv_folds, seed)
+    _, cv = member_oof_scores(
+        members, spec, scorer.model_contract, params.train.cv_folds, seed,
+        params.train.max_fit_rows,
+    )  # fmt: skip
     scored = describe(scorer, members, cv.oof_proba)
     scored = scored.join(members.drop(columns=[key]))
     y = members[contract.target.column]
