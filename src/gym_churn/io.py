@@ -370,8 +370,11 @@ def load_params(path: str | Path) -> Params:
 def _read_yaml(source: Path, error: type[Exception], what: str) -> Any:
     import yaml
 
+    # libyaml's parser when PyYAML has it (the safe loader either way): the pure-Python one
+    # took ~0.07 s per file, twice in every stage
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
-        return yaml.safe_load(source.read_text(encoding="utf-8"))
+        return yaml.load(source.read_text(encoding="utf-8"), Loader=loader)
     except FileNotFoundError:
         raise error(f"{source}: {what} not found") from None
     except yaml.YAMLError as exc:
