@@ -350,3 +350,22 @@ def test_k_scan_gives_each_stabilitys_interval_from_its_own_refits(scan_resample
         resamples=scan_resamples, fraction=0.8,
     )  # fmt: skip
     assert other["stability_ari"] == pytest.approx(direct.mean())
+
+
+def test_a_large_base_is_segmented_on_a_sample_then_assigned_to_the_nearest_centre() -> None:
+    members = _members()
+    encoder = cl.segment_encoder(_blob_contract())
+    cfg = cl.ClusterConfig("kmeans", 3, 2, 0)
+    sampling = {"resamples": 2, "fraction": 0.8, "silhouette_rows": 200, "scan_rows": None}
+    churn = members["Churn"].to_numpy()
+    whole = cl.segment(members, encoder, churn, cfg, **sampling)
+    same = cl.segment(members, encoder, churn, cfg, **sampling, fit_rows=len(members))
+    np.testing.assert_array_equal(whole.labels, same.labels)  # at or under the cap: unchanged
+
+    sampled = cl.segment(members, encoder, churn, cfg, **sampling, fit_rows=len(members) // 2)
+    # every member has the segment of its nearest centre, and ids stay ordered by churn
+    np.testing.assert_array_equal(sampled.labels, sampled.assigner.predict(members))
+    rates = [churn[sampled.labels == s].mean() for s in range(3)]
+    assert rates == sorted(rates)
+    # well-separated blobs: the sample finds the same segments
+    assert cl.adjusted_rand_score(whole.labels, sampled.labels) > 0.95

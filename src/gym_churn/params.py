@@ -157,6 +157,7 @@ class Cluster(_Section):
     stability_fraction: Annotated[float, Field(gt=0, lt=1)]
     silhouette_max_rows: Annotated[int, Field(ge=10)]
     scan_max_rows: Annotated[int, Field(ge=10)]
+    fit_max_rows: Annotated[int, Field(ge=10)]
     dendrogram_rows: Annotated[int, Field(ge=10)]
 
     @model_validator(mode="after")

@@ -192,18 +192,31 @@ def segment(
     fraction: float,
     silhouette_rows: int,
     scan_rows: int | None = None,
+    fit_rows: int | None = None,
 ) -> Segmentation:
     """Cluster `members` after encoding them (`encoder`), with churn-ordered ids.
 
     The returned assigner (encode, then nearest segment centroid) reproduces the k-means
-    assignment and gives agglomerative segments a way to place new members.
+    assignment and gives agglomerative segments a way to place new members. Above
+    `fit_rows` members the segments are found on a seeded sample of that many and every
+    member joins its nearest segment centre.
     """
     scaler = clone(encoder).fit(members)
     X = scaler.transform(members)
-    raw = fit_labels(X, cfg)
-    labels = order_by_churn(raw, churn)
+    if fit_rows is not None and len(X) > fit_rows:
+        # a large base: the segments are found on a seeded sample, then every member joins
+        # the nearest segment centre (the k-means assignment step)
+        fitted = _sample_rows(len(X), fit_rows, cfg.seed)
+        sample_labels = order_by_churn(fit_labels(X[fitted], cfg), churn[fitted])
+        centroid = NearestCentroid().fit(X[fitted], sample_labels)
+        labels = centroid.predict(X)
+        raw = labels
+    else:
+        raw = fit_labels(X, cfg)
+        labels = order_by_churn(raw, churn)
+        centroid = NearestCentroid().fit(X, labels)
     rows = _sample_rows(len(X), scan_rows, cfg.seed)
-    assigner = Pipeline([("encode", scaler), ("centroid", NearestCentroid().fit(X, labels))])
+    assigner = Pipeline([("encode", scaler), ("centroid", centroid)])
     scores = stability_scores(X[rows], raw[rows], cfg, resamples=resamples, fraction=fraction)
     return Segmentation(
         assigner=assigner,

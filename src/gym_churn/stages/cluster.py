@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> None:
         "silhouette_rows": cfg.silhouette_max_rows,
         "scan_rows": cfg.scan_max_rows,
     }
-    seg = segmentation.segment(inputs, encoder, churn, base, **sampling)
+    seg = segmentation.segment(inputs, encoder, churn, base, **sampling, fit_rows=cfg.fit_max_rows)
     ks = list(range(cfg.k_min, cfg.k_max + 1))
     scan = segmentation.k_scan(
         inputs, encoder, base, ks, **sampling, chosen=seg, scan_resamples=cfg.scan_resamples
