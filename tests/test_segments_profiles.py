@@ -361,3 +361,39 @@ def test_bootstrap_interval_is_the_one_resample_at_a_time_interval(monkeypatch, 
     )
 
     assert (low, high) == tuple(np.nanpercentile(draws, [2.5, 97.5]))
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_above_the_bootstrap_cap_the_large_sample_intervals_match_the_bootstrap(
+    seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the order-statistic interval of a median and the delta-method interval of a relative
+    # change are what the bootstrap converges to: on 20,000 rows they agree closely
+    rng = np.random.default_rng(seed)
+    n = 20_000
+    a = rng.gamma(2.0, 1.0, n)
+    b = a * rng.normal(0.9, 0.2, n)
+    frame = pd.DataFrame({"a": a, "b": b, "Churn": rng.integers(0, 2, n)})
+    contract = parse_contract(
+        {
+            "target": {"column": "Churn", "positive": [1], "negative": [0]},
+            "features": {"a": {"kind": "numeric"}, "b": {"kind": "numeric"}},
+            "findings": [
+                {"claim": "median a", "measure": "median", "column": "a"},
+                {"claim": "a to b", "measure": "relative_change", "from": "a", "to": "b"},
+            ],
+        },
+        source="cap.yaml",
+    )
+    booted = prof.findings(frame, contract, resamples=400, seed=seed)
+    with monkeypatch.context() as patch:
+        patch.setattr(prof, "_bootstrap_ci", lambda *a, **k: pytest.fail("bootstrapped"))
+        formula = prof.findings(frame, contract, resamples=400, seed=seed, bootstrap_max_rows=n - 1)
+    for b_, f_ in zip(booted, formula, strict=True):
+        assert f_["value"] == b_["value"]
+        assert f_["low"] <= f_["value"] <= f_["high"]
+        width = b_["high"] - b_["low"]
+        assert f_["low"] == pytest.approx(b_["low"], abs=0.2 * width)
+        assert f_["high"] == pytest.approx(b_["high"], abs=0.2 * width)
+    # at or under the cap: the bootstrap, as before
+    assert prof.findings(frame, contract, resamples=400, seed=seed, bootstrap_max_rows=n) == booted

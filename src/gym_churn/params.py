@@ -170,6 +170,7 @@ class Cluster(_Section):
 class Profile(_Section):
     portrait_traits: Annotated[int, Field(ge=1)]
     bootstrap: Annotated[int, Field(ge=100)]  # resamples for the CIs that need one
+    bootstrap_max_rows: Annotated[int, Field(ge=100)]
     rule_leaves: Annotated[int, Field(ge=2)]  # leaves of the churn-supervised rule tree
     rule_min_share: Annotated[float, Field(gt=0, lt=0.5)]  # smallest leaf, share of members
 

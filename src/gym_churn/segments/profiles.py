@@ -234,10 +234,39 @@ def _bootstrap_ci(
     return float(low), float(high)
 
 
+def _median_ci(values: np.ndarray) -> tuple[float, float]:
+    """Distribution-free 95% CI of the median: the order statistics the binomial(n, 1/2)
+    places 1.96 standard deviations either side of n/2 (normal approximation)."""
+    ordered = np.sort(values)
+    n = len(ordered)
+    half = 1.96 * np.sqrt(n) / 2
+    low, high = int(np.floor(n / 2 - half)), int(np.ceil(n / 2 + half))
+    return float(ordered[max(low, 0)]), float(ordered[min(high, n - 1)])
+
+
+def _change_ci(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
+    """Delta-method 95% CI of mean(b) / mean(a) - 1 for paired columns."""
+    n, ma, mb = len(a), a.mean(), b.mean()
+    cov = np.cov(np.vstack([a, b]))
+    ratio = mb / ma
+    var = (cov[1, 1] - 2 * ratio * cov[0, 1] + ratio**2 * cov[0, 0]) / (n * ma**2)
+    half = 1.96 * np.sqrt(max(var, 0.0))
+    return float(ratio - 1 - half), float(ratio - 1 + half)
+
+
 def findings(
-    members: pd.DataFrame, contract: Contract, resamples: int, seed: int
+    members: pd.DataFrame,
+    contract: Contract,
+    resamples: int,
+    seed: int,
+    bootstrap_max_rows: int | None = None,
 ) -> list[dict[str, Any]]:
-    """The contract's declared findings, recomputed on this export with 95% CIs and n."""
+    """The contract's declared findings, recomputed on this export with 95% CIs and n.
+
+    A median's or a relative change's CI is a percentile bootstrap up to
+    `bootstrap_max_rows` members (its work is resamples x members); above, where the
+    large-sample formulas hold, the median's order-statistic interval and the delta method."""
+    bootstrap = bootstrap_max_rows is None or len(members) <= bootstrap_max_rows
     target = contract.target.column
     out = []
     for f in contract.findings:
@@ -262,14 +291,24 @@ def findings(
             def change(a: np.ndarray, b: np.ndarray) -> np.ndarray:
                 return b.mean(axis=-1) / a.mean(axis=-1) - 1
 
-            value = float(change(cols[f.from_].to_numpy(float), cols[f.to].to_numpy(float)))
-            low, high = _bootstrap_ci(cols.to_numpy(float), change, resamples, seed)
+            a, b = cols[f.from_].to_numpy(float), cols[f.to].to_numpy(float)
+            value = float(change(a, b))
+            low, high = (
+                _bootstrap_ci(cols.to_numpy(float), change, resamples, seed)
+                if bootstrap
+                else _change_ci(a, b)
+            )
         else:
             col = pool[f.column].dropna()
             n = len(col)
             value = float(col.median())
-            low, high = _bootstrap_ci(col.to_numpy(float)[:, None],
-                                      lambda c: np.median(c, axis=-1), resamples, seed)  # fmt: skip
+            low, high = (
+                _bootstrap_ci(
+                    col.to_numpy(float)[:, None], lambda c: np.median(c, axis=-1), resamples, seed
+                )
+                if bootstrap
+                else _median_ci(col.to_numpy(float))
+            )
         out.append(
             {"claim": f.claim, "measure": f.measure, "value": value, "low": low, "high": high,
              "n": n}

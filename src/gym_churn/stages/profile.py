@@ -168,7 +168,9 @@ def main(argv: list[str] | None = None) -> None:
     write_json(
         {
             "portraits": portraits,
-            "findings": _defined(prof.findings(members, contract, cfg.bootstrap, seed)),
+            "findings": _defined(
+                prof.findings(members, contract, cfg.bootstrap, seed, cfg.bootstrap_max_rows)
+            ),
         },
         args.portraits,
     )
