@@ -23,6 +23,7 @@ from gym_churn.models.selection import (
     choose_model,
     cross_validate_oof,
     distinct_candidates,
+    fit_sample,
     fit_with_cv,
     member_groups,
     member_oof_scores,
@@ -39,7 +40,8 @@ FAMILY_CLASS = {
 }
 SUMMARY_KEYS = {
     "model", "model_setting", "hyperparameters", "calibration", "calibration_folds",
-    "candidates", "features", "train_rows", "cv_folds", "cv_roc_auc_mean", "cv_roc_auc_std",
+    "candidates", "features", "train_rows", "fit_rows", "cv_folds", "cv_roc_auc_mean",
+    "cv_roc_auc_std",
     "cv_roc_auc_folds", "threshold", "threshold_objective", "threshold_objective_oof_value",
     "risk_decile_edges",
 }  # fmt: skip
@@ -339,7 +341,7 @@ def test_fit_with_cv_summary(params, other_contract, other_members):
     assert summary["hyperparameters"] == cfg.hyperparameters("logreg")
     assert (summary["calibration"], summary["calibration_folds"]) == ("none", 2)
     assert summary["features"] == other_contract.model_features
-    assert summary["train_rows"] == len(other_members)
+    assert summary["train_rows"] == summary["fit_rows"] == len(other_members)
     assert summary["cv_folds"] == 3
     assert len(summary["cv_roc_auc_folds"]) == 3
     assert summary["cv_roc_auc_mean"] == pytest.approx(np.mean(summary["cv_roc_auc_folds"]))
@@ -555,3 +557,14 @@ def test_settings_that_differ_only_in_encoding_are_one_model_without_categories(
     kept = distinct_candidates(listed, contract)
 
     assert kept == (listed if with_categories else [listed[0], listed[1], listed[3], listed[4]])
+
+
+def test_the_final_fit_learns_from_at_most_max_fit_rows(params, other_contract, other_members):
+    cfg = params.train.model_copy(update={"model": "logreg", "cv_folds": 3, "max_fit_rows": 100})
+    _, summary = fit_with_cv(other_members, cfg, other_contract, seed=0)
+    assert summary["train_rows"] == len(other_members) > 100
+    assert summary["fit_rows"] == 100
+    assert fit_sample(len(other_members), 100, 0).tolist() == sorted(
+        set(fit_sample(len(other_members), 100, 0).tolist())
+    )  # distinct rows, in order
+    assert len(fit_sample(50, 100, 0)) == 50  # under the cap: every row

@@ -23,7 +23,7 @@ Writes --metrics            metrics/evaluate.json (flat keys, tracked by dvc met
        --backtest-figure    the table as a figure
        --backtest-metrics   metrics/backtest.json: months tested; mean and worst ROC-AUC,
                             lift, ECE
-Params base.seed, evaluate.*, backtest.*
+Params base.seed, evaluate.*, backtest.*, train.max_fit_rows (the baseline's fit)
 """
 
 from __future__ import annotations
@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> None:
     listing_proba = predict(listing, listing_contract, test) if excluded else proba
     threshold = full["threshold"]
     scores = m.classification_metrics(y, proba, threshold, cfg.calibration_bins)
-    baseline = baseline_roc_auc(train, test, contract)
+    baseline = baseline_roc_auc(train, test, contract, params.train.max_fit_rows)
     # headline figures first: `dvc exp show` keeps the leftmost metric columns in view
     headline = ("roc_auc", "top_decile_lift", "ece", "brier", "f1")
     results = {
