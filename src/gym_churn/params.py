@@ -187,6 +187,9 @@ class Campaign(_Section):
     success_rate_high: Annotated[float, Field(ge=0, le=1)]
     budget: Annotated[float, Field(ge=0)]  # money for offers this month
     holdout_share: Annotated[float, Field(ge=0, lt=1)]  # of the list, not contacted
+    # the report's money words: "100 EUR", "worth 100 EUR over the next 12 months"
+    currency: Annotated[str, Field(min_length=1)] = "EUR"
+    value_period: Annotated[str, Field(min_length=1)] = "over the next 12 months"
 
     @model_validator(mode="after")
     def _band_holds_rate(self) -> Campaign:

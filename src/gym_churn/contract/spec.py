@@ -205,9 +205,19 @@ class Finding(_Strict):
         return self
 
 
+class Population(_Strict):
+    """Who the rows are and who acts on the report, in the report's words. The defaults are
+    neutral; `gym-churn init` drafts them from the export's file name."""
+
+    one: str = "customer"  # one row's person: member, customer, employee
+    many: str = "customers"  # several of them
+    actor: str = "company"  # who acts on the report: club, company, bank
+
+
 class Contract(_Strict):
     name: str = "member export"
     description: str | None = None
+    population: Population = Field(default_factory=Population)
     target: Target
     id: str | None = None
     # the month (or other period) a row describes, when the export holds several snapshots:
