@@ -107,6 +107,9 @@ class Feature(Words):
     max: float | None = None
     missing: Missing = "error"
     segment: bool = True  # used to build the k-means segments
+    # a lever an offer can change for someone already there (false: it acts on whom is
+    # recruited, as a referral programme does; the report never suggests it for existing rows)
+    changeable: bool = True
     note: str | None = None
 
     @model_validator(mode="after")
