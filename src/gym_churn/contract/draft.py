@@ -179,7 +179,8 @@ def draft_feature(name: str, values: pd.Series) -> tuple[dict[str, Any] | None, 
             return None, f"free text ({len(levels)} different values): left out"
     spec["missing"] = "keep" if gaps else "error"
     spec["role"] = "attribute"
-    spec["label"] = readable(name)
+    if readable(name) != name:  # words for the report where the name is not already words
+        spec["label"] = readable(name)
     notes = []
     if gaps:
         notes.append(f"{gaps} blank cell(s) ({gaps / len(values):.1%}): kept as missing")
