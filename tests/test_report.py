@@ -324,13 +324,13 @@ def test_the_summary_comes_first_and_the_marketer_part_is_short(request, which) 
     words = len(marketer_text(page).split())
     assert 100 < words <= 1000, words
     md = request.getfixturevalue(f"{which}_report")
-    assert md.split("\n## ")[1].startswith("In short: three things to do")
+    assert re.match(r"In short: (one thing|two things|three things) to do", md.split("\n## ")[1])
 
 
 @pytest.mark.parametrize("which", ["gym", "other"])
 def test_the_summary_gives_money_whom_and_cost_for_each_action(request, which) -> None:
     md = request.getfixturevalue(f"{which}_report")
-    summary = md.split("## In short: three things to do")[1].split("\n## ")[0]
+    summary = md.split("## In short: ")[1].split("\n## ")[0]
     actions = re.findall(r"^\d\. .*$", summary, flags=re.MULTILINE)
     assert 2 <= len(actions) <= 3
     for action in actions:

@@ -20,6 +20,7 @@ import pytest
 import yaml
 
 from gym_churn.contract.spec import parse_contract
+from gym_churn.report import fmt
 from tests.e2e_helpers import PROJECT, copy_project, run
 
 GYM_WORDS = ("club", "gym", "member", "fitness")
@@ -175,7 +176,7 @@ def check_campaign(repo: Path, md: str) -> None:
         rate = f"{100 * eco[key]:g}%"
         assert f"{money} if {words} {rate}" in text, (key, money)
     assert "of those who would leave" in text
-    assert f"{m['budget_contact_share'] * 100:g}%" in text
+    assert f"{fmt.pct(m['budget_contact_share'])} of the" in text
 
 
 def test_the_bundled_report() -> None:

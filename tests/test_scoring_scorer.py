@@ -324,9 +324,9 @@ def test_a_flag_lever_is_set_as_checked_members_hold_it(flag_members) -> None:
         (2.0, "2 a week"),  # whole: no decimal point
         (-3.0, "-3 a week"),
         (0.12345, "0.123 a week"),  # three significant digits
-        (1234.5, "1230 a week"),
+        (1234.5, "1,230 a week"),  # thousands separators (issue 26)
         (0.000123456, "0.000123 a week"),
-        (1e16, "1e+16 a week"),  # too large to show as a whole number
+        (1e16, "10000000000000000 a week"),  # too large for an int: never "1e+16"
         (np.nan, "missing"),
         (np.inf, "missing"),
     ],

@@ -59,6 +59,7 @@ def words(r: ReportInputs) -> dict[str, str]:
     c, eco = r.contract, r.economics
     return {
         "one": c.population.one,
+        "a_one": ("an " if c.population.one[:1].lower() in "aeiou" else "a ") + c.population.one,
         "many": c.population.many,
         "Many": c.population.many[:1].upper() + c.population.many[1:],
         "actor": c.population.actor,
@@ -147,9 +148,10 @@ def sides(r: ReportInputs, row: pd.Series) -> Sides:
         q1, q3 = float(m.group(1)), float(m.group(3))
         if q1 >= q3:
             return Sides("", "", f"most values are {fmt.num(q1)}: no lower and upper group")
+        low, high = _group_words(c, col)
         return Sides(
-            f"{w.low} ({name} {fmt.num(q1)}{_unit(w, q1)} or less)",
-            f"{w.high} ({name} {fmt.num(q3)}{_unit(w, q3)} or more)",
+            f"{low}{name} {fmt.num(q1)}{_unit(w, q1)} or less{')' if low else ''}",
+            f"{high}{name} {fmt.num(q3)}{_unit(w, q3)} or more{')' if high else ''}",
         )
     m = _CATEGORY.match(compared)
     if m:
@@ -162,6 +164,15 @@ def sides(r: ReportInputs, row: pd.Series) -> Sides:
             f"{w.high} ({name} {level_name(c, col, b)})",
         )
     return Sides("", "", f"nothing to compare ({compared})")
+
+
+def _group_words(c: Contract, col: str) -> tuple[str, str]:
+    """The declared words for a column's low and high groups as a prefix, "younger (", or
+    nothing where the contract declares none (no "high monthly income (monthly income ...")."""
+    spec = c.features.get(col) or c.engineered.get(col)
+    if spec is None or not (spec.low and spec.high):
+        return "", ""
+    return f"{spec.low} (", f"{spec.high} ("
 
 
 def _unit(w: Any, value: float) -> str:
@@ -336,9 +347,10 @@ def _plain_condition(c: Contract, text: str) -> str:
             if m:
                 op, value = m.group(1), float(m.group(2))
                 unit = f" {w.unit_for(value)}" if w.unit else ""
+                low, high = _group_words(c, col)
                 if op in ("<=", "<"):
-                    return f"{w.low} ({name} {fmt.num(value)}{unit} or less)"
-                return f"{w.high} ({name} {fmt.num(value)}{unit} or more)"
+                    return f"{low}{name} {fmt.num(value)}{unit} or less{')' if low else ''}"
+                return f"{high}{name} {fmt.num(value)}{unit} or more{')' if high else ''}"
             m = _RANGE.match(rest)
             if m:
                 unit = f" {w.unit}" if w.unit else ""

@@ -35,6 +35,12 @@ def _squash(text: str) -> str:
     return Markup(out) if isinstance(text, Markup) else out
 
 
+def _upfirst(text: str) -> str:
+    """The first letter in capitals, the rest as written (Jinja's capitalize lowers it)."""
+    text = str(text)
+    return text[:1].upper() + text[1:]
+
+
 @cache
 def _environment(html: bool) -> Environment:
     env = Environment(
@@ -45,6 +51,7 @@ def _environment(html: bool) -> Environment:
         keep_trailing_newline=True,
     )
     env.filters["squash"] = _squash
+    env.filters["upfirst"] = _upfirst
     return env
 
 

@@ -52,7 +52,10 @@ def _number_texts(values: list[float], words: Words | None) -> list[str]:
     many = f" {words.unit}" if words is not None and words.unit else ""
     one = f" {words.unit_for(1)}" if words is not None and words.unit_for(1) else ""
     return [
-        (str(i) if w else str(v)) + (one if v == 1 else many) if f else "missing"
+        # thousands separators, never scientific notation ("1,160", "0.0000123")
+        (f"{i:,}" if w else np.format_float_positional(v, trim="-")) + (one if v == 1 else many)
+        if f
+        else "missing"
         for v, i, w, f in zip(x.tolist(), ints, whole.tolist(), finite.tolist(), strict=True)
     ]
 
