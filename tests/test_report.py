@@ -17,7 +17,9 @@ import pytest
 from gym_churn.analysis.tenure import COLUMNS as TENURE_COLUMNS
 from gym_churn.analysis.tenure import early_churn
 from gym_churn.contract.spec import Contract
-from gym_churn.report import ReportInputs, build_html, build_report, fmt
+from gym_churn.report import fmt
+from gym_churn.report.content import ReportInputs
+from gym_churn.report.render import build_html, build_report, figure_refs
 from gym_churn.scoring.campaign import Economics, budget_contacts, optimal_row, profit_curve
 from gym_churn.segments.profiles import wilson
 
@@ -342,8 +344,6 @@ def test_the_summary_gives_money_whom_and_cost_for_each_action(request, which) -
 def test_the_page_is_self_contained(gym_inputs, tmp_path) -> None:
     png = tmp_path / "fig.png"
     png.write_bytes(b"\x89PNG\r\n\x1a\n fake")
-    from gym_churn.report import figure_refs
-
     refs = figure_refs({"tenure_risk": png, "roc": tmp_path / "absent.png"}, tmp_path)
     page = build_html(gym_inputs, refs)
     sources = re.findall(r'<img[^>]*src="([^"]+)"', page)

@@ -282,23 +282,28 @@ def tenure_figure(table: pd.DataFrame, label: str, unit: str) -> Any:
     return fig
 
 
+def _share(x: float) -> str:
+    """A share with the decimals needed: 0.125 -> "12.5%", 0.27 -> "27%"."""
+    return f"{100 * float(x):.1f}".removesuffix(".0") + "%"
+
+
 def profit_figure(curve: pd.DataFrame, best: pd.Series, budget_share: float, eco: Any) -> Any:
     """Expected profit by share contacted (riskiest first): the success-rate band, random
     targeting, the best share and the share the budget pays for."""
     fig, ax = _figure(8.0, 4.5)
     x = 100 * curve["contact_share"]
     ax.fill_between(x, curve["profit_low"], curve["profit_high"], color="#9ecae1", alpha=0.5,
-                    label=f"success rate {eco.success_rate_low:.0%} to "
-                          f"{eco.success_rate_high:.0%}")  # fmt: skip
+                    label=f"success rate {_share(eco.success_rate_low)} to "
+                          f"{_share(eco.success_rate_high)}")  # fmt: skip
     ax.plot(x, curve["profit"], color="#08519c",
-            label=f"riskiest first, success rate {eco.success_rate:.0%}")  # fmt: skip
+            label=f"riskiest first, success rate {_share(eco.success_rate)}")  # fmt: skip
     ax.plot(x, curve["random"], "--", color="#636363", label="random members")
     ax.axhline(0, color="#333333", linewidth=0.8)
     ax.axvline(100 * best["contact_share"], color="#08519c", linestyle=":",
-               label=f"best share {best['contact_share']:.0%}")  # fmt: skip
+               label=f"best share {_share(best['contact_share'])}")  # fmt: skip
     if budget_share < 1:
         ax.axvline(100 * budget_share, color="#e6550d", linestyle="-.",
-                   label=f"budget: {budget_share:.0%}")  # fmt: skip
+                   label=f"budget: {_share(budget_share)}")  # fmt: skip
     ax.set(xlabel="members contacted, riskiest first (%)", ylabel="expected profit",
            title=f"Expected retention profit (offer {eco.offer_cost:g}, member value "
                  f"{eco.member_value:g})")  # fmt: skip

@@ -11,8 +11,9 @@ from gym_churn import plots
 from gym_churn.report import content
 
 
-def marketer_figures(r: content.ReportInputs) -> dict[str, Any]:
-    """Figure key -> matplotlib Figure (keys as the template names them)."""
+def marketer_figures(r: content.ReportInputs, draw: Any = plots) -> dict[str, Any]:
+    """Figure key -> matplotlib Figure (keys as the template names them); `draw` is the module
+    that draws them (gym_churn.plots)."""
     w, c = content.words(r), r.contract
     out: dict[str, Any] = {}
     camp = content.campaign(r)
@@ -23,7 +24,7 @@ def marketer_figures(r: content.ReportInputs) -> dict[str, Any]:
         else:
             title = (f"Contacting the riskiest {camp['sent']} is expected to return "
                      f"{camp['returns']['rate']} after costs")  # fmt: skip
-        out["campaign_return"] = plots.campaign_return_figure(
+        out["campaign_return"] = draw.campaign_return_figure(
             r.curve,
             {"many": w["many"], "currency": w["currency"], **camp["rates"]},
             {"sent": camp["sent_n"], "best": round(best_n)},
@@ -37,7 +38,7 @@ def marketer_figures(r: content.ReportInputs) -> dict[str, Any]:
         average = float(r.drivers_metrics["churn_rate"])
         title = (f"Most who leave go in their first {early['months']} {early['unit']}"
                  if early else f"Share who left by {tw.label}")  # fmt: skip
-        out["tenure_risk"] = plots.tenure_risk_figure(shown, f"{tw.label}{unit}", title, average)
+        out["tenure_risk"] = draw.tenure_risk_figure(shown, f"{tw.label}{unit}", title, average)
     shown_assoc, _ = content.associations(r)
     if shown_assoc:
         rows = pd.DataFrame(
@@ -48,7 +49,7 @@ def marketer_figures(r: content.ReportInputs) -> dict[str, Any]:
         )
         top = shown_assoc[0]
         title = f"{top['riskier'][:1].upper()}{top['riskier'][1:]} leave {top['times']} as often"
-        out["associations"] = plots.ratio_bars_figure(
+        out["associations"] = draw.ratio_bars_figure(
             rows,
             f"times as often the first group leaves (1 = as often; {w['many']})",
             _short(title),
@@ -63,7 +64,7 @@ def marketer_figures(r: content.ReportInputs) -> dict[str, Any]:
             "high": [g["high_n"] for g in shown_groups],
         })  # fmt: skip
         top = max(shown_groups, key=lambda g: g["rate_n"])
-        out["groups"] = plots.group_rates_figure(
+        out["groups"] = draw.group_rates_figure(
             rows,
             float(r.drivers_metrics["churn_rate"]),
             f"share of {w['many']} who left (95% CI, {w['many']} the split never saw)",

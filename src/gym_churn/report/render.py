@@ -4,6 +4,7 @@ the HTML page is self-contained (figures as base64 PNG, styles inline, no reques
 from __future__ import annotations
 
 import base64
+import os
 import re
 from functools import cache
 from pathlib import Path
@@ -86,10 +87,18 @@ def data_uri(png: Path) -> str:
 
 def figure_refs(paths: dict[str, Path], report_dir: Path) -> dict[str, dict[str, str]]:
     """Each existing figure as a Markdown link relative to the report and a data URI."""
-    import os
-
     return {
         key: {"path": os.path.relpath(path, report_dir), "data": data_uri(path)}
         for key, path in paths.items()
         if path.is_file()
     }
+
+
+def build_report(r: ReportInputs, figures: dict[str, dict[str, str]] | None = None) -> str:
+    """The report as Markdown (figures linked)."""
+    return render(r, html=False, figures=figures or {})
+
+
+def build_html(r: ReportInputs, figures: dict[str, dict[str, str]] | None = None) -> str:
+    """The report as one self-contained HTML page (figures embedded)."""
+    return render(r, html=True, figures=figures or {})

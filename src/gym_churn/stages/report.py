@@ -26,6 +26,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from gym_churn import plots
 from gym_churn.analysis.tenure import early_churn
 from gym_churn.cli import exit_with, parser, stage_main
 from gym_churn.io import (
@@ -36,8 +37,9 @@ from gym_churn.io import (
     save_figure,
     write_text,
 )
-from gym_churn.report import ReportInputs, build_html, build_report, figure_refs
+from gym_churn.report.content import ReportInputs
 from gym_churn.report.figures import marketer_figures
+from gym_churn.report.render import build_html, build_report, figure_refs
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +93,7 @@ def main(argv: list[str] | None = None) -> None:
         backtest=read_json(args.backtest_metrics),
         campaign_list=read_table(args.campaign_list),
     )
-    for name, fig in marketer_figures(inputs).items():
+    for name, fig in marketer_figures(inputs, plots).items():
         paths[name] = Path(args.report_figures) / f"{name}.png"
         save_figure(fig, paths[name])
     refs = figure_refs(paths, report_dir)
