@@ -422,8 +422,8 @@ def ratio_bars_figure(rows: pd.DataFrame, xlabel: str, title: str) -> Any:
 
 
 def group_rates_figure(rows: pd.DataFrame, average: float, xlabel: str, title: str) -> Any:
-    """Churn rate per group (`text`, `rate`, `low`, `high`) with 95% CIs, coloured by risk
-    against the average, riskiest on top."""
+    """The share who left per group (`text`, `rate`, `low`, `high`) with 95% CIs, coloured by
+    risk against the average, riskiest on top."""
     rows = rows.sort_values("rate")
     fig, ax = _figure(8.0, 1.2 + 0.75 * max(len(rows), 1))
     err = [rows["rate"] - rows["low"], rows["high"] - rows["rate"]]
