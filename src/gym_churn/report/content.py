@@ -159,9 +159,11 @@ def sides(r: ReportInputs, row: pd.Series) -> Sides:
     m = _MENU.match(compared)
     if m:
         a, b = float(m.group(1)), float(m.group(2))
+        low, high = _group_words(c, col)
+        close = ")" if low else ""
         return Sides(
-            f"{w.low} ({name} {level_name(c, col, a)})",
-            f"{w.high} ({name} {level_name(c, col, b)})",
+            f"{low}{name} {level_name(c, col, a)}{close}",
+            f"{high}{name} {level_name(c, col, b)}{close}",
         )
     return Sides("", "", f"nothing to compare ({compared})")
 
@@ -631,6 +633,8 @@ def context(r: ReportInputs) -> dict[str, Any]:
         "churn_rate": fmt.pct(m["churn_rate"]),
         "churn_ci": fmt.pct_ci(m["churn_rate_low"], m["churn_rate_high"]),
         "lift": fmt.times(e["top_decile_lift"]),
+        # "ranks well" only where the riskiest tenth holds at least twice its share of leavers
+        "ranks_well": bool(e["top_decile_lift"] >= 2),
         "recall": fmt.pct(e["recall"]),
         "precision": fmt.pct(e["precision"]),
         "test_rows": fmt.count(e.get("test_rows", 0)),

@@ -15,13 +15,14 @@ from gym_churn.contract.spec import Contract
 
 
 def _text(values: list[Any] | None) -> bool:
-    return bool(values) and all(isinstance(v, str) for v in values or [])
+    """Labels that are words (Female/Male, No/Yes) or true/false, not the numbers 0/1."""
+    return bool(values) and all(isinstance(v, str | bool) for v in values or [])
 
 
-def binary_labels(contract: Contract) -> dict[str, tuple[str, str]]:
-    """Flag -> (label of 0, label of 1), for the flags declared with text values."""
+def binary_labels(contract: Contract) -> dict[str, tuple[Any, Any]]:
+    """Flag -> (label of 0, label of 1), for the flags declared with text or true/false."""
     return {
-        col: (str(f.allowed[0]), str(f.allowed[1]))
+        col: (f.allowed[0], f.allowed[1])
         for col, f in contract.features.items()
         if f.kind == "binary" and f.allowed is not None and _text(f.allowed)
     }
