@@ -79,6 +79,10 @@ def test_init_writes_the_contract_and_points_dvc_yaml_at_it(project, capsys):
     assert "member key: customer_id" in out
     assert "left out: signup_date (a date" in out
     assert "note: fee: 6 blank cell(s)" in out
+    # the population's words are drafted from the file name and asked for in the review list
+    assert contract.population.many == "customers"
+    assert "population: the report calls one row a 'customer', several 'customers'" in out
+    assert "club" not in out
     assert out.rstrip().endswith("Then: dvc repro")
 
 

@@ -335,3 +335,49 @@ def test_an_export_without_blank_targets_drafts_no_unknown_key():
     draft = draft_contract(make_other(), target="left", id_column="customer_id")
     assert "unknown" not in draft.contract["target"]
     assert "snapshot" not in draft.contract
+
+
+# --- the population's words and readable labels (issue 26) --------------------------------
+
+
+@pytest.mark.parametrize(
+    ("stem", "words"),
+    [
+        ("hr_attrition_2026", ("employee", "employees", "company")),
+        ("Employees", ("employee", "employees", "company")),
+        ("loans_q3", ("customer", "customers", "bank")),
+        ("gym_churn", ("member", "members", "club")),
+        ("members_2026_11", ("member", "members", "organisation")),
+        ("export", ("customer", "customers", "company")),
+        ("churn", ("customer", "customers", "company")),
+    ],
+)
+def test_population_words_are_drafted_from_the_file_name(stem, words) -> None:
+    from gym_churn.contract.draft import population_words
+
+    assert tuple(population_words(stem).values()) == words
+
+
+def test_a_draft_never_falls_back_to_gym_words() -> None:
+    contract = draft_contract(make_members(), target="Churn", name="export").contract
+    assert contract["population"] == {"one": "customer", "many": "customers", "actor": "company"}
+    parse_contract(contract)  # the key is part of the contract's schema
+
+
+@pytest.mark.parametrize(
+    ("name", "label"),
+    [("Avg_additional_charges_total", "avg additional charges total"),
+     ("SeniorCitizen", "senior citizen"), ("data_gb", "data gb"), ("ID", "ID")],
+)  # fmt: skip
+def test_column_names_are_drafted_as_words(name, label) -> None:
+    from gym_churn.contract.draft import readable
+
+    assert readable(name) == label
+
+
+def test_a_name_that_is_not_words_gets_a_label() -> None:
+    frame = pd.DataFrame({"Near_Location": [0, 1, 1, 0], "age": [20, 30, 40, 50]})
+    near, _ = draft_feature("Near_Location", frame["Near_Location"])
+    age, _ = draft_feature("age", frame["age"])
+    assert near["label"] == "near location"
+    assert "label" not in age  # already words: the name is its label

@@ -313,7 +313,7 @@ def test_words_fall_back_to_the_name(other_contract, column, label, unit, high, 
 def test_declared_words_are_kept(gym_contract):
     words = gym_contract.words("Avg_class_frequency_current_month")
 
-    assert words.label == "visits last month"
+    assert words.label == "weekly visits last month"
     assert words.unit == "a week"
     assert words.high == "active last month"
     assert gym_contract.words("freq_change").low == "visiting less than usual"

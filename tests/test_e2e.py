@@ -190,8 +190,10 @@ def test_tenure_table_matches_the_raw_data_and_leads_the_report(repo: Path) -> N
     assert round(tenure.loc[0, "churn_rate"], 3) == 0.828
     assert round(tenure.loc[1, "churn_rate"], 3) == 0.491
     report = (repo / "reports/report.md").read_text()
-    first_paragraph = report.split("\n\n")[2]
-    assert "Most members who leave do so early" in first_paragraph
+    summary = report.split("## In short")[1].split("\n## ")[0]
+    assert "**Look after new members in their first 2 months.**" in summary
+    when = report.split("## When members leave")[1].split("\n## ")[0]
+    assert when.lstrip().startswith("**Most who leave do so early.**")
 
 
 def test_rule_segments_tell_more_about_churn_than_kmeans(repo: Path) -> None:
@@ -204,15 +206,19 @@ def test_rule_segments_tell_more_about_churn_than_kmeans(repo: Path) -> None:
 
 def test_report_recommends_levers_with_evidence_only(repo: Path) -> None:
     report = (repo / "reports/report.md").read_text()
-    todo = report.split("## What to do")[1].split("Not recommended")[0]
-    assert "partner-company employees" not in todo
-    assert "live or work nearby" not in todo
-    assert "attend group classes" in todo
-    assert "joined via a friend" in todo  # survives the family-wise correction too
-    assert "corrected for testing 4 levers" in todo
-    assert "Holm's method" in report.split("## What goes with churn")[1]
+    summary = report.split("## In short")[1].split("\n## ")[0]
+    assert "Test moving members from monthly contracts" in summary
+    links = report.split("## What goes with leaving")[1].split("\n## ")[0]
+    assert "Partner-company employees: no clear difference" in links
+    fixed = next(line for line in links.splitlines() if "never a target for a change" in line)
+    assert "live or work nearby" in fixed
+    assert "**Solo trainers** leave 1.3× as often as group-class goers: a change to test" in links
+    # survives the family-wise correction too, but no one already there can change it
+    assert "**Self-joined** leave 1.1× as often as friend referrals" in links
+    assert "use it when recruiting" in links
+    assert "Holm's correction over 4 levers" in report.split("## For data scientists")[1]
     assert "Target segment" not in report
-    assert "hold-out" in todo
+    assert "held-out" in report
 
 
 def test_report_generated_with_existing_figures(repo: Path) -> None:

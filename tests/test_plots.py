@@ -282,3 +282,51 @@ def test_drawing_loads_neither_seaborn_nor_scipy():
                          cwd=Path(__file__).resolve().parents[1], check=True)  # fmt: skip
 
     assert out.stdout.split() == []
+
+
+# --- the marketer's figures (issue 26): takeaway titles, words on the axes, risk colours ----
+
+
+def test_risk_colours_mean_risk() -> None:
+    assert plots.risk_colour(4.1) == plots.RISK["high"]
+    assert plots.risk_colour(1.3) == plots.RISK["raised"]
+    assert plots.risk_colour(1.0) == plots.RISK["average"]
+    assert plots.risk_colour(0.3) == plots.RISK["low"]
+
+
+def test_ratio_bars_are_coloured_by_risk_with_words_on_the_axis() -> None:
+    rows = pd.DataFrame({"text": ["monthly contracts\nvs long contracts", "solo\nvs group"],
+                         "ratio": [4.1, 1.0]})  # fmt: skip
+    fig = plots.ratio_bars_figure(rows, "times as often (customers)", "Monthly contracts leave")
+    ax = fig.axes[0]
+    assert ax.get_title() == "Monthly contracts leave"
+    assert ax.get_xlabel() == "times as often (customers)"
+    colours = {tuple(round(c, 3) for c in bar.get_facecolor()[:3]) for bar in ax.patches}
+    assert len(colours) == 2  # the strong link red, the null one grey
+
+
+def test_the_campaign_figure_marks_the_list_sent() -> None:
+    proba = np.r_[np.full(250, 0.8), np.full(750, 0.02)]
+    from gym_churn.scoring.campaign import Economics, profit_curve
+
+    curve = profit_curve(proba, Economics(10.0, 100.0, 0.3, 0.1, 0.5))
+    words = {"many": "customers", "currency": "USD", "rate": "30%", "low": "10%", "high": "50%"}
+    fig = plots.campaign_return_figure(curve, words, {"sent": 225, "best": 250}, "Title")
+    ax = fig.axes[0]
+    assert ax.get_xlabel() == "customers contacted, riskiest first"
+    assert "USD" in ax.get_ylabel()
+    legend = " ".join(_legend_texts(fig))
+    assert "this month's list: 225 contacted" in legend
+    assert "if the offer keeps 10% to 50% of those who would leave" in legend
+
+
+def test_group_and_tenure_figures_label_their_axes() -> None:
+    rows = pd.DataFrame({"text": ["a", "b"], "rate": [0.8, 0.05], "low": [0.7, 0.02],
+                         "high": [0.9, 0.1]})  # fmt: skip
+    fig = plots.group_rates_figure(rows, 0.26, "share of customers who left", "80% of one left")
+    assert fig.axes[0].get_xlabel() == "share of customers who left"
+    table = pd.DataFrame({"tenure": [0, 1], "churn_rate": [0.8, 0.4], "low": [0.7, 0.3],
+                          "high": [0.9, 0.5]})  # fmt: skip
+    fig = plots.tenure_risk_figure(table, "tenure (months)", "Most leave early", 0.26)
+    assert fig.axes[0].get_xlabel() == "tenure (months)"
+    assert fig.axes[0].get_title() == "Most leave early"

@@ -1,11 +1,12 @@
 """The report (gym_churn.report) from hand-built stage outputs shaped like the committed files:
-the early-tenure lead only when most churners leave early, recommendations only for levers
-whose adjusted CI excludes 1, targeting by risk, the audit's flags and figures, the contract's
-words only, and the jargon last."""
+summary first, a marketer's part of at most about 1,000 words in the contract's words, the
+campaign's figures as computed, numbers formatted for a reader, degenerate comparisons left out
+with the reason, two-valued text labels kept, one self-contained HTML page."""
 
 from __future__ import annotations
 
 import dataclasses
+import html as html_lib
 import re
 from typing import Any
 
@@ -15,17 +16,12 @@ import pytest
 
 from gym_churn.analysis.tenure import COLUMNS as TENURE_COLUMNS
 from gym_churn.analysis.tenure import early_churn
-from gym_churn.contract.spec import Contract, parse_contract
-from gym_churn.report import (
-    ReportInputs,
-    build_report,
-    early_lead,
-    recommendations,
-    reversed_levers,
-)
+from gym_churn.contract.spec import Contract
+from gym_churn.report import fmt
+from gym_churn.report.content import ReportInputs
+from gym_churn.report.render import build_html, build_report, figure_refs
 from gym_churn.scoring.campaign import Economics, budget_contacts, optimal_row, profit_curve
 from gym_churn.segments.profiles import wilson
-from tests.conftest import OTHER_CONTRACT
 
 EVALUATE = {
     "roc_auc": 0.98765, "top_decile_lift": 3.612, "ece": 0.0234, "brier": 0.0311, "f1": 0.91,
@@ -285,25 +281,269 @@ def other_report(other_inputs) -> str:
     return build_report(other_inputs)
 
 
-def test_the_campaign_section_quotes_the_computed_targeting(gym_report) -> None:
-    text = _section(gym_report, "Whom to contact this month")
-    # 250 members at 0.8: each returns 0.8 * 0.3 * 100 - 10 = 14; the rest lose money
-    assert "contacting the riskiest 25% of members (250 of 1,000)" in text
-    assert "expected to return 3,500 more than the offers cost" in text
-    assert "at 10% nothing is worth contacting" in text  # 0.8 * 0.1 * 100 < 10
-    assert "at 50% the best share is 25% (expected 7,500)" in text
-    assert f"`{CAMPAIGN_LIST}`" in text
-    assert "**25 of them, picked at random, are marked\n`holdout`: do not contact them.**" in text
-    assert "95% CI" in text
+# --- helpers ---------------------------------------------------------------------------------
+
+APPENDIX_MD = "## For data scientists"
 
 
-def test_the_campaign_section_says_when_nothing_pays(gym_contract) -> None:
-    cheap = {**ECONOMICS, "success_rate_low": 0.01, "success_rate": 0.02}
+def marketer_md(report: str) -> str:
+    return report.split(APPENDIX_MD)[0]
+
+
+def marketer_text(page: str) -> str:
+    """The words of the HTML page's marketer part (tags, images and styles removed)."""
+    part = page[page.index('id="marketer"') : page.index('id="appendix"')]
+    part = re.sub(r"<img[^>]*>", " ", part)
+    return html_lib.unescape(re.sub(r"<[^>]+>", " ", part))
+
+
+def _with(inputs: ReportInputs, feature: str, **cells: Any) -> ReportInputs:
+    drivers = inputs.drivers.copy()
+    for key, value in cells.items():
+        drivers.loc[drivers["feature"] == feature, key] = value
+    return dataclasses.replace(inputs, drivers=drivers)
+
+
+@pytest.fixture(scope="module")
+def gym_html(gym_inputs) -> str:
+    return build_html(gym_inputs)
+
+
+@pytest.fixture(scope="module")
+def other_html(other_inputs) -> str:
+    return build_html(other_inputs)
+
+
+# --- shape -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("which", ["gym", "other"])
+def test_the_summary_comes_first_and_the_marketer_part_is_short(request, which) -> None:
+    page = request.getfixturevalue(f"{which}_html")
+    body = page[page.index("<body>") :]
+    assert body.index('id="summary"') < body.index("<h2")  # the summary holds the first h2
+    assert body.index('id="summary"') < body.index('id="contact"') < body.index('id="appendix"')
+    words = len(marketer_text(page).split())
+    assert 100 < words <= 1000, words
+    md = request.getfixturevalue(f"{which}_report")
+    assert re.match(r"In short: (one thing|two things|three things) to do", md.split("\n## ")[1])
+
+
+@pytest.mark.parametrize("which", ["gym", "other"])
+def test_the_summary_gives_money_whom_and_cost_for_each_action(request, which) -> None:
+    md = request.getfixturevalue(f"{which}_report")
+    summary = md.split("## In short: ")[1].split("\n## ")[0]
+    actions = re.findall(r"^\d\. .*$", summary, flags=re.MULTILINE)
+    assert 2 <= len(actions) <= 3
+    for action in actions:
+        for part in ("Money:", "Who:", "Cost:"):
+            assert part in action, action
+    assert "The one caveat:" in summary
+
+
+def test_the_page_is_self_contained(gym_inputs, tmp_path) -> None:
+    png = tmp_path / "fig.png"
+    png.write_bytes(b"\x89PNG\r\n\x1a\n fake")
+    refs = figure_refs({"tenure_risk": png, "roc": tmp_path / "absent.png"}, tmp_path)
+    page = build_html(gym_inputs, refs)
+    sources = re.findall(r'<img[^>]*src="([^"]+)"', page)
+    assert sources
+    assert all(s.startswith("data:image/png;base64,") for s in sources)
+    assert not re.search(r'(src|href)="(https?:)?//', page)
+    assert "<script" not in page
+    md = build_report(gym_inputs, refs)
+    assert "![share who left by membership lifetime](fig.png)" in md
+
+
+# --- the campaign ----------------------------------------------------------------------------
+
+
+def test_the_campaign_states_the_list_sent_its_cost_and_three_returns(gym_inputs, gym_report):
+    m, eco = gym_inputs.campaign, ECONOMICS
+    sent = m["listed"] - m["held_out"]
+    text = marketer_md(gym_report)
+    assert (
+        f"{m['listed']:,} members, riskiest first: {sent:,} to contact and {m['held_out']:,}"
+        in text
+    )
+    cost = sent * eco["offer_cost"]
+    assert f"Contacting costs {cost:,.0f} EUR" in text
+    # 225 contacted at 0.8: 225 * 0.8 * rate * 100 - 2,250
+    for rate, money in ((10, "a loss of 450 EUR"), (30, "3,150 EUR"), (50, "6,750 EUR")):
+        assert re.search(rf"{money} if (the offer|it) keeps {rate}%", text), (rate, money)
+    assert "of those who would leave" in text
+    assert "Do not contact the 25 held-out members" in text
+
+
+def test_the_budget_is_reconciled_with_the_best_share(gym_inputs) -> None:
+    inputs = dataclasses.replace(
+        gym_inputs, economics={**ECONOMICS, "budget": 1000.0},
+        campaign={**gym_inputs.campaign, "listed": 100, "held_out": 10,
+                  "budget_contact_share": 0.1},
+    )  # fmt: skip
+    text = marketer_md(build_report(inputs))
+    assert "1,000 EUR pays for 100 offers, 10% of the 1,000 members" in text
+    assert "The most return would come from contacting the riskiest 250 (25%): 3,500 EUR" in text
+    assert "1,600 EUR more budget would return about" in text
+
+
+def test_the_list_returns_come_from_the_list_itself(gym_inputs) -> None:
+    lst = pd.DataFrame({"member_row": range(1, 5), "churn_probability": [0.9, 0.8, 0.7, 0.6],
+                        "group": ["contact", "contact", "holdout", "contact"]})  # fmt: skip
+    inputs = dataclasses.replace(
+        gym_inputs, campaign_list=lst,
+        campaign={**gym_inputs.campaign, "listed": 4, "held_out": 1},
+    )  # fmt: skip
+    text = marketer_md(build_report(inputs))
+    # (0.9 + 0.8 + 0.6) * 0.3 * 100 - 3 * 10 = 39
+    assert "39 EUR if it keeps 30% (the assumption)" in text
+
+
+def test_nothing_worth_sending_says_so(gym_contract) -> None:
+    eco = {**ECONOMICS, "offer_cost": 90.0}
     inputs = _inputs(gym_contract, GYM_ADJUSTED, EARLY, _audit([], [], 0), [])
-    inputs = dataclasses.replace(inputs, **_campaign(cheap))
-    text = _section(build_report(inputs), "Whom to contact this month")
-    assert "at 2% success no share of members returns more than the offers cost" in text
-    assert "at 1% nothing is worth contacting" in text
+    inputs = dataclasses.replace(inputs, **_campaign(eco))
+    text = build_report(inputs)
+    assert "Send no retention offer this month" in text
+    assert "the list is empty" in text
+
+
+def test_how_to_find_the_listed_people(gym_report, other_report) -> None:
+    assert "position in the exported file (1 = the first row under the header)" in gym_report
+    assert "starts with the export's ID (`customer_id`)" in other_report
+    assert "member_row" not in marketer_md(gym_report)
+
+
+# --- words -----------------------------------------------------------------------------------
+
+GYM_ONLY = ("club", "gym", "member", "fitness")
+
+
+@pytest.mark.parametrize("form", ["md", "html"])
+def test_the_other_report_has_no_gym_word(other_inputs, form) -> None:
+    text = (build_report if form == "md" else build_html)(other_inputs)
+    for word in GYM_ONLY:
+        assert not re.search(word, text, flags=re.IGNORECASE), word
+    assert "customers" in text
+    assert "company" in text
+
+
+def test_the_population_words_come_from_the_contract(other_contract, other_inputs) -> None:
+    con = other_contract.model_copy(update={"population": other_contract.population.model_copy(
+        update={"one": "employee", "many": "employees", "actor": "firm"})})  # fmt: skip
+    text = build_report(dataclasses.replace(other_inputs, contract=con))
+    assert "Employees who may leave" in text
+    assert "customer" not in text.lower().replace("customer_id", "")
+    assert "firm" in text
+
+
+@pytest.mark.parametrize("which", ["gym", "other"])
+def test_no_raw_column_name_outside_the_appendix(request, which) -> None:
+    contract = request.getfixturevalue(f"{which}_contract")
+    text = marketer_md(request.getfixturevalue(f"{which}_report"))
+    for col in contract.model_features:
+        if col.lower() not in str(contract.words(col).label).lower():  # not also a word
+            assert not re.search(rf"\b{col}\b", text), col
+
+
+def test_two_valued_text_labels_are_kept(other_inputs, other_report) -> None:
+    # 'senior' is declared N/Y: its rows and comparisons say N and Y, never 0/1 or "without"
+    appendix = other_report.split(APPENDIX_MD)[1]
+    block = appendix.split("**senior (seniors)**")[1].split("**")[0]
+    assert "| N |" in block
+    assert "| Y |" in block
+    assert "seniors: N vs seniors: Y" in appendix
+    assert "without vs with" not in other_report
+
+
+def test_rule_segments_in_plain_words(gym_contract) -> None:
+    from gym_churn.report.content import plain_rule
+
+    rule = "contract length 1 month, age <= 29 years, membership lifetime <= 1 month"
+    assert plain_rule(gym_contract, rule) == (
+        "contract length 1 month, younger (age 29 years or less), newcomers (membership "
+        "lifetime 1 month or less)"
+    )
+    assert plain_rule(gym_contract, "not attend group classes") == "not 'attend group classes'"
+    assert plain_rule(gym_contract, "everyone") == "all other members"
+
+
+def test_a_lever_no_existing_person_can_change_is_not_suggested(gym_inputs, gym_report) -> None:
+    text = marketer_md(gym_report)
+    # Promo_friends is changeable: false in the bundled contract
+    assert "cannot change this: use it when recruiting" in text
+    assert not re.search(r"Test moving members from self-joined", text)
+
+
+def test_no_levers_declared_promises_no_change(other_contract, other_inputs) -> None:
+    feats = {n: f.model_copy(update={"role": "attribute"}) if f.role == "lever" else f
+             for n, f in other_contract.features.items()}  # fmt: skip
+    con = other_contract.model_copy(update={"features": feats})
+    drivers = other_inputs.drivers.assign(role=lambda d: d["role"].replace("lever", "attribute"))
+    text = build_report(dataclasses.replace(other_inputs, contract=con, drivers=drivers))
+    assert "names nothing the company can change" in text
+    assert "could offer" not in text
+
+
+# --- numbers ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [(0.125, "12.5%"), (0.27, "27%"), (0.26525, "26.5%"), (0.004, "0.4%"), (1.0, "100%")],
+)
+def test_percentages_show_the_decimals_needed(value, text) -> None:
+    assert fmt.pct(value) == text
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [(1080, "1,080"), (1160.4, "1,160"), (1.18, "1.18"), (0.963, "0.96"), (1e-5, "0"),
+     (12345678.9, "12,345,679"), (29.0, "29")],
+)  # fmt: skip
+def test_numbers_have_separators_and_no_scientific_notation(value, text) -> None:
+    assert fmt.num(value) == text
+
+
+def test_money_has_its_currency() -> None:
+    assert fmt.money(18204.37, "EUR") == "18,204 EUR"
+
+
+@pytest.mark.parametrize("which", ["gym", "other"])
+def test_no_scientific_notation_nan_or_raw_ratio_formats(request, which) -> None:
+    text = request.getfixturevalue(f"{which}_report")
+    assert not re.search(r"\d[eE][+-]?\d", text)
+    assert not re.search(r"\bnan\b", text, flags=re.IGNORECASE)
+    marketer = re.sub(r"`[^`]*`", "", marketer_md(text))
+    assert not re.search(r"(?<![.\d])\d{4,}\b", marketer), "a number without separators"
+
+
+def test_a_degenerate_comparison_is_left_out_with_the_reason(other_inputs) -> None:
+    inputs = _with(other_inputs, "calls",
+                   compared="<= 0 (80% of members) vs >= 0 (80%), lower vs upper quartile",
+                   n_low=800, n_high=800)  # fmt: skip
+    text = build_report(inputs)
+    assert "0 vs 0" not in text
+    assert re.search(r"calls \(most values are 0: no lower and upper group\)", text)
+
+
+def test_a_one_value_interval_is_left_out(other_inputs) -> None:
+    inputs = _with(other_inputs, "calls", marginal_low=1.0, marginal_high=1.0)
+    text = marketer_md(build_report(inputs))
+    assert "calls (its interval is one value: the two sides are alike)" in text
+    assert "1.00 (1.00 to 1.00)" not in text
+
+
+def test_a_one_value_interval_of_a_median_is_not_shown(gym_report) -> None:
+    assert "29 to 29" not in gym_report
+    assert "none: every resample gives the same value" in gym_report
+
+
+def test_jargon_waits_for_the_data_scientists(gym_report) -> None:
+    marketer = marketer_md(gym_report).lower()
+    for word in ("roc-auc", "brier", "ece", "silhouette", "95% ci", "low side", "high side",
+                 "model reliance", "as members are"):  # fmt: skip
+        assert word not in marketer, word
 
 
 # ---------------------------------------------------------------- replay and measured effect
@@ -316,19 +556,28 @@ REPLAY = {"mode": "replay", "members": 1000, "replay_listed": 250, "replay_liste
           "replay_unlisted_churn_low": 0.012, "replay_unlisted_churn_high": 0.033}  # fmt: skip
 
 
-def test_a_replay_is_titled_as_such_and_never_called_this_months_list(gym_inputs) -> None:
+@pytest.mark.parametrize("render", [build_report, build_html])
+def test_a_replay_is_titled_as_such_and_never_called_this_months_list(gym_inputs, render):
+    # issue 24: every outcome known (the bundled export) -> a replay on the test members,
+    # with how many of the listed and of the unlisted then left; never "this month's list"
     inputs = dataclasses.replace(
         gym_inputs, campaign={**gym_inputs.campaign, "holdout_power": 0.62},
         campaign_details=REPLAY,
     )  # fmt: skip
-    report = build_report(inputs)
-    text = _section(report, "Whom the campaign would have contacted: a replay on the test members")
-    assert "this month" not in report.lower()
-    assert "not a list to send" in text
-    assert "190 of 250 listed members (76.0%, 95% CI 70.3% to 80.8%)" in text
-    assert "15 of 750 unlisted members (2.0%, 95% CI 1.2% to 3.3%)" in text
+    page = html_lib.unescape(re.sub(r"<[^>]+>", " ", render(inputs)))
+    text = " ".join(page.split())
+    assert "this month" not in text.lower()
+    assert "Whom the campaign would have contacted: a replay" in text
+    assert "Not a list to send." in text
+    assert "190 of the 250 listed (76%, likely 70.3% to 80.8%)" in text
+    assert "15 of the 750 unlisted (2%, likely 1.2% to 3.3%)" in text
     assert "with 62% probability, short of the 80% aimed at" in text
-    assert "do not contact them" not in text
+    assert "Do not contact the" not in text.split("Whom the campaign")[0]  # no hold-out action
+
+
+def test_a_list_of_members_still_here_is_this_months(gym_inputs, gym_report) -> None:
+    assert "Whom to contact this month" in gym_report
+    assert "replay" not in gym_report.lower()
 
 
 def test_the_list_says_when_it_uses_the_measured_success_rate(gym_inputs) -> None:
@@ -342,433 +591,32 @@ def test_the_list_says_when_it_uses_the_measured_success_rate(gym_inputs) -> Non
     inputs = dataclasses.replace(
         gym_inputs, campaign={**gym_inputs.campaign, **measured}, campaign_details=details
     )
-    text = _section(build_report(inputs), "Whom to contact this month")
-    assert "measured by the last campaign to keep 45% (95% CI 20% to 60%)" in text
+    text = " ".join(build_report(inputs).split())
+    assert "if it keeps 45% (as the last campaign measured)" in text
+    assert "if the offer keeps 20% of those who would leave" in text  # the measured band
     assert "`data/campaigns/2026-11.csv`" in text
-    assert "kept 12.0 percentage points of churn (95% CI 4.0 to 20.0)" in text
-    assert "uses the measured rate and its CI" in text
-    assert "with 85% probability." in text
-
-    shown = {**measured, "success_rate_source": 0, "success_rate": 0.3}
-    details = {**details, "measured_kept_points_low": -4.0}
-    inputs = dataclasses.replace(inputs, campaign={**gym_inputs.campaign, **shown},
-                                 campaign_details=details)  # fmt: skip
-    text = _section(build_report(inputs), "Whom to contact this month")
-    assert "assumed to keep 30%" in text
-    assert "keeps the assumed success rate" in text
-
-
-def _section(text: str, heading: str) -> str:
-    start = text.index(f"## {heading}\n")
-    end = text.find("\n## ", start + 1)
-    return text[start : end if end > 0 else len(text)]
-
-
-# ---------------------------------------------------------------- early tenure
-
-
-def test_early_tenure_leads_when_most_churners_leave_early(gym_inputs, gym_report) -> None:
-    assert gym_inputs.early["share"] == pytest.approx(250 / 292)
-
-    lead = early_lead(gym_inputs)
-
-    assert lead is not None
-    assert lead.startswith("**Most members who leave do so early.** 85.6% of the 292 members")
-    assert "membership lifetime below 2 months" in lead
-    assert "80.0% at 0, 45.0% at 1" in lead  # the monthly rates, from the tenure table
-    # beside the churners' share, the members' share that early: one snapshot, not a cohort
-    e = gym_inputs.early
-    assert f"while {e['members_share']:.1%} of all {e['members']:,} members are that early" in lead
-    assert "not a group followed over time" in lead
-    assert gym_report.index(lead) < gym_report.index("## What to do")
-    recs, _ = recommendations(gym_inputs)
-    assert recs[0].startswith("**Put retention effort into the first 2 months (onboarding).**")
-
-
-def test_no_early_lead_when_churners_leave_later(gym_inputs) -> None:
-    late = _tenure(LATE)
-    inputs = dataclasses.replace(gym_inputs, tenure=late, early=early_churn(late, 2))
-    assert inputs.early["share"] < 0.5
-
-    assert early_lead(inputs) is None
-    text = build_report(inputs)
-    assert "do so early" not in text
-    assert "onboarding" not in text
-
-
-@pytest.mark.parametrize(("churned", "leads"), [([50, 50, 100], True), ([50, 49, 101], False)])
-def test_the_early_lead_starts_at_half_the_churners(gym_inputs, churned, leads) -> None:
-    table = _tenure(churned)
-    inputs = dataclasses.replace(gym_inputs, tenure=table, early=early_churn(table, 2))
-
-    assert (early_lead(inputs) is not None) is leads
-
-
-def test_no_early_lead_without_a_tenure_column(other_inputs) -> None:
-    spec = {**OTHER_CONTRACT, "features": dict(OTHER_CONTRACT["features"])}
-    spec["features"]["tenure_months"] = {**spec["features"]["tenure_months"], "role": "behaviour"}
-    no_tenure = parse_contract(spec, source="no_tenure.yaml")
-    table = _tenure(EARLY)
-    inputs = dataclasses.replace(
-        other_inputs, contract=no_tenure, tenure=table, early=early_churn(table, 2)
+    assert "kept 12 percentage points of leaving (likely between 4 and 20)" in text
+    assert "so this list uses the measured rate" in text
+    unused = dataclasses.replace(
+        inputs,
+        campaign={**inputs.campaign, "success_rate_source": 0, "success_rate": 0.3},
+        campaign_details={**details, "success_rate_low": 0.1, "success_rate_high": 0.5},
     )
-
-    assert early_lead(inputs) is None
-
-
-# ---------------------------------------------------------------- recommendations
+    text = " ".join(build_report(unused).split())
+    assert "so this list keeps the assumed success rate" in text
+    assert "if it keeps 30% (the assumption)" in text
 
 
-def _tested(recs: list[str]) -> list[str]:
-    return re.findall(r"\*\*Test '([^']+)'", " ".join(recs))
-
-
-def test_only_levers_with_evidence_above_one_are_recommended(gym_contract, gym_inputs) -> None:
-    recs, _ = recommendations(gym_inputs)
-
-    # riskier side first by the adjusted ratio; 'joined via a friend' (0.70, CI 0.55 to 0.85)
-    # and partner employees (CI 0.93 to 1.09) are not
-    assert _tested(recs) == ["contract length", "attend group classes"]
-    contract_rec = next(r for r in recs if r.startswith("**Test 'contract length'"))
-    assert "4.86× as often" in contract_rec
-    assert "(95% CI 1.87 to 19.24; members as they are: 7.29×)" in contract_rec
-    assert "hold-out" in contract_rec
-
-
-def test_levers_without_evidence_are_listed_as_not_recommended(gym_inputs, gym_report) -> None:
-    _, skipped = recommendations(gym_inputs)
-
-    assert any(s.startswith("'partner-company employees': 1.52× as members are") for s in skipped)
-    assert "1.01× (95% CI 0.93 to 1.09) after accounting for the rest" in " ".join(skipped)
-    not_recommended = gym_report[gym_report.index("Not recommended") :]
-    assert "'partner-company employees'" in not_recommended.split("\n\n")[0]
-
-
-def test_an_attribute_is_never_recommended(gym_contract, gym_inputs) -> None:
-    recs, skipped = recommendations(gym_inputs)
-    text = " ".join(recs + skipped)
-
-    for col in gym_contract.with_role("attribute", "tenure", "behaviour"):
-        assert f"'{gym_contract.words(col).label}'" not in text, col
-
-
-def test_targeting_is_by_risk_not_by_segment(gym_inputs, gym_report, other_report) -> None:
-    recs, _ = recommendations(gym_inputs)
-
-    assert recs[-1].startswith("**Target members by their risk, not by segment.**")
-    assert f"(`{SCORED}`)" in recs[-1]
-    assert "3.61× as many of the members who churned" in recs[-1]
-    for text in (gym_report, other_report):
-        assert not re.search(r"target (rule )?segments? \d", text, re.IGNORECASE)
-        assert "Target members by their risk" in text
-
-
-def test_a_category_lever_with_evidence_is_recommended(other_inputs) -> None:
-    recs, skipped = recommendations(other_inputs)
-
-    assert _tested(recs) == ["plan"]
-    assert "('basic' vs 'plus' (riskiest vs safest))" in recs[0]
-    assert skipped == []
-    assert len(recs) == 2  # no early lead: most churners leave later
-
-
-def test_no_lever_with_evidence_recommends_targeting_only(gym_inputs) -> None:
-    none = {c: (1.2, 0.8, 1.6) for c in ("Contract_period", "Group_visits", "Partner")}
-    late = _tenure(LATE)
+def test_the_caveat_says_the_list_comes_from_the_model_without_the_flagged(gym_inputs) -> None:
     inputs = dataclasses.replace(
         gym_inputs,
-        drivers=_drivers(gym_inputs.contract, {**GYM_ADJUSTED, **none}),
-        tenure=late,
-        early=early_churn(late, 2),
+        summary={**gym_inputs.summary, "excluded_features": GYM_FLAGGED},
+        evaluate={**gym_inputs.evaluate, "roc_auc": 0.9914, "listing_model_roc_auc": 0.949},
     )
-
-    recs, skipped = recommendations(inputs)
-
-    assert len(recs) == 1
-    assert recs[0].startswith("**Target members by their risk")
-    # every lever is either without evidence or goes with more churn ('joined via a friend')
-    assert len(skipped) == 3
-    assert [r.split("'")[1] for r in reversed_levers(inputs)] == ["joined via a friend"]
-
-
-def _with(inputs: ReportInputs, feature: str, **cells: Any) -> ReportInputs:
-    """The inputs with some drivers.csv cells of one feature replaced."""
-    drivers = inputs.drivers.astype({k: object for k in cells if isinstance(cells[k], str)})
-    for key, value in cells.items():
-        drivers.loc[drivers["feature"] == feature, key] = value
-    return dataclasses.replace(inputs, drivers=drivers)
-
-
-def test_a_lever_the_data_cannot_separate_gets_no_adjusted_figure(gym_inputs) -> None:
-    apart = "Month_to_end_contract"
-    inputs = _with(
-        gym_inputs, "Contract_period", adjusted_ratio=np.nan, adjusted_low=np.nan,
-        adjusted_high=np.nan, p_holm=np.nan, familywise_low=np.nan, familywise_high=np.nan,
-        lever_evidence=False, status=f"not estimated: cannot be separated from {apart}",
-        separated_from=apart,
-    )  # fmt: skip
-
-    recs, skipped = recommendations(inputs)
-
-    assert "contract length" not in _tested(recs)
-    entry = next(s for s in skipped if s.startswith("'contract length'"))
-    assert entry.startswith("'contract length': 7.29× as members are (1 vs 12)")
-    assert "cannot be separated from 'months left on contract', so no adjusted figure" in entry
-    table = _section(build_report(inputs), "What goes with churn")
-    assert "| not estimated: cannot be separated from 'months left on contract' |" in table
-
-
-def test_a_ci_excluding_one_is_not_enough_without_the_correction(gym_inputs) -> None:
-    inputs = _with(gym_inputs, "Group_visits", lever_evidence=False, familywise_low=0.98)
-
-    recs, skipped = recommendations(inputs)
-
-    assert "attend group classes" not in _tested(recs)
-    entry = next(s for s in skipped if s.startswith("'attend group classes'"))
-    assert entry.endswith(
-        "its 95% CI excludes 1, but not after the correction (98.75% CI 0.98 to 1.44, "
-        "corrected for testing 4 levers)"
+    text = " ".join(build_report(inputs).split())
+    assert "come from a model without them" in text
+    assert "a score of 0.95 against 0.99 with them" in text
+    known = dataclasses.replace(inputs, summary={**inputs.summary, "excluded_features": []})
+    assert "the contract says they are recorded before the outcome" in " ".join(
+        build_report(known).split()
     )
-
-
-def test_recommended_levers_state_the_correction_and_self_selection(gym_inputs, gym_report):
-    recs, _ = recommendations(gym_inputs)
-
-    rec = next(r for r in recs if r.startswith("**Test 'attend group classes'"))
-    assert "(98.75% CI 1.10 to 1.44, corrected for testing 4 levers)" in rec
-    assert "differ in ways no column records" in rec
-    legend = _section(gym_report, "What goes with churn")
-    assert "Holm's method, family-wise error 5%" in legend
-    assert "| 1.26 (1.16 to 1.37) * |" in legend
-    assert "| 1.81 (1.63 to 2.05) |" in legend  # an attribute is not judged as a lever
-
-
-def test_tied_columns_are_named_with_what_ties_them(gym_inputs) -> None:
-    tie = "contract_months_used"
-    inputs = _with(gym_inputs, "Contract_period", not_adjusted_for="Month_to_end_contract",
-                   tied_by=tie)  # fmt: skip
-    inputs = _with(inputs, "Month_to_end_contract", not_adjusted_for="Contract_period",
-                   tied_by=tie)  # fmt: skip
-    # the flagged visit columns are tied too, but neither estimated nor adjusted for
-    inputs = _with(inputs, GYM_FLAGGED[0], not_adjusted_for=GYM_FLAGGED[1], tied_by="freq_change")
-
-    text = _section(build_report(inputs), "What goes with churn")
-
-    assert text.count("are not adjusted for each other") == 1
-    assert (
-        "- 'contract length' and 'months left on contract' are not adjusted for each other: the "
-        "contract makes 'months used of the contract' from both"
-    ) in text
-
-
-# ---------------------------------------------------------------- before you trust the numbers
-
-
-def test_the_audit_states_the_flagged_columns_and_both_cv_figures(gym_report) -> None:
-    audit = _section(gym_report, "Before you trust the numbers")
-
-    assert "'change in weekly visits, last month vs lifetime' behaves like the outcome" in audit
-    assert "at or below -0.389 (452 members) or at or above 0.399 (42 members)" in audit
-    assert "with 'visits last month', 'lifetime visits' the model's cross-validated" in audit
-    assert "ROC-AUC is 0.989; without them 0.949" in audit
-    summary = gym_report[: gym_report.index("## What to do")]
-    assert "Read the score with care: it leans on 'visits last month', 'lifetime visits'" in summary
-
-
-def test_the_anomaly_sentence_appears_only_with_rows(gym_report, other_report) -> None:
-    gym_audit = _section(gym_report, "Before you trust the numbers")
-    other_audit = _section(other_report, "Before you trust the numbers")
-
-    assert "**137 rows (3.4%) break 'a shorter x than y'** (`x >= y`)" in gym_audit
-    assert "break '" not in other_audit
-    assert "rows (" not in other_audit
-
-
-def test_nothing_flagged_says_so(other_inputs) -> None:
-    clean = dataclasses.replace(other_inputs, audit=_audit([], [], 0))
-
-    text = build_report(clean)
-    audit = _section(text, "Before you trust the numbers")
-
-    assert "Nothing in the data looks too good to be true for who churned." in audit
-    assert "Read the score with care" not in text
-    assert "without them" not in text
-
-
-# ---------------------------------------------------------------- numbers and words
-
-
-@pytest.mark.parametrize(
-    "shown",
-    [
-        "26.5% of members churned (95% CI 25.2% to 27.9%)",
-        "on 800 held-out members, the riskiest 10% hold 3.61×",
-        "it finds 93.2% of those who churned, with 88.8% of the members",
-        "keyed by `member_row`",
-        "| 1 | not of gender 1 | 600 | 50.0% (46.0% to 54.0%; n = 120) | 88.2% |",
-        "rules 0.26, portraits\n0.12",
-        "**1. Drifting** — 400 members; 50.0% left.",
-        "| Partner employees are just under half of members | 48.7% | 47.1% to 50.2% | 4,000 |",
-        "| …and churn about 1.7× less | 1.72 | 1.54 to 1.92 | 4,000 |",
-        "| `roc_auc` | 0.9877 |",
-        "0.9895 ± 0.0035",
-        "silhouette 0.159,",
-        "![roc](../plots/roc.png)",
-        "![tenure](../plots/tenure.png)",
-        "| 0 | 200 | 80.0% |",
-    ],
-)
-def test_the_gym_report_shows_the_inputs(gym_report, shown) -> None:
-    assert shown in gym_report
-
-
-def test_the_gym_report_uses_the_contract_words(gym_contract, gym_report) -> None:
-    assert gym_report.startswith(f"# Member churn report: {gym_contract.name}\n")
-    assert f"About this data: {gym_contract.description}" in gym_report
-    assert "| membership lifetime (months) | members |" in gym_report
-    assert "Fixed traits ('of gender 1', 'live or work nearby'" in gym_report
-
-
-def test_the_other_report_has_none_of_the_gym_words(other_contract, other_report) -> None:
-    for word in ("Partner", "partner", "visits", "friend", "Lifetime", "lifetime"):
-        assert word not in other_report, word
-    assert other_report.startswith("# Member churn report: other export\n")
-    assert "keyed by `customer_id`" in other_report
-    assert "Fixed traits ('region', 'seniors')" in other_report
-    assert "Declared findings" not in other_report  # the contract declares none
-
-
-def test_the_outcome_words_come_from_the_contract(other_inputs) -> None:
-    contract = parse_contract(
-        {**OTHER_CONTRACT, "target": {**OTHER_CONTRACT["target"], "label": "cancelled"}},
-        source="other.yaml",
-    )
-
-    text = build_report(dataclasses.replace(other_inputs, contract=contract))
-
-    assert "26.5% of members cancelled" in text
-    assert "churned" not in text[: text.index(DATA_SCIENCE)]
-
-
-@pytest.mark.parametrize("report", ["gym_report", "other_report"])
-def test_jargon_waits_for_the_data_scientists(request, report) -> None:
-    text = request.getfixturevalue(report)
-    start = text.index(DATA_SCIENCE)
-
-    for word in JARGON:
-        found = [m.start() for m in re.finditer(rf"\b{word}\b", text, re.IGNORECASE)]
-        assert found, word
-        assert min(found) > start, word
-
-
-@pytest.mark.parametrize("report", ["gym_report", "other_report"])
-def test_no_nan_in_the_report(request, report) -> None:
-    text = request.getfixturevalue(report)
-
-    assert not re.search(r"\bnan\b", text, re.IGNORECASE)
-
-
-def test_an_undefined_ratio_is_not_shown_as_nan(gym_inputs) -> None:
-    # nobody with a phone number on file churned in a small export: the marginal ratio is
-    # undefined (the drivers stage writes it as an empty cell, read back as NaN)
-    drivers = gym_inputs.drivers.copy()
-    phone = drivers["feature"] == "Phone"
-    drivers.loc[phone, ["marginal_ratio", "marginal_low", "marginal_high"]] = np.nan
-
-    text = build_report(dataclasses.replace(gym_inputs, drivers=drivers))
-
-    assert not re.search(r"\bnan\b", text, re.IGNORECASE)
-
-
-def test_a_lever_going_with_more_churn_is_not_called_unproven(gym_inputs, gym_report) -> None:
-    # 'joined via a friend': adjusted 0.70 (95% CI 0.55 to 0.85) -- members with it churn
-    # more, clearly; "the evidence does not hold" would tell a marketer the opposite
-    paragraph = next(p for p in gym_report.split("\n\n") if p.startswith("Not recommended"))
-
-    assert "'partner-company employees'" in paragraph
-    assert "'joined via a friend'" not in paragraph
-
-
-@pytest.mark.parametrize(("lift", "said"), [(3.612, False), (3.7736, True)])
-def test_a_lift_at_its_ceiling_is_called_the_most_possible(gym_inputs, lift, said) -> None:
-    evaluate = {**gym_inputs.evaluate, "top_decile_lift": lift, "top_decile_lift_max": 3.7736}
-
-    report = build_report(dataclasses.replace(gym_inputs, evaluate=evaluate))
-
-    assert ("the most possible: every one of them left" in report) is said
-
-
-def test_a_one_value_interval_of_a_median_is_not_shown(gym_report) -> None:
-    row = next(line for line in gym_report.splitlines() if "Members are about 29" in line)
-
-    assert (
-        row == "| Members are about 29 | 29 | none: every resample gives the same value | 4,000 |"
-    )
-    assert "29.00 to 29.00" not in gym_report
-
-
-def test_figures_a_stage_left_out_are_not_quoted(gym_inputs) -> None:
-    # strict JSON: the audit and cluster stages leave out what is undefined on an export
-    audit = {k: v for k, v in gym_inputs.audit.items() if k != "max_single_feature_roc_auc"}
-    cluster = {k: v for k, v in gym_inputs.cluster.items() if k != "silhouette"}
-
-    report = build_report(dataclasses.replace(gym_inputs, audit=audit, cluster=cluster))
-
-    assert "best single-feature ROC-AUC" not in report
-    assert "silhouette" not in report
-    assert "Portraits: stability (mean" in report
-
-
-# ------------------------------------------------------------------ snapshots (issue 24)
-
-BACKTEST = {
-    "backtest_months": 3, "backtest_roc_auc_mean": 0.781, "backtest_roc_auc_worst": 0.727,
-    "backtest_top_decile_lift_mean": 1.77, "backtest_top_decile_lift_worst": 1.65,
-    "backtest_ece_mean": 0.085, "backtest_ece_worst": 0.088, "backtest_churn_rate_mean": 0.53,
-}  # fmt: skip
-
-
-def _panel(inputs: ReportInputs, backtest: dict[str, Any]) -> str:
-    contract = inputs.contract.model_copy(update={"snapshot": "month"})
-    return build_report(dataclasses.replace(inputs, contract=contract, backtest=backtest))
-
-
-def test_a_panel_report_gives_the_backtests_mean_and_worst_month(other_inputs) -> None:
-    report = _panel(other_inputs, BACKTEST)
-    assert "Out of time: the test split is the latest labelled `month`" in report
-    assert "Backtest over the last 3 labelled months" in report
-    assert "ROC-AUC 0.781 (worst month 0.727)" in report
-    assert "top-decile lift 1.77 (worst month 1.65)" in report
-    assert "ECE 0.085 (worst month 0.088)" in report
-
-
-def test_a_panel_of_one_labelled_month_says_it_needs_more_months(other_inputs) -> None:
-    report = _panel(other_inputs, {"backtest_months": 0})
-    assert "No out-of-time check" in report
-    assert "it needs more months" in report
-    assert "Backtest over" not in report
-
-
-def test_without_a_snapshot_column_the_report_is_as_before(other_inputs) -> None:
-    report = build_report(other_inputs)
-    assert report == build_report(dataclasses.replace(other_inputs, backtest=BACKTEST))
-    assert "out-of-time" not in report.lower()
-
-
-def test_an_attribute_a_lever_moves_is_not_called_fixed(gym_inputs) -> None:
-    # months left on a contract is contract length minus months used: a renewal resets it
-    inputs = _with(gym_inputs, "Month_to_end_contract", not_adjusted_for="Contract_period",
-                   tied_by="contract_months_used")  # fmt: skip
-
-    todo = _section(build_report(inputs), "What to do")
-    fixed = todo.split("Fixed traits (")[1].split(")")[0]
-
-    assert "'months left on contract'" not in fixed
-    assert "'age'" in fixed
-    assert (
-        "Months left on contract is not fixed: it moves with 'contract length', so it is "
-        "described, never recommended on its own."
-    ) in todo
-    # without the tie it is listed with the fixed traits, as any attribute
-    plain = _section(build_report(gym_inputs), "What to do")
-    assert "'months left on contract'" in plain.split("Fixed traits (")[1].split(")")[0]

@@ -76,7 +76,9 @@ def test_the_scorer_is_what_train_and_cluster_wrote(scorer: Scorer, models: Path
     settings = read_json(models / "scoring.json")
     assert len(scorer.background) == len(settings["background"]) > 0
     assert scorer.min_points == settings["min_reason_points"]
-    assert set(scorer.lever_options) == set(GYM_CONTRACT.with_role("lever"))
+    # levers no offer can change for someone already there (changeable: false) are never suggested
+    changeable = [c for c in GYM_CONTRACT.with_role("lever") if GYM_CONTRACT.features[c].changeable]
+    assert set(scorer.lever_options) == set(changeable)
 
 
 def test_score_columns_keys_and_segments(scorer: Scorer, members, scored) -> None:
@@ -293,9 +295,10 @@ def flag_members() -> tuple[pd.DataFrame, Any]:
     return check_export(export, contract, source="flags", labelled=False).members, contract
 
 
-def test_a_flag_reads_yes_or_no_whatever_its_labels(flag_members) -> None:
+def test_a_flag_reads_as_its_declared_labels_or_yes_no(flag_members) -> None:
     members, contract = flag_members
-    assert list(value_text(members["senior"], contract, "senior")) == ["yes", "no", "yes"]
+    # declared with text values: those labels, as written in the contract (issue 26)
+    assert list(value_text(members["senior"], contract, "senior")) == ["Y", "N", "Y"]
     assert list(value_text(members["coached"], contract, "coached")) == ["no", "yes", "no"]
     assert list(value_text(members["flag"], contract, "flag")) == ["yes", "no", "no"]
     assert value_text(pd.Series([np.nan]), contract, "senior")[0] == "missing"
@@ -321,9 +324,9 @@ def test_a_flag_lever_is_set_as_checked_members_hold_it(flag_members) -> None:
         (2.0, "2 a week"),  # whole: no decimal point
         (-3.0, "-3 a week"),
         (0.12345, "0.123 a week"),  # three significant digits
-        (1234.5, "1230 a week"),
+        (1234.5, "1,230 a week"),  # thousands separators (issue 26)
         (0.000123456, "0.000123 a week"),
-        (1e16, "1e+16 a week"),  # too large to show as a whole number
+        (1e16, "10000000000000000 a week"),  # too large for an int: never "1e+16"
         (np.nan, "missing"),
         (np.inf, "missing"),
     ],

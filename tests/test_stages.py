@@ -124,7 +124,7 @@ class Project:
 # built, then written as a placeholder (through the same atomic writer). The gym run of the
 # whole pipeline builds none: the other business's run builds them all from what its stages
 # computed, and test_plots draws the gym's columns.
-FIGURE_STAGES = ("evaluate", "cluster", "profile", "campaign")
+FIGURE_STAGES = ("evaluate", "cluster", "profile", "campaign", "report")
 UNDRAWN = object()
 
 
@@ -996,7 +996,8 @@ def test_stage_modules_import_only_the_libraries_they_need(import_runs, index: i
 def test_profile_leaves_out_a_findings_undefined_figures(
     tmp_path: Path, caplog: pytest.LogCaptureFixture, value, low, high, left_out
 ) -> None:
-    from gym_churn.report import _finding_ci, _finding_value
+    from gym_churn.report.content import finding_ci as _finding_ci
+    from gym_churn.report.content import finding_value as _finding_value
     from gym_churn.stages.profile import _defined
 
     found = {"claim": "visits change", "measure": "relative_change", "value": value,

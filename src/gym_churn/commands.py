@@ -47,7 +47,10 @@ HEADER = """\
 # data; meaning was not. What to set by hand (README "Your own export"):
 #   role:     lever (the club can act on it), attribute (fixed about the member), behaviour
 #             (what members do after joining), tenure (months since joining; one column)
-#   label, unit, high, low: the words the report, portraits and reasons use (default: name)
+#   population: who the rows are (one / many: member(s), customer(s), employee(s)) and who
+#             acts on the report (actor: club, company, bank); drafted from the file name
+#   label, unit, high, low: the words the report, portraits and reasons use (label drafted
+#             from the column name)
 #   segment:  false for columns the segments should not be built on
 #   engineered, relations, findings: features computed from columns, rules across columns,
 #             claims to re-check on every run (see data/contracts/gym_churn.yaml)
@@ -107,9 +110,13 @@ def _init(args: argparse.Namespace) -> int:
     lines += [f"  note: {n}" for n in draft.notes if not n.startswith(left_out)]
     lines += [
         "Review before trusting the report:",
-        "  - roles: every feature is an 'attribute' for now. Mark the levers the club can act "
-        "on (role: lever), what members do after joining (role: behaviour) and the months "
-        "since joining (role: tenure).",
+        "  - roles: every feature is an 'attribute' for now. Mark the levers the "
+        f"{contract.population.actor} can act on (role: lever), what "
+        f"{contract.population.many} do after joining (role: behaviour) and the months since "
+        "joining (role: tenure).",
+        f"  - population: the report calls one row a {contract.population.one!r}, several "
+        f"{contract.population.many!r}, and who acts a {contract.population.actor!r} (guessed "
+        "from the file name); set population.one, .many and .actor if that is wrong.",
         "  - words: label/unit/high/low for each feature, so the report speaks your language.",
         "  - rules: bounds (min/max) and allowed values only cover what this file holds.",
     ]

@@ -195,6 +195,9 @@ class Campaign(_Section):
     min_effect_points: Annotated[float, Field(gt=0, le=100)]
     power: Annotated[float, Field(gt=0, lt=1)]
     holdout_max_share: Annotated[float, Field(ge=0, le=0.5)]  # of the list at most
+    # the report's money words: "100 EUR", "worth 100 EUR over the next 12 months"
+    currency: Annotated[str, Field(min_length=1)] = "EUR"
+    value_period: Annotated[str, Field(min_length=1)] = "over the next 12 months"
 
     @model_validator(mode="after")
     def _band_holds_rate(self) -> Campaign:

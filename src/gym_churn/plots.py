@@ -286,23 +286,28 @@ def tenure_figure(table: pd.DataFrame, label: str, unit: str) -> Any:
     return fig
 
 
+def _share(x: float) -> str:
+    """A share with the decimals needed: 0.125 -> "12.5%", 0.27 -> "27%"."""
+    return f"{100 * float(x):.1f}".removesuffix(".0") + "%"
+
+
 def profit_figure(curve: pd.DataFrame, best: pd.Series, budget_share: float, eco: Any) -> Any:
     """Expected profit by share contacted (riskiest first): the success-rate band, random
     targeting, the best share and the share the budget pays for."""
     fig, ax = _figure(8.0, 4.5)
     x = 100 * curve["contact_share"]
     ax.fill_between(x, curve["profit_low"], curve["profit_high"], color="#9ecae1", alpha=0.5,
-                    label=f"success rate {eco.success_rate_low:.0%} to "
-                          f"{eco.success_rate_high:.0%}")  # fmt: skip
+                    label=f"success rate {_share(eco.success_rate_low)} to "
+                          f"{_share(eco.success_rate_high)}")  # fmt: skip
     ax.plot(x, curve["profit"], color="#08519c",
-            label=f"riskiest first, success rate {eco.success_rate:.0%}")  # fmt: skip
+            label=f"riskiest first, success rate {_share(eco.success_rate)}")  # fmt: skip
     ax.plot(x, curve["random"], "--", color="#636363", label="random members")
     ax.axhline(0, color="#333333", linewidth=0.8)
     ax.axvline(100 * best["contact_share"], color="#08519c", linestyle=":",
-               label=f"best share {best['contact_share']:.0%}")  # fmt: skip
+               label=f"best share {_share(best['contact_share'])}")  # fmt: skip
     if budget_share < 1:
         ax.axvline(100 * budget_share, color="#e6550d", linestyle="-.",
-                   label=f"budget: {budget_share:.0%}")  # fmt: skip
+                   label=f"budget: {_share(budget_share)}")  # fmt: skip
     ax.set(xlabel="members contacted, riskiest first (%)", ylabel="expected profit",
            title=f"Expected retention profit (offer {eco.offer_cost:g}, member value "
                  f"{eco.member_value:g})")  # fmt: skip
@@ -330,5 +335,109 @@ def backtest_figure(table: pd.DataFrame) -> Any:
     axes[1].set(xlabel="month scored", ylabel="lift", title="Top-decile lift")
     for ax in axes:
         ax.tick_params(axis="x", labelrotation=45)
+    fig.tight_layout()
+    return fig
+
+
+# ------------------------------------------------------------------ the marketer's figures
+# Drawn by the report stage in the contract's words. Colours mean risk: red leaves most,
+# orange more than average, grey about average, blue less.
+RISK = {"high": "#c0392b", "raised": "#e67e22", "average": "#95a5a6", "low": "#2e86c1"}
+
+
+def risk_colour(ratio: float) -> str:
+    """A churn ratio (a group's churn / the comparison's) as a risk colour."""
+    if ratio >= 2:
+        return RISK["high"]
+    if ratio >= 1.2:
+        return RISK["raised"]
+    if ratio > 1 / 1.2:
+        return RISK["average"]
+    return RISK["low"]
+
+
+def _percent_axis(axis: Any) -> None:
+    axis.set_major_formatter(_pyplot().FuncFormatter(lambda v, _: f"{100 * v:.0f}%"))
+
+
+def _money_axis(axis: Any) -> None:
+    axis.set_major_formatter(_pyplot().FuncFormatter(lambda v, _: f"{v:,.0f}"))
+
+
+def campaign_return_figure(
+    curve: pd.DataFrame, words: dict[str, Any], marks: dict[str, float], title: str
+) -> Any:
+    """Expected return (after the offers' cost) by how many are contacted, riskiest first:
+    the assumed success rate, its band, random picks, the list sent and the best size.
+    `words`: many, currency, rate, low, high (texts); `marks`: sent, best (counts)."""
+    fig, ax = _figure(8.0, 4.2)
+    x = curve["contacted"]
+    ax.fill_between(x, curve["profit_low"], curve["profit_high"], color="#aed6f1", alpha=0.6,
+                    label=f"if the offer keeps {words['low']} to {words['high']} of those "
+                          "who would leave")  # fmt: skip
+    ax.plot(x, curve["profit"], color="#1b4f72",
+            label=f"if it keeps {words['rate']} (assumed), riskiest first")  # fmt: skip
+    ax.plot(x, curve["random"], "--", color="#7f8c8d", label=f"{words['many']} picked at random")
+    ax.axhline(0, color="#333333", linewidth=0.8)
+    ax.axvline(marks["sent"], color=RISK["high"], linestyle="-.",
+               label=f"this month's list: {marks['sent']:,.0f} contacted")  # fmt: skip
+    if marks["best"] != marks["sent"]:
+        ax.axvline(marks["best"], color="#1b4f72", linestyle=":",
+                   label=f"most return: {marks['best']:,.0f} contacted")  # fmt: skip
+    ax.set(xlabel=f"{words['many']} contacted, riskiest first",
+           ylabel=f"expected return after costs ({words['currency']})", title=title)  # fmt: skip
+    _money_axis(ax.xaxis)
+    _money_axis(ax.yaxis)
+    ax.legend(loc="lower left", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def tenure_risk_figure(table: pd.DataFrame, xlabel: str, title: str, average: float) -> Any:
+    """Monthly churn rate by tenure (95% CIs), each bar coloured by its risk against the
+    average rate."""
+    fig, ax = _figure(8.0, 3.8)
+    err = [table["churn_rate"] - table["low"], table["high"] - table["churn_rate"]]
+    colours = [risk_colour(r / average) if average > 0 else RISK["average"]
+               for r in table["churn_rate"]]  # fmt: skip
+    ax.bar(table["tenure"], table["churn_rate"], yerr=err, color=colours, capsize=3)
+    ax.axhline(average, color="#333333", linestyle="--", linewidth=0.9,
+               label=f"average: {100 * average:.1f}%")  # fmt: skip
+    ax.set(xlabel=xlabel, ylabel="share who left (95% CI)", title=title)
+    _percent_axis(ax.yaxis)
+    ax.legend(loc="upper right", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def ratio_bars_figure(rows: pd.DataFrame, xlabel: str, title: str) -> Any:
+    """One bar per comparison (`text`, `ratio`): how many times as often the riskier group
+    leaves as the other, coloured by risk, strongest on top."""
+    rows = rows.sort_values("ratio")
+    fig, ax = _figure(8.0, 0.9 + 0.45 * max(len(rows), 1))
+    ax.barh(rows["text"], rows["ratio"], color=[risk_colour(r) for r in rows["ratio"]])
+    ax.axvline(1, color="#333333", linewidth=0.9)
+    for y, r in enumerate(rows["ratio"]):
+        ax.text(r, y, f" {r:,.1f}×", va="center", fontsize=8)
+    ax.set(xlabel=xlabel, title=title)
+    ax.set_xlim(0, max(float(rows["ratio"].max()) * 1.15, 1.5) if len(rows) else 2)
+    fig.tight_layout()
+    return fig
+
+
+def group_rates_figure(rows: pd.DataFrame, average: float, xlabel: str, title: str) -> Any:
+    """The share who left per group (`text`, `rate`, `low`, `high`) with 95% CIs, coloured by
+    risk against the average, riskiest on top."""
+    rows = rows.sort_values("rate")
+    fig, ax = _figure(8.0, 1.2 + 0.75 * max(len(rows), 1))
+    err = [rows["rate"] - rows["low"], rows["high"] - rows["rate"]]
+    colours = [risk_colour(r / average) if average > 0 else RISK["average"]
+               for r in rows["rate"]]  # fmt: skip
+    ax.barh(rows["text"], rows["rate"], xerr=err, color=colours, capsize=3)
+    ax.axvline(average, color="#333333", linestyle="--", linewidth=0.9,
+               label=f"average: {100 * average:.1f}%")  # fmt: skip
+    ax.set(xlabel=xlabel, title=title)
+    _percent_axis(ax.xaxis)
+    ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
     return fig

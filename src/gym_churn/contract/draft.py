@@ -10,6 +10,7 @@ for the user, and the draft says so.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,6 +36,37 @@ POSITIVE_WORDS = ("1", "true", "yes", "y", "churn", "churned", "left", "cancelle
 MIN_ID_SHARE = 0.5
 DATE_SHARE = 0.95  # share of cells that must parse as dates for a text column to be a date
 ID_NOTE = "unique on every row, like an ID: left out (pass --id to key by it)"
+# Who the rows are and who acts, guessed from words in the export's file name (first match
+# wins); with none of them the neutral words "customer(s)" and "company" are drafted.
+POPULATIONS = (
+    (("employee", "staff", "attrition", "hr", "workforce"), ("employee", "employees", "company")),
+    (("loan", "bank", "credit", "account", "deposit"), ("customer", "customers", "bank")),
+    (("gym", "fitness", "club"), ("member", "members", "club")),
+    (("member",), ("member", "members", "organisation")),
+    (("subscriber", "telco", "mobile", "phone"), ("subscriber", "subscribers", "company")),
+    (("student", "school", "course"), ("student", "students", "school")),
+    (("patient", "clinic"), ("patient", "patients", "clinic")),
+)
+NEUTRAL_POPULATION = ("customer", "customers", "company")
+
+
+def population_words(file_stem: str) -> dict[str, str]:
+    """The contract's `population` drafted from a file name: `hr_attrition_2026` ->
+    employee / employees / company; nothing recognised -> customer / customers / company."""
+    tokens = [t for t in re.split(r"[^a-z]+", file_stem.lower()) if t]
+    for words, (one, many, actor) in POPULATIONS:
+        if any(t.startswith(w) for t in tokens for w in words):
+            return {"one": one, "many": many, "actor": actor}
+    one, many, actor = NEUTRAL_POPULATION
+    return {"one": one, "many": many, "actor": actor}
+
+
+def readable(name: str) -> str:
+    """A column name as words: `Avg_monthly_fee` -> "avg monthly fee", `SeniorCitizen` ->
+    "senior citizen"; a name that already reads as words is kept."""
+    spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", str(name))
+    words = re.sub(r"[_\-.]+", " ", spaced).split()
+    return " ".join(w if w.isupper() and len(w) > 1 else w.lower() for w in words) or str(name)
 
 
 @dataclass(frozen=True)
@@ -147,6 +179,8 @@ def draft_feature(name: str, values: pd.Series) -> tuple[dict[str, Any] | None, 
             return None, f"free text ({len(levels)} different values): left out"
     spec["missing"] = "keep" if gaps else "error"
     spec["role"] = "attribute"
+    if readable(name) != name:  # words for the report where the name is not already words
+        spec["label"] = readable(name)
     notes = []
     if gaps:
         notes.append(f"{gaps} blank cell(s) ({gaps / len(values):.1%}): kept as missing")
@@ -163,7 +197,7 @@ def draft_contract(
     positive: str | None = None,
     id_column: str | None = None,
     snapshot: str | None = None,
-    name: str = "member export",
+    name: str = "export",
 ) -> Draft:
     """A contract for `raw`: every usable column a feature, the rest ignored with a note.
 
@@ -198,6 +232,7 @@ def draft_contract(
             notes.append(f"{id_column}: {repeats} repeated ID(s); see `duplicates` below")
     contract: dict[str, Any] = {
         "name": name,
+        "population": population_words(name),
         "target": _target(raw[target], target, positive),
         "id": id_column,
         **({"snapshot": snapshot} if snapshot is not None else {}),

@@ -110,6 +110,9 @@ class Feature(Words):
     # Recorded before the outcome: a column the audit flags (it behaves like the outcome) is
     # still used by the model that lists members when this says it is known in time.
     known_before_outcome: bool = False
+    # a lever an offer can change for someone already there (false: it acts on whom is
+    # recruited, as a referral programme does; the report never suggests it for existing rows)
+    changeable: bool = True
     note: str | None = None
 
     @model_validator(mode="after")
@@ -208,9 +211,19 @@ class Finding(_Strict):
         return self
 
 
+class Population(_Strict):
+    """Who the rows are and who acts on the report, in the report's words. The defaults are
+    neutral; `gym-churn init` drafts them from the export's file name."""
+
+    one: str = "customer"  # one row's person: member, customer, employee
+    many: str = "customers"  # several of them
+    actor: str = "company"  # who acts on the report: club, company, bank
+
+
 class Contract(_Strict):
     name: str = "member export"
     description: str | None = None
+    population: Population = Field(default_factory=Population)
     target: Target
     id: str | None = None
     # the month (or other period) a row describes, when the export holds several snapshots:

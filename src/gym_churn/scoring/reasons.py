@@ -52,7 +52,10 @@ def _number_texts(values: list[float], words: Words | None) -> list[str]:
     many = f" {words.unit}" if words is not None and words.unit else ""
     one = f" {words.unit_for(1)}" if words is not None and words.unit_for(1) else ""
     return [
-        (str(i) if w else str(v)) + (one if v == 1 else many) if f else "missing"
+        # thousands separators, never scientific notation ("1,160", "0.0000123")
+        (f"{i:,}" if w else np.format_float_positional(v, trim="-")) + (one if v == 1 else many)
+        if f
+        else "missing"
         for v, i, w, f in zip(x.tolist(), ints, whole.tolist(), finite.tolist(), strict=True)
     ]
 
@@ -76,7 +79,10 @@ def _value_texts(distinct: list, contract: Contract, column: str) -> list[str]:
     last, None) reads "missing"."""
     feature, known = contract.features[column], distinct[:-1]
     if feature.kind == "binary":  # checked members hold a flag as 0/1, whatever its labels
-        texts = ["yes" if v == 1 else "no" for v in known]
+        # a flag declared with text values (Female/Male, No/Yes) reads as those labels
+        named = feature.allowed if all(isinstance(v, str) for v in feature.allowed or [0]) else None
+        no, yes = (str(named[0]), str(named[1])) if named else ("no", "yes")
+        texts = [yes if v == 1 else no for v in known]
     elif feature.kind == "categorical":
         texts = [str(level_text(v)) for v in known]
     else:  # the contract's own unit words, no default (words() builds an object)
@@ -109,12 +115,12 @@ def base_words(background: pd.DataFrame, contract: Contract) -> dict[str, Any]:
     return out
 
 
-def _base_texts(distinct: list, base: Any) -> list[str]:
+def _base_texts(distinct: list, base: Any, many: str) -> list[str]:
     """How each value compares with the base the contributions start from (base_words)."""
     if isinstance(base, str):
         return [base] * len(distinct)
     return [
-        f"{base.get(level_text(v), 0.0) if v is not None else 0.0:.0%} of members alike"
+        f"{base.get(level_text(v), 0.0) if v is not None else 0.0:.0%} of {many} alike"
         for v in distinct
     ]
 
@@ -131,7 +137,7 @@ def _column_words(
             f"{label} {v} ({b})"
             for v, b in zip(
                 _value_texts(distinct, contract, column),
-                _base_texts(distinct, base[column]),
+                _base_texts(distinct, base[column], contract.population.many),
                 strict=True,
             )
         ],
@@ -202,6 +208,8 @@ def lever_options(members: pd.DataFrame, contract: Contract) -> dict[str, list[A
     options: dict[str, list[Any]] = {}
     for col in contract.with_role("lever"):
         feature = contract.features[col]
+        if not feature.changeable:  # it acts on whom is recruited, not on someone already there
+            continue
         if feature.kind == "binary":  # as checked members hold it, whatever its labels
             options[col] = [0, 1]
         elif feature.kind == "categorical":

@@ -1,4 +1,5 @@
-"""report: reports/report.md from the other stages' outputs and the contract's words.
+"""report: reports/report.html (one self-contained page) and reports/report.md (the same words,
+for PR diffs) from the other stages' outputs and the contract's words.
 
 It computes nothing heavy, so editing the report's wording re-runs this stage alone.
 
@@ -9,26 +10,37 @@ Reads  --contract        the data contract (words, roles, description)
        --drivers, --levels, --tenure, --rules, --portraits   the tables
        --scored          the per-member table (only its path is shown)
        --campaign-metrics, --campaign-curve, --campaign-list   the targeting numbers, the
-                         profit curve, the list (only its path is shown)
+                         profit curve, the list (its contacted rows give the list's return)
        --campaign-details  the campaign's other figures: replay, measured effect, hold-out
        --evaluate-figures, --cluster-figures, --drivers-figures, --profile-figures,
        --campaign-figures
                          folders the report links to
        --backtest-metrics  a panel's out-of-time check (metrics/backtest.json)
 Writes --report          the Markdown report (figures linked relative to it)
-Params drivers.early_months
+       --html            the same report as one page, figures embedded (opens offline)
+       --report-figures  the marketer's charts, drawn here in the contract's words
+Params drivers.early_months, campaign (its money words: currency, value_period)
 """
 
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 
+from gym_churn import plots
 from gym_churn.analysis.tenure import early_churn
 from gym_churn.cli import exit_with, parser, stage_main
-from gym_churn.io import load_contract, load_params, read_json, read_table, write_text
-from gym_churn.report import ReportInputs, build_report
+from gym_churn.io import (
+    load_contract,
+    load_params,
+    read_json,
+    read_table,
+    save_figure,
+    write_text,
+)
+from gym_churn.report.content import ReportInputs
+from gym_churn.report.figures import marketer_figures
+from gym_churn.report.render import build_html, build_report, figure_refs
 
 log = logging.getLogger(__name__)
 
@@ -48,15 +60,15 @@ def main(argv: list[str] | None = None) -> None:
         __doc__, "contract", "summary", "evaluate_metrics", "cluster_metrics", "audit_metrics",
         "drivers_metrics", "profile_metrics", "score_metrics", "drivers", "levels", "tenure",
         "rules", "portraits", "scored", "campaign_metrics", "campaign_curve", "campaign_list",
-        "campaign_details", *REPORT_FIGURES, "backtest_metrics", "report",
+        "campaign_details", *REPORT_FIGURES, "backtest_metrics", "report", "html", "report_figures",
     ).parse_args(argv)  # fmt: skip
     params = load_params(args.params)
     report_dir = Path(args.report).parent
-    figures = {}
-    for folder, names in REPORT_FIGURES.items():
-        for name in names:
-            path = os.path.relpath(Path(getattr(args, folder)) / f"{name}.png", report_dir)
-            figures[name] = f"![{name}]({path})"
+    paths = {
+        name: Path(getattr(args, folder)) / f"{name}.png"
+        for folder, names in REPORT_FIGURES.items()
+        for name in names
+    }
     tenure = read_table(args.tenure)
     inputs = ReportInputs(
         contract=load_contract(args.contract),
@@ -73,7 +85,7 @@ def main(argv: list[str] | None = None) -> None:
         early=early_churn(tenure, params.drivers.early_months),
         rules=read_table(args.rules),
         portraits=read_json(args.portraits),
-        figures=figures,
+        figures={name: str(path) for name, path in paths.items()},
         scored_path=args.scored,
         campaign=read_json(args.campaign_metrics),
         curve=read_table(args.campaign_curve),
@@ -81,9 +93,15 @@ def main(argv: list[str] | None = None) -> None:
         campaign_path=args.campaign_list,
         campaign_details=read_json(args.campaign_details),
         backtest=read_json(args.backtest_metrics),
+        campaign_list=read_table(args.campaign_list),
     )
-    write_text(build_report(inputs), args.report)
-    log.info("report -> %s", args.report)
+    for name, fig in marketer_figures(inputs, plots).items():
+        paths[name] = Path(args.report_figures) / f"{name}.png"
+        save_figure(fig, paths[name])
+    refs = figure_refs(paths, report_dir)
+    write_text(build_report(inputs, refs), args.report)
+    write_text(build_html(inputs, refs), args.html)
+    log.info("report -> %s, %s", args.report, args.html)
 
 
 if __name__ == "__main__":

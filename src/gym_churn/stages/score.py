@@ -50,6 +50,7 @@ from gym_churn.io import (
 from gym_churn.models.runtime import from_arrays, to_arrays
 from gym_churn.models.selection import member_oof_scores, model_from_summary
 from gym_churn.scoring.bundle import scoring_bundle
+from gym_churn.scoring.labels import with_labels
 from gym_churn.scoring.load import load_scorer
 from gym_churn.scoring.scorer import describe
 
@@ -95,7 +96,8 @@ def main(argv: list[str] | None = None) -> None:
         "scored_members_roc_auc": float(roc_auc_score(y, cv.oof_proba)),
         "at_risk_share": float(scored["at_risk"].mean()),
     }
-    write_table(scored, args.scored)
+    # two-valued text columns keep their labels (Female/Male, No/Yes) in the table people read
+    write_table(with_labels(scored, contract), args.scored)
     write_json(result, args.metrics)
     log.info(
         "%d members scored out of fold (ROC-AUC %.4f), %.1f%% at risk -> %s",

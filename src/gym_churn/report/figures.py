@@ -1,0 +1,88 @@
+"""The marketer's charts, in the contract's words: titles that state the takeaway, words on
+every axis, colours that mean risk (plots.py draws them; this module picks data and words)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from gym_churn import plots
+from gym_churn.report import content
+
+
+def marketer_figures(r: content.ReportInputs, draw: Any = plots) -> dict[str, Any]:
+    """Figure key -> matplotlib Figure (keys as the template names them); `draw` is the module
+    that draws them (gym_churn.plots)."""
+    w, c = content.words(r), r.contract
+    out: dict[str, Any] = {}
+    camp = content.campaign(r)
+    if len(r.curve):
+        best_n = float(r.campaign["best_contact_share"]) * float(r.curve["contacted"].iloc[-1])
+        if camp["empty"]:
+            title = f"No offer returns more than it costs at {camp['rates']['rate']}"
+        else:
+            title = (f"Contacting the riskiest {camp['sent']} is expected to return "
+                     f"{camp['returns']['rate']} after costs")  # fmt: skip
+        out["campaign_return"] = draw.campaign_return_figure(
+            r.curve,
+            {"many": w["many"], "currency": w["currency"], **camp["rates"]},
+            {"sent": camp["sent_n"], "best": round(best_n)},
+            title,
+        )
+    early = content.early(r)
+    if c.tenure and len(r.tenure):
+        shown = r.tenure[r.tenure["cumulative_share_of_churners"].shift(fill_value=0) < 0.99]
+        tw = c.words(c.tenure)
+        unit = f" ({tw.unit})" if tw.unit else ""
+        average = float(r.drivers_metrics["churn_rate"])
+        title = (f"Most who leave go in their first {early['months']} {early['unit']}"
+                 if early else f"Share who left by {tw.label}")  # fmt: skip
+        out["tenure_risk"] = draw.tenure_risk_figure(shown, f"{tw.label}{unit}", title, average)
+    shown_assoc, _ = content.associations(r)
+    if shown_assoc:
+        rows = pd.DataFrame(
+            {
+                "text": [f"{a['riskier']}\nvs {a['safer']}" for a in shown_assoc],
+                "ratio": [a["ratio"] for a in shown_assoc],
+            }
+        )
+        top = shown_assoc[0]
+        title = f"{top['riskier'][:1].upper()}{top['riskier'][1:]} leave {top['times']} as often"
+        out["associations"] = draw.ratio_bars_figure(
+            rows,
+            f"times as often the first group leaves (1 = as often; {w['many']})",
+            _short(title),
+        )
+    groups = content.rule_groups(r)
+    shown_groups = [g for g in groups if g["held_out_n"]]
+    if shown_groups:
+        rows = pd.DataFrame({
+            "text": [_wrap(g["text"]) for g in shown_groups],
+            "rate": [g["rate_n"] for g in shown_groups],
+            "low": [g["low_n"] for g in shown_groups],
+            "high": [g["high_n"] for g in shown_groups],
+        })  # fmt: skip
+        top = max(shown_groups, key=lambda g: g["rate_n"])
+        out["groups"] = draw.group_rates_figure(
+            rows,
+            float(r.drivers_metrics["churn_rate"]),
+            f"share of {w['many']} who left (95% CI, {w['many']} the split never saw)",
+            f"{top['rate']} of one group left: {_short(top['text'], 50)}",
+        )
+    return out
+
+
+def _short(text: str, width: int = 70) -> str:
+    return text if len(text) <= width else text[: width - 1].rstrip() + "…"
+
+
+def _wrap(text: str, width: int = 48) -> str:
+    lines, line = [], ""
+    for word in text.split():
+        if line and len(line) + len(word) + 1 > width:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}".strip()
+    return "\n".join([*lines, line])
