@@ -568,10 +568,10 @@ def test_a_replay_is_titled_as_such_and_never_called_this_months_list(gym_inputs
     text = " ".join(page.split())
     assert "this month" not in text.lower()
     assert "Whom the campaign would have contacted: a replay" in text
-    assert "Not a list to send." in text
+    assert "Not a list to send:" in text
     assert "190 of the 250 listed (76%, likely 70.3% to 80.8%)" in text
     assert "15 of the 750 unlisted (2%, likely 1.2% to 3.3%)" in text
-    assert "with 62% probability, short of the 80% aimed at" in text
+    assert "with 62% probability (short of the 80% aimed at" in text
     assert "Do not contact the" not in text.split("Whom the campaign")[0]  # no hold-out action
 
 
@@ -614,8 +614,8 @@ def test_the_caveat_says_the_list_comes_from_the_model_without_the_flagged(gym_i
         evaluate={**gym_inputs.evaluate, "roc_auc": 0.9914, "listing_model_roc_auc": 0.949},
     )
     text = " ".join(build_report(inputs).split())
-    assert "come from a model without them" in text
-    assert "a score of 0.95 against 0.99 with them" in text
+    assert "The list comes from a model without them" in text
+    assert "(a score of 0.95 against 0.99 with them; 1 is perfect)" in text
     known = dataclasses.replace(inputs, summary={**inputs.summary, "excluded_features": []})
     assert "the contract says they are recorded before the outcome" in " ".join(
         build_report(known).split()
