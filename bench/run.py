@@ -1,6 +1,7 @@
 """Benchmark the pipeline and the scoring command at sizes far beyond the bundled export.
 
     python bench/run.py --sizes 0 100000 1000000 --score-rows 1000000 10000000
+    python bench/run.py --cold-only 10000000     # one cold `dvc repro` only, time and peak
 
 For each size it
 1. generates a synthetic member base by resampling the real export (seeded), with small
@@ -307,6 +308,16 @@ def bench_pipeline(size: int, seed: int, workdir: Path) -> dict:
     }
 
 
+def bench_cold(size: int, seed: int, workdir: Path) -> dict:
+    """One cold `dvc repro` of a synthetic base of `size` members (step 2's first run only):
+    for sizes where running everything three more times would take too long (10M)."""
+    base = synthetic_base(size, seed)
+    dvc_repo = project_copy(workdir / f"dvc_{size}", base)
+    del base
+    total, peak, log = measured(["dvc", "repro"], dvc_repo)
+    return {"size": size, "dvc_total": total, "dvc_peak_mb": peak, "stages": stage_seconds(log)}
+
+
 def bench_scoring(rows: int, seed: int, workdir: Path, models: Path) -> dict:
     export = workdir / f"export_{rows}.parquet"
     chunk, written, parts = 1_000_000, 0, []
@@ -333,7 +344,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--models", default=str(PROJECT / "models"))
     parser.add_argument("--json", help="also write the raw results here")
+    parser.add_argument(
+        "--cold-only", type=int, nargs="*", default=[],
+        help="sizes to run one cold `dvc repro` on, and nothing else (e.g. 10000000)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
+    if args.cold_only:
+        with tempfile.TemporaryDirectory(prefix="gym-churn-bench-") as tmp:
+            runs = [bench_cold(size, args.seed, Path(tmp)) for size in args.cold_only]
+        for r in runs:
+            stages = ", ".join(f"{k} {v:.1f}" for k, v in r["stages"].items())
+            sys.stdout.write(
+                f"| {r['size']:,} | {r['dvc_total']:.1f} s | {r['dvc_peak_mb']:.0f} MB "
+                f"| {stages} |\n"
+            )
+        if args.json:
+            Path(args.json).write_text(json.dumps(runs, indent=2))
+        return 0
 
     results: dict = {"pipeline": [], "scoring": []}
     with tempfile.TemporaryDirectory(prefix="gym-churn-bench-") as tmp:
