@@ -378,3 +378,20 @@ def test_the_unit_after_exactly_one_is_the_contracts_unit_one() -> None:
         lever_options(members, contract),
     )  # fmt: skip
     assert lever["lever"][0] == "contract: 1 month -> 6 months"
+
+
+def test_reasons_compare_with_every_training_member_not_the_background(
+    scorer: Scorer, models: Path
+) -> None:
+    # issue 26: a flag's "yes (17% of members alike)" is the share among all training
+    # members, as the report quotes it, not among the background sample's few hundred
+    settings = read_json(models / "scoring.json")
+    train = pd.read_csv(models.parent / "data/split/train.csv")
+    assert scorer.base_words == settings["base"]
+    flag = next(c for c in GYM_CONTRACT.raw_features if GYM_CONTRACT.kind(c) == "binary")
+    share = train[flag].astype(int).mean()
+    assert settings["base"][flag]["1"] == pytest.approx(share, abs=1e-6)
+    background = pd.DataFrame(settings["background"])[flag].astype(int).mean()
+    assert background != pytest.approx(share, abs=1e-6)  # the sample differs: not it
+    without = replace(scorer, base=None)
+    assert without.base_words[flag]["1"] == pytest.approx(background)

@@ -10,7 +10,7 @@ import pandas as pd
 
 from gym_churn.contract.spec import Contract
 from gym_churn.scoring.drift import reference
-from gym_churn.scoring.reasons import lever_options
+from gym_churn.scoring.reasons import base_words, lever_options
 
 
 def scoring_bundle(
@@ -26,6 +26,9 @@ def scoring_bundle(
         "drift_psi": settings.drift_psi,
         "background": _records(background),
         "lever_options": lever_options(train, contract),
+        # what reasons compare a member with, in words, over every training member (the
+        # report quotes the same shares), not over the background sample
+        "base": base_words(train, contract),
         "reference": reference(train, contract, settings.drift_bins),
     }
 

@@ -57,4 +57,5 @@ def load_scorer(model_path: str) -> Scorer:
         min_points=settings["min_reason_points"],
         drift_psi=settings["drift_psi"],
         excluded=tuple(summary.get("excluded_features", [])),
+        base=settings.get("base"),
     )

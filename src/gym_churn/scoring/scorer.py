@@ -53,6 +53,7 @@ class Scorer:
     # columns the audit flagged that the model leaves out (train): exports still hold them,
     # and the drift check still covers them
     excluded: tuple[str, ...] = ()
+    base: dict[str, Any] | None = None  # base_words over every training member (the bundle)
 
     @cached_property
     def model_contract(self) -> Contract:
@@ -73,9 +74,12 @@ class Scorer:
 
     @cached_property
     def base_words(self) -> dict[str, Any]:
-        """What reasons compare a member's values with (the background's averages and
-        shares), in words: made once, not per scored chunk."""
-        return base_words(self.background, self.model_contract)
+        """What reasons compare a member's values with (the training members' averages and
+        shares, as the bundle holds them; else the background's), in words: made once, not
+        per scored chunk."""
+        return (
+            self.base if self.base is not None else base_words(self.background, self.model_contract)
+        )
 
 
 def risk_decile(proba: np.ndarray, edges: np.ndarray) -> np.ndarray:
