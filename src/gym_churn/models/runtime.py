@@ -5,10 +5,11 @@ Both are read from the fitted scikit-learn pipelines this package builds (the bo
 pipeline of models.estimators, the assigner of segments.clustering) and compute the same
 numbers: the same inputs, encoded the same way, through the same trees summed in the same
 order (models.trees); the same imputed, scaled distances to the same centroids (tested
-against scikit-learn). The bundle stage writes them to models/runtime.npz (numpy arrays and
-one JSON text, no pickle), so gym-churn-score never imports scikit-learn: about 2 s of a
-run's start-up on a 2-core machine. A model of another family, or a layout this module does
-not know, has no runtime form and is scored through scikit-learn.
+against scikit-learn). train and cluster write them as they fit the models, and the score
+stage puts both into models/runtime.npz (numpy arrays and one JSON text, no pickle), so no
+later stage loads a skops file for them and gym-churn-score never imports scikit-learn
+(about 2 s of a run's start-up on a 2-core machine). A model of another family, or a layout
+this module does not know, has no runtime form and is scored through scikit-learn.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """What the model bundle holds besides the model: the reasons' background members, the lever
 options, the training base's distributions for the drift check, and the scoring settings.
-Pure: the bundle stage writes it as models/scoring.json."""
+Pure: the score stage writes it as models/scoring.json."""
 
 from __future__ import annotations
 
