@@ -303,7 +303,12 @@ def write_table(frame: pd.DataFrame, path: str | Path) -> None:
         frame.to_parquet(buffer, index=False)
         write_bytes(buffer.getvalue(), target)
     else:
-        write_bytes(frame.to_csv(index=False, lineterminator="\n").encode(), target)
+        # streamed to the file in pandas' chunks: a whole-table string and its bytes were two
+        # more copies of a large table (the per-member table of 10M members peaked at 11 GB)
+        _atomic_write(
+            target,
+            lambda handle: frame.to_csv(handle, index=False, lineterminator="\n", encoding="utf-8"),
+        )
 
 
 def write_plot_data(frame: pd.DataFrame, path: str | Path) -> None:
