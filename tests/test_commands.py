@@ -90,7 +90,8 @@ def test_without_an_id_the_row_number_is_the_key(project, capsys):
     assert _init() == 0
 
     assert load_contract(project / CONTRACT).id is None
-    assert "member key: member_row (row number; pass --id COLUMN" in capsys.readouterr().out
+    # named after the population drafted from the file name: "customer_row", not "member_row"
+    assert "member key: customer_row (row number; pass --id COLUMN" in capsys.readouterr().out
 
 
 def test_positive_contract_and_dvc_yaml_options(project):

@@ -21,7 +21,7 @@ from gym_churn.contract.checks import (
     repeated_members,
     warm_up,
 )
-from gym_churn.contract.spec import ROW_KEY, Contract, parse_contract
+from gym_churn.contract.spec import ROW_KEY, Contract, Population, parse_contract
 from gym_churn.errors import DataValidationError, GymChurnError
 from gym_churn.io import read_table, write_table
 from tests.conftest import (
@@ -660,7 +660,7 @@ def test_missing_drop_drops_and_counts_the_rows(kind, caplog):
     with caplog.at_level(logging.WARNING, logger=LOGGER):
         checked = _check(frame, contract)
 
-    assert checked.members[ROW_KEY].tolist() == [1, 3, 4, 6]
+    assert checked.members[contract.key].tolist() == [1, 3, 4, 6]
     assert checked.members["col"].notna().all()
     assert checked.counts["rows_dropped_missing"] == 2
     assert checked.counts["rows_read"] == 6
@@ -698,7 +698,7 @@ def test_missing_policy_is_per_column():
     )
 
     checked = _check(frame, contract)
-    assert checked.members[ROW_KEY].tolist() == [1, 2, 4]
+    assert checked.members[contract.key].tolist() == [1, 2, 4]
     assert checked.members["kept"].isna().sum() == 1
 
     frame.loc[0, "required"] = np.nan
@@ -1093,3 +1093,14 @@ def test_blank_targets_are_refused_unless_the_contract_says_score():
 
     assert "10 row(s)" in line
     assert "target.unknown: score" in line
+
+
+@pytest.mark.parametrize(("one", "key"), [("member", "member_row"), ("customer", "customer_row"),
+                                          ("loan holder", "loan_holder_row")])  # fmt: skip
+def test_without_an_id_the_row_key_is_named_after_the_population(valid_members, one, key):
+    # the data's own words in every output: no "member" on a customer export
+    contract = GYM_CONTRACT.model_copy(update={"population": Population(one=one, many=one + "s")})
+    assert contract.key == key
+    out = _check(valid_members, contract).members
+    assert out.columns[0] == key
+    assert out[key].tolist() == list(range(1, len(valid_members) + 1))

@@ -22,7 +22,7 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.errors import SchemaErrors
 
-from gym_churn.contract.spec import ROW_KEY, Contract, Feature, label_key, level_text
+from gym_churn.contract.spec import Contract, Feature, label_key, level_text
 from gym_churn.errors import DataValidationError
 
 log = logging.getLogger(__name__)
@@ -498,6 +498,6 @@ def _final_types(members: pd.DataFrame, contract: Contract, labelled: bool) -> p
     if labelled and not out[contract.target.column].isna().any():
         whole.append(contract.target.column)
     out = out.astype(dict.fromkeys(whole, "int64"))
-    if contract.key == ROW_KEY:
-        out[ROW_KEY] = out[ROW_KEY].astype("int64")
+    if contract.id is None:  # the row-number key
+        out[contract.key] = out[contract.key].astype("int64")
     return out

@@ -25,9 +25,17 @@ Role = Literal["lever", "attribute", "behaviour", "tenure"]
 Missing = Literal["error", "drop", "keep"]
 Scalar = str | int | float | bool
 
-# Position of the member in the export (1 = first data row): the member key when the contract
-# names no ID column, so a scored row can still be traced to its line (line = member_row + 1).
+# Position of the row in the export (1 = first data row): the key when the contract names no
+# ID column, so a scored row can still be traced to its line (line = member_row + 1). It is
+# named in the population's words (row_key): member_row for members, customer_row for customers.
 ROW_KEY = "member_row"
+
+
+def row_key(one: str) -> str:
+    """The row-number key's name for a population ("member" -> "member_row")."""
+    return re.sub(r"\W+", "_", one.strip().lower()).strip("_") + "_row"
+
+
 # Columns the pipeline adds to per-member outputs; no contract column may take these names.
 RESERVED = frozenset(
     {ROW_KEY, "churn_probability", "risk_decile", "at_risk", "segment", "segment_name"}
@@ -248,7 +256,8 @@ class Contract(_Strict):
             if col in raw or col in self.engineered:
                 what = "snapshot" if col == self.snapshot else "target or ID"
                 raise ValueError(f"{col!r} is the {what} column and cannot be a feature")
-        clash = (raw | set(self.engineered) | set(named)) & RESERVED
+        row = set() if self.id else {self.key}  # the row-number key, when there is no ID
+        clash = (raw | set(self.engineered) | set(named)) & (RESERVED | row)
         if clash:
             raise ValueError(f"column name(s) {sorted(clash)} are reserved for pipeline outputs")
         both = raw & set(self.engineered)
@@ -309,8 +318,9 @@ class Contract(_Strict):
 
     @property
     def key(self) -> str:
-        """The per-member key of every output: the ID column, or the row number."""
-        return self.id or ROW_KEY
+        """The per-member key of every output: the ID column, or the row number (named in the
+        population's words)."""
+        return self.id or row_key(self.population.one)
 
     @property
     def keys(self) -> list[str]:

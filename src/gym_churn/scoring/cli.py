@@ -11,8 +11,9 @@ Reads  --model    the model bundle (the pipeline's models folder), all it needs:
                   No checkout, no params.yaml, no scikit-learn.
        --input    the export: CSV (any delimiter, BOM, CRLF) or parquet; no target needed
 Writes --output   .csv or .parquet, one row per member: the member key (the contract's ID
-                  column, or member_row), churn_probability, risk_decile, at_risk, segment,
-                  segment_name; for at-risk members reason_1..n (words, values, direction)
+                  column, or the row number, named after the population: member_row),
+                  churn_probability, risk_decile, at_risk, segment, segment_name; for
+                  at-risk members reason_1..n (words, values, direction)
                   with reason_k_points (percentage points), lever and lever_points
        beside it  <output>.drift.csv: each column's PSI against the training base, new levels
                   <output>.summary.json: counts, speed, and the columns that drifted
