@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -137,3 +138,22 @@ def load_bench(name: str) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+# Fewer resamples: the e2e tests of other exports read words, IDs and files, not the width of
+# a CI; it keeps the whole suite inside CI's time budget. (section, key, value)
+LIGHTER = [
+    ("evaluate", "permutation_repeats", 3),
+    ("cluster", "n_init", 3),
+    ("cluster", "stability_resamples", 3),
+]
+
+
+def lighten(params: Path) -> None:
+    """Set the LIGHTER keys in a params.yaml in place, keeping its comments."""
+    text = params.read_text()
+    for section, key, value in LIGHTER:
+        pattern = rf"(^{section}:\n(?:[ #].*\n|\n)*?\s+{key}:\s*)\d+"
+        text, count = re.subn(pattern, rf"\g<1>{value}", text, count=1, flags=re.MULTILINE)
+        assert count == 1, (section, key)
+    params.write_text(text)

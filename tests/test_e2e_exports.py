@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from tests.e2e_helpers import copy_project, git_status, load_bench, run
+from tests.e2e_helpers import copy_project, git_status, lighten, load_bench, run
 
 pytestmark = pytest.mark.e2e
 
@@ -38,27 +38,9 @@ def telco_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )  # fmt: skip
     assert "signup_date" in out.stdout
     assert "notes" in out.stdout
-    _lighten(repo / "params.yaml")
+    lighten(repo / "params.yaml")
     run(["dvc", "repro"], repo)
     return repo
-
-
-# Fewer resamples: these tests read words, IDs and files, not the width of a CI; it keeps the
-# whole suite inside CI's time budget. (section, key, value); profile.bootstrap is at its minimum.
-LIGHTER = [
-    ("evaluate", "permutation_repeats", 3),
-    ("cluster", "n_init", 3),
-    ("cluster", "stability_resamples", 3),
-]
-
-
-def _lighten(params: Path) -> None:
-    text = params.read_text()
-    for section, key, value in LIGHTER:
-        pattern = rf"(^{section}:\n(?:[ #].*\n|\n)*?\s+{key}:\s*)\d+"
-        text, count = re.subn(pattern, rf"\g<1>{value}", text, count=1, flags=re.MULTILINE)
-        assert count == 1, (section, key)
-    params.write_text(text)
 
 
 def test_init_drafts_the_contract_and_points_the_pipeline(telco_repo: Path) -> None:

@@ -164,6 +164,18 @@ class Rendered:
         )
 
 
+def attach_page(browser: DevTools, deadline: float, domains: tuple[str, ...]) -> str:
+    """Attach to the browser's page and enable `domains` on it; returns the session id."""
+    targets = browser.send("Target.getTargets", deadline=deadline)["targetInfos"]
+    target = next(t["targetId"] for t in targets if t["type"] == "page")
+    session = browser.send(
+        "Target.attachToTarget", {"targetId": target, "flatten": True}, deadline=deadline
+    )["sessionId"]
+    for domain in domains:
+        browser.send(f"{domain}.enable", session=session, deadline=deadline)
+    return session
+
+
 class DevTools:
     """Just enough of the Chrome DevTools protocol over --remote-debugging-pipe: Chromium
     reads commands on fd 3 and writes replies and events on fd 4, NUL-terminated JSON."""
@@ -251,13 +263,7 @@ def render_offline(page: Path, tmp_path: Path, expected: int) -> Rendered:
     browser = DevTools(profile, tmp_path / "chromium.log")
     try:
         deadline = time.monotonic() + PAGE_TIMEOUT
-        targets = browser.send("Target.getTargets", deadline=deadline)["targetInfos"]
-        target = next(t["targetId"] for t in targets if t["type"] == "page")
-        session = browser.send(
-            "Target.attachToTarget", {"targetId": target, "flatten": True}, deadline=deadline
-        )["sessionId"]
-        for domain in ("Network", "Page", "Runtime", "Log"):
-            browser.send(f"{domain}.enable", session=session, deadline=deadline)
+        session = attach_page(browser, deadline, ("Network", "Page", "Runtime", "Log"))
         browser.events.clear()
         browser.send("Page.navigate", {"url": page.resolve().as_uri()}, session, deadline)
         browser.wait_for("Page.loadEventFired", deadline)

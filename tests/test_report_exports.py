@@ -21,7 +21,7 @@ import yaml
 
 from gym_churn.contract.spec import parse_contract
 from gym_churn.report import fmt
-from tests.e2e_helpers import PROJECT, copy_project, run
+from tests.e2e_helpers import PROJECT, copy_project, lighten, run
 
 GYM_WORDS = ("club", "gym", "member", "fitness")
 APPENDIX_MD = "## For data scientists"
@@ -193,18 +193,6 @@ def test_the_bundled_report() -> None:
 
 # --- the other exports, end to end -----------------------------------------------------------
 
-LIGHTER = [("evaluate", "permutation_repeats", 3), ("cluster", "n_init", 3),
-           ("cluster", "stability_resamples", 3)]  # fmt: skip
-
-
-def _lighten(params: Path) -> None:
-    text = params.read_text()
-    for section, key, value in LIGHTER:
-        pattern = rf"(^{section}:\n(?:[ #].*\n|\n)*?\s+{key}:\s*)\d+"
-        text, count = re.subn(pattern, rf"\g<1>{value}", text, count=1, flags=re.MULTILINE)
-        assert count == 1, (section, key)
-    params.write_text(text)
-
 
 EXPORTS = {
     "hr_attrition": (hr_export, ["--target", "Attrition", "--positive", "Yes",
@@ -220,7 +208,7 @@ def export_repo(request, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path
     repo = copy_project(tmp_path_factory.mktemp(name))
     build().to_csv(repo / "data" / "raw" / f"{name}.csv", index=False)
     run(["gym-churn", "init", "--data", f"data/raw/{name}.csv", *args], repo)
-    _lighten(repo / "params.yaml")
+    lighten(repo / "params.yaml")
     run(["dvc", "repro"], repo)
     return repo, name
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from tests.test_plots_offline import CHROMIUM, PAGE_TIMEOUT, DevTools
+from tests.test_plots_offline import CHROMIUM, PAGE_TIMEOUT, DevTools, attach_page
 
 ROOT = Path(__file__).resolve().parents[1]
 REPORT = ROOT / "reports" / "report.html"
@@ -55,13 +55,7 @@ def open_offline(page: Path, profile: Path, screenshot: Path | None = None) -> d
     browser = DevTools(profile, profile.parent / "chromium.log")
     try:
         deadline = time.monotonic() + PAGE_TIMEOUT
-        targets = browser.send("Target.getTargets", deadline=deadline)["targetInfos"]
-        target = next(t["targetId"] for t in targets if t["type"] == "page")
-        session = browser.send(
-            "Target.attachToTarget", {"targetId": target, "flatten": True}, deadline=deadline
-        )["sessionId"]
-        for domain in ("Network", "Page", "Runtime"):
-            browser.send(f"{domain}.enable", session=session, deadline=deadline)
+        session = attach_page(browser, deadline, ("Network", "Page", "Runtime"))
         browser.send("Emulation.setDeviceMetricsOverride", FIRST_SCREEN, session, deadline)
         browser.events.clear()
         browser.send("Page.navigate", {"url": page.resolve().as_uri()}, session, deadline)

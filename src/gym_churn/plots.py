@@ -393,16 +393,25 @@ def campaign_return_figure(
     return fig
 
 
+def _against_average(rates: pd.Series, average: float) -> list[str]:
+    """Each rate's risk colour against the average rate."""
+    return [risk_colour(r / average) if average > 0 else RISK["average"] for r in rates]
+
+
+def _average_line(average: float) -> dict[str, Any]:
+    """The dashed line at the average rate, labelled with it."""
+    return {"color": "#333333", "linestyle": "--", "linewidth": 0.9,
+            "label": f"average: {100 * average:.1f}%"}  # fmt: skip
+
+
 def tenure_risk_figure(table: pd.DataFrame, xlabel: str, title: str, average: float) -> Any:
     """Monthly churn rate by tenure (95% CIs), each bar coloured by its risk against the
     average rate."""
     fig, ax = _figure(8.0, 3.8)
     err = [table["churn_rate"] - table["low"], table["high"] - table["churn_rate"]]
-    colours = [risk_colour(r / average) if average > 0 else RISK["average"]
-               for r in table["churn_rate"]]  # fmt: skip
+    colours = _against_average(table["churn_rate"], average)
     ax.bar(table["tenure"], table["churn_rate"], yerr=err, color=colours, capsize=3)
-    ax.axhline(average, color="#333333", linestyle="--", linewidth=0.9,
-               label=f"average: {100 * average:.1f}%")  # fmt: skip
+    ax.axhline(average, **_average_line(average))
     ax.set(xlabel=xlabel, ylabel="share who left (95% CI)", title=title)
     _percent_axis(ax.yaxis)
     ax.legend(loc="upper right", fontsize=8)
@@ -431,11 +440,9 @@ def group_rates_figure(rows: pd.DataFrame, average: float, xlabel: str, title: s
     rows = rows.sort_values("rate")
     fig, ax = _figure(8.0, 1.2 + 0.75 * max(len(rows), 1))
     err = [rows["rate"] - rows["low"], rows["high"] - rows["rate"]]
-    colours = [risk_colour(r / average) if average > 0 else RISK["average"]
-               for r in rows["rate"]]  # fmt: skip
+    colours = _against_average(rows["rate"], average)
     ax.barh(rows["text"], rows["rate"], xerr=err, color=colours, capsize=3)
-    ax.axvline(average, color="#333333", linestyle="--", linewidth=0.9,
-               label=f"average: {100 * average:.1f}%")  # fmt: skip
+    ax.axvline(average, **_average_line(average))
     ax.set(xlabel=xlabel, title=title)
     _percent_axis(ax.xaxis)
     ax.legend(loc="lower right", fontsize=8)
