@@ -23,7 +23,6 @@ from gym_churn.models.selection import (
     choose_model,
     cross_validate_oof,
     distinct_candidates,
-    fit_sample,
     fit_with_cv,
     member_groups,
     member_oof_scores,
@@ -31,6 +30,7 @@ from gym_churn.models.selection import (
     split_xy,
 )
 from gym_churn.models.threshold import choose_threshold
+from gym_churn.splitting import sample_rows as fit_sample
 from tests.conftest import make_members, make_other
 
 FAMILY_CLASS = {

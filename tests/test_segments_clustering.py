@@ -82,8 +82,12 @@ def test_stability_tells_stable_from_unstable(algorithm: str) -> None:
     # Isotropic noise has no cluster structure: every 4-way split is as good as another.
     noise = np.random.default_rng(1).normal(size=(300, 6))
     cfg = cl.ClusterConfig(algorithm, 4, 3, seed=5)
-    stable = cl.stability(blobs, cl.fit_labels(blobs, cfg), cfg, resamples=4, fraction=0.8)
-    unstable = cl.stability(noise, cl.fit_labels(noise, cfg), cfg, resamples=4, fraction=0.8)
+    stable = cl.stability_scores(
+        blobs, cl.fit_labels(blobs, cfg), cfg, resamples=4, fraction=0.8
+    ).mean()
+    unstable = cl.stability_scores(
+        noise, cl.fit_labels(noise, cfg), cfg, resamples=4, fraction=0.8
+    ).mean()
     assert stable > 0.95
     assert unstable < 0.6
 

@@ -139,29 +139,21 @@ def _init(args: argparse.Namespace) -> int:
 
 
 def _uplift(args: argparse.Namespace) -> None:
-    from gym_churn.scoring.campaign import campaign_outcome
+    from gym_churn.scoring.campaign import campaign_outcome, check_campaign_list
     from gym_churn.scoring.load import bundle_contract
 
     contract = bundle_contract(args.model)
-    key, target = contract.key, contract.target.column
+    target = contract.target.column
     outcomes = check_export(
         read_table(args.outcomes), contract, source=args.outcomes, duplicates="keep"
     ).members
     listed = read_table(args.campaign)
-    if key not in listed or "group" not in listed:
-        raise ContractError(f"{args.campaign}: not a campaign list (needs {key!r} and 'group')")
-    if "mode" in listed and (listed["mode"] == "replay").any():
-        raise ContractError(f"{args.campaign}: a replay (mode replay): no one on it was contacted")
+    check_campaign_list(listed, contract, args.campaign)
     keys = [k for k in contract.keys if k in listed and k in outcomes]
     try:
         r = campaign_outcome(listed, outcomes, keys, target)
     except ValueError as exc:
         raise ContractError(f"{args.outcomes}: {exc}") from exc
-    if not contract.id:
-        log.warning(
-            "the contract declares no ID column: members are matched by row number, so the "
-            "outcomes file must list the same members in the same order as the scored export"
-        )
     label = contract.target.label
     verdict = (
         "the campaign has not shown an effect yet (the interval includes 0)"

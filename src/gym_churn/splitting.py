@@ -9,6 +9,7 @@ the bundled export.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from gym_churn.contract.spec import Contract
@@ -101,3 +102,11 @@ def split_members(
     if snapshot is not None and members[snapshot].nunique() >= 2 + gap:
         return out_of_time_split(members, snapshot, target, source=source, gap=gap)
     return stratified_split(members, target, test_size, seed, source=source)
+
+
+def sample_rows(n: int, max_rows: int | None, seed: int) -> np.ndarray:
+    """Positions of the rows a bounded step works on: all `n`, or a seeded sample of
+    `max_rows` of them without replacement, in order."""
+    if max_rows is None or n <= max_rows:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(seed).choice(n, size=max_rows, replace=False))

@@ -21,6 +21,7 @@ from gym_churn.features import model_inputs
 from gym_churn.models.estimators import build_model
 from gym_churn.models.threshold import choose_threshold
 from gym_churn.params import Train
+from gym_churn.splitting import sample_rows
 
 log = logging.getLogger(__name__)
 
@@ -217,7 +218,7 @@ def _fit_choice(
         choice.family, choice.hyperparameters, contract, seed,
         calibration=cfg.calibration, calibration_folds=cfg.calibration_folds,
     )  # fmt: skip
-    fit = fit_sample(len(X), cfg.max_fit_rows, seed)
+    fit = sample_rows(len(X), cfg.max_fit_rows, seed)
     fitted = clone(model).fit(X.iloc[fit], y.iloc[fit])
     summary = {
         "model": choice.family,
@@ -251,13 +252,6 @@ def model_from_summary(summary: dict[str, Any], contract: Contract, seed: int) -
     )  # fmt: skip
 
 
-def fit_sample(rows: int, max_rows: int | None, seed: int) -> np.ndarray:
-    """The rows a model learns from: every one, or a seeded sample of `max_rows` (sorted)."""
-    if max_rows is None or rows <= max_rows:
-        return np.arange(rows)
-    return np.sort(np.random.default_rng(seed).choice(rows, size=max_rows, replace=False))
-
-
 def baseline_roc_auc(
     train: pd.DataFrame, test: pd.DataFrame, contract: Contract, max_fit_rows: int | None = None
 ) -> float:
@@ -270,7 +264,7 @@ def baseline_roc_auc(
     model = build_model("logreg", {"C": 1.0, "max_iter": 2000}, raw_only, seed=0)
     X_train, y_train = split_xy(train, raw_only)
     X_test, y_test = split_xy(test, raw_only)
-    fit = fit_sample(len(X_train), max_fit_rows, 0)
+    fit = sample_rows(len(X_train), max_fit_rows, 0)
     model.fit(X_train.iloc[fit], y_train.iloc[fit])
     return float(roc_auc_score(y_test, model.predict_proba(X_test)[:, 1]))
 

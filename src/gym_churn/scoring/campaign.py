@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from gym_churn.contract.spec import Contract
+from gym_churn.errors import ContractError
 from gym_churn.segments.profiles import Z95, rate_ratio, wilson
 from gym_churn.splitting import snapshots
 
@@ -213,6 +214,26 @@ def holdout_size(
     enough = np.flatnonzero(powers >= power)
     i = int(enough[0]) if len(enough) else len(powers) - 1 - int(np.argmax(powers[::-1]))
     return int(sizes[i]), float(powers[i])
+
+
+def check_campaign_list(listed: pd.DataFrame, contract: Contract, source: str) -> None:
+    """Refuse what is not a sent campaign list (the key and `group` columns, as
+    reports/campaign.csv has them; not a replay, whose members were never contacted), and warn
+    that without an ID column members are matched by row number."""
+    if contract.key not in listed.columns or "group" not in listed.columns:
+        raise ContractError(
+            f"{source}: not a campaign list (needs {contract.key!r} and 'group', as "
+            "reports/campaign.csv has them)"
+        )
+    if "mode" in listed.columns and (listed["mode"] == "replay").any():
+        raise ContractError(f"{source}: a replay (mode replay): no one on it was contacted")
+    if not contract.id:
+        log.warning(
+            "%s: the contract declares no ID column, so its members are matched by row number: "
+            "the outcomes must list the same members in the same order as the export the list "
+            "was made from",
+            source,
+        )
 
 
 def campaign_outcome(

@@ -23,6 +23,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from gym_churn.contract.spec import Contract
+from gym_churn.splitting import sample_rows
 
 
 def segment_encoder(contract: Contract) -> TransformerMixin:
@@ -117,20 +118,6 @@ def sampled_silhouette(X: np.ndarray, labels: np.ndarray, max_rows: int, seed: i
     return silhouette(distances, labels[rows])
 
 
-def stability(
-    X: np.ndarray,
-    reference: np.ndarray,
-    cfg: ClusterConfig,
-    *,
-    resamples: int,
-    fraction: float,
-) -> float:
-    """Mean adjusted Rand index between `reference` labels and refits on subsamples
-    (stability_scores, averaged)."""
-    return float(np.mean(stability_scores(X, reference, cfg, resamples=resamples,
-                                          fraction=fraction)))  # fmt: skip
-
-
 def mean_interval(scores: np.ndarray) -> tuple[float, float]:
     """A 95% t interval of the mean of `scores`, within the ARI's range (NaN with fewer than
     two): with a handful of refits the t quantile, not 1.96, keeps it honest."""
@@ -167,12 +154,6 @@ def stability_scores(
     return np.asarray(scores, dtype=float)
 
 
-def _sample_rows(n: int, max_rows: int | None, seed: int) -> np.ndarray:
-    if max_rows is None or n <= max_rows:
-        return np.arange(n)
-    return np.sort(np.random.default_rng(seed).choice(n, size=max_rows, replace=False))
-
-
 @dataclass(frozen=True)
 class Segmentation:
     assigner: Pipeline  # scaler + nearest centroid: assigns new members to segments
@@ -206,7 +187,7 @@ def segment(
     if fit_rows is not None and len(X) > fit_rows:
         # a large base: the segments are found on a seeded sample, then every member joins
         # the nearest segment centre (the k-means assignment step)
-        fitted = _sample_rows(len(X), fit_rows, cfg.seed)
+        fitted = sample_rows(len(X), fit_rows, cfg.seed)
         sample_labels = order_by_churn(fit_labels(X[fitted], cfg), churn[fitted])
         centroid = NearestCentroid().fit(X[fitted], sample_labels)
         labels = centroid.predict(X)
@@ -215,7 +196,7 @@ def segment(
         raw = fit_labels(X, cfg)
         labels = order_by_churn(raw, churn)
         centroid = NearestCentroid().fit(X, labels)
-    rows = _sample_rows(len(X), scan_rows, cfg.seed)
+    rows = sample_rows(len(X), scan_rows, cfg.seed)
     assigner = Pipeline([("encode", scaler), ("centroid", centroid)])
     scores = stability_scores(X[rows], raw[rows], cfg, resamples=resamples, fraction=fraction)
     return Segmentation(
@@ -252,7 +233,7 @@ def k_scan(
     than the chosen k's, for a fraction of the work."""
     X = clone(encoder).fit_transform(members)
     every_member = scan_rows is None or len(X) <= scan_rows
-    X = X[_sample_rows(len(X), scan_rows, cfg.seed)]
+    X = X[sample_rows(len(X), scan_rows, cfg.seed)]
     sample, distances = sample_distances(X, silhouette_rows, cfg.seed)
     rows = []
     for k in ks:

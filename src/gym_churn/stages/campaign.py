@@ -47,7 +47,6 @@ import numpy as np
 from gym_churn import plots
 from gym_churn.cli import exit_with, parser, stage_main
 from gym_churn.contract.spec import Contract
-from gym_churn.errors import ContractError
 from gym_churn.io import (
     load_contract,
     load_params,
@@ -62,6 +61,7 @@ from gym_churn.scoring.campaign import (
     Economics,
     campaign_list,
     campaign_outcome,
+    check_campaign_list,
     current_members,
     holdout_size,
     next_economics,
@@ -98,20 +98,8 @@ def past_effect(folder: str | Path, members: Any, contract: Contract) -> dict[st
     if path is None:
         return None
     listed = read_table(path)
+    check_campaign_list(listed, contract, str(path))
     keys = [k for k in contract.keys if k in listed.columns]
-    if contract.key not in keys or "group" not in listed.columns:
-        raise ContractError(
-            f"{path}: not a campaign list (needs {contract.key!r} and 'group', as "
-            "reports/campaign.csv has them)"
-        )
-    if "mode" in listed.columns and (listed["mode"] == "replay").any():
-        raise ContractError(f"{path}: a replay list (mode replay) was never sent: remove it")
-    if not contract.id:
-        log.warning(
-            "%s: the contract declares no ID column, so its members are matched by row number: "
-            "the export must list the same members in the same order as the one it was made from",
-            path,
-        )
     labelled = members[members[contract.target.column].notna()]
     try:
         effect = campaign_outcome(listed, labelled, keys, contract.target.column)
