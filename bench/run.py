@@ -62,11 +62,11 @@ def peak_mb():
 stages = json.loads(sys.argv[1])
 timings, peaks = {}, {}
 for name, cmd in stages:
-    argv = shlex.split(cmd)
-    module = importlib.import_module(argv[2])
+    argv = shlex.split(cmd)  # python -m gym_churn.stages <stage> <options>
+    module = importlib.import_module(f"{argv[2]}.{argv[3]}")
     reset_peak()
     start = time.perf_counter()
-    code = module.main(argv[3:])
+    code = module.main(argv[4:])
     timings[name] = time.perf_counter() - start
     peaks[name] = peak_mb()
     assert code == 0, (name, code)
@@ -236,8 +236,8 @@ def run_in_process(stages: list[tuple[str, str]]) -> dict[str, int]:
 
     codes = {}
     for name, cmd in stages:
-        argv = shlex.split(cmd)  # python -m <module> <args>
-        codes[name] = importlib.import_module(argv[2]).main(argv[3:])
+        argv = shlex.split(cmd)  # python -m gym_churn.stages <stage> <options>
+        codes[name] = importlib.import_module(f"{argv[2]}.{argv[3]}").main(argv[4:])
         if codes[name] != 0:
             break
     return codes

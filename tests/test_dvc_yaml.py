@@ -153,7 +153,7 @@ def test_report_wording_never_reruns_cross_validation() -> None:
     spec = DVC["stages"]["report"]
     assert [e for e in spec["params"] if e.split(".")[0] == "train"] == []
     deps = {_resolve(d) for d in spec["deps"]}
-    closure = _code_closure(_resolve(spec["cmd"]).split()[2])
+    closure = _code_closure(_stage_module(spec["cmd"]))
     assert "src/gym_churn/report/content.py" in closure
     assert REPORT_WORDS in deps
     for training in ("src/gym_churn/models/selection.py", "src/gym_churn/models/estimators.py"):
@@ -174,8 +174,7 @@ def test_report_wording_never_reruns_cross_validation() -> None:
 def test_every_stage_that_reads_the_contract_depends_on_it(stage: str) -> None:
     # Editing the contract must re-run exactly the stages that read it: every stage does.
     spec = DVC["stages"][stage]
-    module = _resolve(spec["cmd"]).split()[2]
-    source = _module_file(module).read_text()
+    source = _module_file(_stage_module(spec["cmd"])).read_text()
     assert "load_contract(args.contract)" in source
     assert f"--contract {PATHS['contract']}" in spec["cmd"]
     assert PATHS["contract"] in spec["deps"]
@@ -264,6 +263,16 @@ def _module_file(name: str) -> Path | None:
     return None  # a name imported from a module, not a module
 
 
+LAUNCHER = "gym_churn.stages.__main__"
+
+
+def _stage_module(cmd: str) -> str:
+    """The stage module a dvc.yaml command runs: `python -m gym_churn.stages <stage> ...`."""
+    python, dash_m, launcher, stage, *_ = _resolve(cmd).split()
+    assert (python, dash_m, launcher) == ("python", "-m", "gym_churn.stages"), cmd
+    return f"gym_churn.stages.{stage}"
+
+
 def _code_closure(module: str) -> set[str]:
     """Source files (relative to the repo) a stage module runs, following its imports."""
     seen: set[Path] = set()
@@ -282,7 +291,7 @@ def _code_closure(module: str) -> set[str]:
 def test_code_deps_are_exactly_the_modules_a_stage_runs(stage: str) -> None:
     # Too few and an edit does not re-run the stage; too many and it re-runs for nothing.
     spec = DVC["stages"][stage]
-    module = _resolve(spec["cmd"]).split()[2]
     listed = {_resolve(d) for d in spec["deps"] if _resolve(d).startswith("src/")}
     listed.discard(REPORT_WORDS)  # package data the report stage renders, not a module
-    assert listed == _code_closure(module)
+    # the command runs the stages' launcher, which imports the stage's module
+    assert listed == _code_closure(LAUNCHER) | _code_closure(_stage_module(spec["cmd"]))

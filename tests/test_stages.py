@@ -9,6 +9,7 @@ error message and no output at all.
 from __future__ import annotations
 
 import contextlib
+import gc
 import hashlib
 import importlib
 import json
@@ -80,9 +81,9 @@ def stage_argv(stage: str, paths: dict[str, str]) -> tuple[str, list[str]]:
     for key, value in paths.items():
         if value != PATHS[key]:
             cmd = re.sub(rf"(?<![\w/.-]){re.escape(PATHS[key])}(?![\w/.-])", value, cmd)
-    python, dash_m, module, *argv = shlex.split(cmd)
-    assert (python, dash_m, module) == ("python", "-m", f"gym_churn.stages.{stage}")
-    return module, argv
+    python, dash_m, package, name, *argv = shlex.split(cmd)
+    assert (python, dash_m, package, name) == ("python", "-m", "gym_churn.stages", stage)
+    return f"gym_churn.stages.{stage}", argv
 
 
 def run_stage(stage: str, paths: dict[str, str]) -> int:
@@ -1034,3 +1035,42 @@ def test_check_params_reads_params_without_pandas() -> None:
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
 
     assert out.stdout.strip() == "False"
+
+
+def test_the_launcher_runs_the_named_stage_with_its_options(tmp_path: Path) -> None:
+    from gym_churn.stages.__main__ import main as launch
+
+    good = tmp_path / "params.yaml"
+    good.write_text((ROOT / "params.yaml").read_text())
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("profil:\n  bootstrap: 10\n")
+    before = gc.get_freeze_count()
+
+    assert launch(["check_params", "--params", str(good)]) == 0
+    assert launch(["check_params", "--params", str(bad)]) == 1  # the stage's own verdict
+    # collection is back on for the stage's work; the imports' objects were frozen
+    assert gc.isenabled()
+    assert gc.get_freeze_count() >= before
+
+
+@pytest.mark.parametrize("argv", [[], ["nope"], ["__main__"]])
+def test_the_launcher_refuses_anything_but_a_stage(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from gym_churn.stages.__main__ import main as launch
+
+    with pytest.raises(SystemExit) as stopped:
+        launch(argv)
+
+    assert stopped.value.code == 2
+    assert "python -m gym_churn.stages" in capsys.readouterr().err
+
+
+def test_every_stage_command_goes_through_the_launcher() -> None:
+    from gym_churn.stages.__main__ import stage_names
+
+    assert stage_names() == sorted(STAGES)
+    for stage in STAGES:
+        assert shlex.split(DVC["stages"][stage]["cmd"])[:4] == [
+            "python", "-m", "gym_churn.stages", stage
+        ]  # fmt: skip
