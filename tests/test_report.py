@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import html as html_lib
 import re
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -620,3 +621,18 @@ def test_the_caveat_says_the_list_comes_from_the_model_without_the_flagged(gym_i
     assert "the contract says they are recorded before the outcome" in " ".join(
         build_report(known).split()
     )
+
+
+@pytest.mark.parametrize("build", [build_report, build_html])
+def test_compiled_templates_are_reused_and_render_the_same(gym_inputs, build) -> None:
+    from gym_churn.report import render as render_module
+
+    render_module._environment.cache_clear()
+    first = build(gym_inputs)  # compiles, or reads what an earlier run compiled
+    cache = render_module._environment(build is build_html).bytecode_cache
+    kept = list(Path(cache.directory).glob(cache.pattern % "*"))
+    render_module._environment.cache_clear()
+    second = build(gym_inputs)  # a fresh environment: the templates come from the cache
+
+    assert kept  # the compiled templates were written
+    assert second == first
