@@ -636,3 +636,26 @@ def test_compiled_templates_are_reused_and_render_the_same(gym_inputs, build) ->
 
     assert kept  # the compiled templates were written
     assert second == first
+
+
+def test_the_profit_figure_uses_the_rates_and_shares_the_campaign_used(gym_inputs) -> None:
+    from gym_churn.report.figures import profit_figure
+
+    details = {"success_rate": 0.45, "success_rate_low": 0.2, "success_rate_high": 0.6,
+               "best_contact_share": 0.27, "budget_contact_share": 0.4}  # fmt: skip
+    drawn = {}
+
+    class Recorder:
+        def profit_figure(self, curve, best, budget_share, eco):
+            drawn.update(curve=curve, best=best, budget_share=budget_share, eco=eco)
+            return "figure"
+
+    inputs = dataclasses.replace(gym_inputs, campaign_details=details)
+    assert profit_figure(inputs, Recorder()) == "figure"
+    # the measured rate and band the list used, not the params' assumption
+    eco = drawn["eco"]
+    assert (eco.success_rate, eco.success_rate_low, eco.success_rate_high) == (0.45, 0.2, 0.6)
+    assert (eco.offer_cost, eco.member_value) == (10.0, 100.0)
+    assert drawn["best"]["contact_share"] == 0.27
+    assert drawn["budget_share"] == 0.4
+    assert drawn["curve"] is gym_inputs.curve

@@ -125,7 +125,7 @@ class Project:
 # built, then written as a placeholder (through the same atomic writer). The gym run of the
 # whole pipeline builds none: the other business's run builds them all from what its stages
 # computed, and test_plots draws the gym's columns.
-FIGURE_STAGES = ("evaluate", "cluster", "profile", "campaign", "report")
+FIGURE_STAGES = ("evaluate", "cluster", "profile", "report")
 UNDRAWN = object()
 
 

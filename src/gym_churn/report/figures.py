@@ -9,6 +9,7 @@ import pandas as pd
 
 from gym_churn import plots
 from gym_churn.report import content
+from gym_churn.scoring.campaign import Economics
 
 
 def marketer_figures(r: content.ReportInputs, draw: Any = plots) -> dict[str, Any]:
@@ -71,6 +72,22 @@ def marketer_figures(r: content.ReportInputs, draw: Any = plots) -> dict[str, An
             f"{top['rate']} of one group left: {_short(top['text'], 50)}",
         )
     return out
+
+
+def profit_figure(r: content.ReportInputs, draw: Any = plots) -> Any:
+    """The campaign's expected profit by share contacted, for the appendix, in the terms the
+    campaign stage used: its success rate and band (assumed or measured), best share and
+    budget share (reports/campaign.json), the offer's cost and a member's value (params)."""
+    d = r.campaign_details
+    eco = Economics(
+        offer_cost=float(r.economics["offer_cost"]),
+        member_value=float(r.economics["member_value"]),
+        success_rate=float(d["success_rate"]),
+        success_rate_low=float(d["success_rate_low"]),
+        success_rate_high=float(d["success_rate_high"]),
+    )
+    best = {"contact_share": float(d["best_contact_share"])}
+    return draw.profit_figure(r.curve, best, float(d["budget_contact_share"]), eco)
 
 
 def _short(text: str, width: int = 70) -> str:

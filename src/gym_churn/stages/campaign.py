@@ -24,7 +24,6 @@ Writes --curve      plots/campaign/profit.csv: expected profit of contacting the
                     by the power calculation), reasons and lever. A replay's rows start with
                     mode = replay (members whose outcome is known: never to contact) and
                     hold each member's outcome after the key
-       --figure     the profit curve as a figure
        --metrics    metrics/campaign.json, the headline: best contact share and its expected
                     profit, the share the budget pays for, list and hold-out sizes, the
                     hold-out's power, the success rate used and its source (0 assumed, 1
@@ -44,14 +43,12 @@ from typing import Any
 
 import numpy as np
 
-from gym_churn import plots
 from gym_churn.cli import exit_with, parser, stage_main
 from gym_churn.contract.spec import Contract
 from gym_churn.io import (
     load_contract,
     load_params,
     read_table,
-    save_figure,
     write_json,
     write_plot_data,
     write_table,
@@ -134,7 +131,7 @@ def _measured_metrics(effect: dict[str, float] | None) -> dict[str, float]:
 def main(argv: list[str] | None = None) -> None:
     args = parser(
         __doc__, "test", "members", "to_score", "campaigns", "contract", "bundle", "curve",
-        "list", "figure", "metrics", "details",
+        "list", "metrics", "details",
     ).parse_args(argv)  # fmt: skip
     params = load_params(args.params)
     cfg = params.campaign
@@ -203,9 +200,6 @@ def main(argv: list[str] | None = None) -> None:
     metrics = {k: details[k] for k in HEADLINE if k in details}
     write_plot_data(chosen.curve, args.curve)
     write_table(table, args.list)
-    save_figure(
-        plots.profit_figure(chosen.curve, best, affordable / len(members), eco), args.figure
-    )
     write_json(metrics, args.metrics)
     write_json(details, args.details)
     log.info(

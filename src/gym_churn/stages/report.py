@@ -12,13 +12,15 @@ Reads  --contract        the data contract (words, roles, description)
        --campaign-metrics, --campaign-curve, --campaign-list   the targeting numbers, the
                          profit curve, the list (its contacted rows give the list's return)
        --campaign-details  the campaign's other figures: replay, measured effect, hold-out
-       --evaluate-figures, --cluster-figures, --drivers-figures, --profile-figures,
-       --campaign-figures
+       --evaluate-figures, --cluster-figures, --drivers-figures, --profile-figures
                          folders the report links to
        --backtest-metrics  a panel's out-of-time check (metrics/backtest.json)
 Writes --report          the Markdown report (figures linked relative to it)
        --html            the same report as one page, figures embedded (opens offline)
-       --report-figures  the marketer's charts, drawn here in the contract's words
+       --report-figures  the marketer's charts, drawn here in the contract's words, and the
+                         campaign's profit curve (profit.png: drawn here, so the campaign
+                         stage, re-run by every change of the campaign's money, imports no
+                         plotting library)
 Params drivers.early_months, campaign (its money words: currency, value_period)
 """
 
@@ -39,7 +41,7 @@ from gym_churn.io import (
     write_text,
 )
 from gym_churn.report.content import ReportInputs
-from gym_churn.report.figures import marketer_figures
+from gym_churn.report.figures import marketer_figures, profit_figure
 from gym_churn.report.render import build_html, build_report, figure_refs
 
 log = logging.getLogger(__name__)
@@ -50,7 +52,6 @@ REPORT_FIGURES = {
     "cluster_figures": ("k_scan", "dendrogram"),
     "drivers_figures": ("tenure",),
     "profile_figures": ("segments", "distributions", "correlations"),
-    "campaign_figures": ("profit",),
 }
 
 
@@ -95,7 +96,8 @@ def main(argv: list[str] | None = None) -> None:
         backtest=read_json(args.backtest_metrics),
         campaign_list=read_table(args.campaign_list),
     )
-    for name, fig in marketer_figures(inputs, plots).items():
+    drawn = {**marketer_figures(inputs, plots), "profit": profit_figure(inputs, plots)}
+    for name, fig in drawn.items():
         paths[name] = Path(args.report_figures) / f"{name}.png"
         save_figure(fig, paths[name])
     refs = figure_refs(paths, report_dir)
