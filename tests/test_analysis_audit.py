@@ -11,6 +11,7 @@ from gym_churn.analysis.audit import (
     PureTail,
     anomalies,
     flag_features,
+    flagged_columns,
     pure_tails,
     single_feature_auc,
 )
@@ -162,6 +163,17 @@ def test_an_engineered_feature_flags_the_columns_it_is_made_from(flagged_table) 
     assert not rows.loc["base", "flagged"]
     assert not rows.loc["shifted", "flagged"]
     assert sorted(flagged) == ["base", "leaky", "shifted"]  # raw columns only, once each
+
+
+def test_the_flagged_columns_are_read_back_from_the_written_table(flagged_table, tmp_path) -> None:
+    # profile reads them from reports/audit.csv, not from a model's metrics
+    from gym_churn.io import read_table, write_table
+
+    table, flagged = flagged_table
+    write_table(table, tmp_path / "audit.csv")
+
+    assert flagged_columns(read_table(tmp_path / "audit.csv"), AUDIT_CONTRACT) == flagged
+    assert flagged_columns(table.assign(flagged=False), AUDIT_CONTRACT) == []
 
 
 def test_the_table_has_a_row_per_model_feature(flagged_table) -> None:

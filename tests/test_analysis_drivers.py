@@ -40,7 +40,7 @@ from tests.conftest import make_members, make_other
 
 DRIVER_COLUMNS = [
     "feature", "marginal_ratio", "marginal_low", "marginal_high", "adjusted_ratio",
-    "adjusted_low", "adjusted_high", "reliance",
+    "adjusted_low", "adjusted_high",
 ]  # fmt: skip
 SETTINGS = {"C": 100.0, "min_overlap": 0.9, "min_propensity": 0.01, "max_rows": 100_000, "seed": 0}
 
@@ -501,12 +501,7 @@ def test_family_wise_intervals_are_bonferronis() -> None:
 def other_table(other_contract) -> pd.DataFrame:
     checked = check_export(make_other(150, seed=2), other_contract, source="o.csv").members
     members = add_features(checked, other_contract)
-    groups = list(other_contract.groups)
-    reliance = pd.DataFrame(
-        {"group": groups, "importance": [0.01 * (i + 1) for i in range(len(groups))]}
-    )
-    return drivers_table(members, other_contract, reliance, flagged=["calls"], alpha=0.05,
-                         **SETTINGS)  # fmt: skip
+    return drivers_table(members, other_contract, flagged=["calls"], alpha=0.05, **SETTINGS)
 
 
 def test_drivers_table_leads_with_the_ratio_columns(other_contract, other_table) -> None:
@@ -547,15 +542,15 @@ def test_drivers_table_on_another_contract(other_contract, other_table) -> None:
     assert rows["p_holm"].notna().sum() == 1
 
 
-def test_reliance_is_the_features_groups(other_contract, other_table) -> None:
+def test_each_feature_names_its_reliance_group(other_contract, other_table) -> None:
     rows = other_table.set_index("feature")
-    order = list(other_contract.groups)
 
-    # fee, tenure_months and fee_per_month are one group, keyed by fee
-    assert rows.loc["tenure_months", "reliance"] == rows.loc["fee", "reliance"]
-    assert rows.loc["fee", "reliance"] == pytest.approx(0.01 * (order.index("fee") + 1))
+    # fee, tenure_months and fee_per_month are one group: model reliance credits them together
     assert rows.loc["tenure_months", "reliance_group"] == "fee + tenure_months + fee_per_month"
-    assert rows.loc["calls", "reliance"] == pytest.approx(0.01 * (order.index("calls") + 1))
+    assert rows.loc["fee", "reliance_group"] == rows.loc["tenure_months", "reliance_group"]
+    assert rows.loc["calls", "reliance_group"] == " + ".join(other_contract.groups["calls"])
+    # the table depends on no model: nothing of a model's reliance is in it
+    assert "reliance" not in rows.columns
 
 
 # ---------------------------------------------------------------- written precision

@@ -136,7 +136,7 @@ def test_drivers_survive_adjustment(repo: Path) -> None:
     drivers = pd.read_csv(repo / "reports/drivers.csv").set_index("feature")
     assert list(drivers.columns[:7]) == [
         "marginal_ratio", "marginal_low", "marginal_high",
-        "adjusted_ratio", "adjusted_low", "adjusted_high", "reliance",
+        "adjusted_ratio", "adjusted_low", "adjusted_high", "label",
     ]  # fmt: skip
     assert len(drivers) == 13  # one row per raw feature
     partner, group = drivers.loc["Partner"], drivers.loc["Group_visits"]
@@ -169,7 +169,7 @@ def test_drivers_survive_adjustment(repo: Path) -> None:
     # is on all 4,000 members (a flag's sides cover everyone)
     assert (drivers.loc[["Partner", "Group_visits"], ["n_low", "n_high"]].sum(axis=1) == 4000).all()
     # the two visit columns and the feature made from them are one reliance group
-    assert visits["reliance"].iloc[0] == visits["reliance"].iloc[1]
+    assert visits["reliance_group"].iloc[0] == visits["reliance_group"].iloc[1]
 
 
 def test_audit_flags_the_visit_change_and_states_cv_without(repo: Path) -> None:

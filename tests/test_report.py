@@ -659,3 +659,23 @@ def test_the_profit_figure_uses_the_rates_and_shares_the_campaign_used(gym_input
     assert drawn["best"]["contact_share"] == 0.27
     assert drawn["budget_share"] == 0.4
     assert drawn["curve"] is gym_inputs.curve
+
+
+def test_the_drivers_get_each_groups_model_reliance(other_contract) -> None:
+    from gym_churn.report.content import with_reliance
+
+    groups = list(other_contract.groups)
+    reliance = pd.DataFrame(
+        {"group": groups, "importance": [0.01 * (i + 1) for i in range(len(groups))]}
+    )
+    drivers = pd.DataFrame({"feature": [*other_contract.raw_features, "not_a_column"]})
+
+    rows = with_reliance(drivers, reliance.iloc[1:], other_contract).set_index("feature")
+
+    # fee, tenure_months and fee_per_month are one group, keyed by fee
+    assert rows.loc["tenure_months", "reliance"] == rows.loc["fee", "reliance"]
+    assert rows.loc["fee", "reliance"] == pytest.approx(0.01 * (groups.index("fee") + 1))
+    assert rows.loc["calls", "reliance"] == pytest.approx(0.01 * (groups.index("calls") + 1))
+    # a group evaluate did not measure, or a feature of no group: a gap
+    assert np.isnan(rows.loc[other_contract.groups[groups[0]][0], "reliance"])
+    assert np.isnan(rows.loc["not_a_column", "reliance"])

@@ -242,7 +242,7 @@ def _options(stage: str) -> dict[str, str]:
         ("evaluate", {"--members": "processed", "--summary": "train_summary",
                       "--model-all": "model_all"}),
         ("profile", {"--members": "processed", "--train": "train", "--test": "test",
-                     "--assignments": "assignments", "--audit": "audit_metrics"}),
+                     "--assignments": "assignments", "--audit": "audit_table"}),
         ("score", {"--members": "processed", "--model-arrays": "model_arrays",
                    "--segment-arrays": "segment_arrays"}),
         ("campaign", {"--test": "test", "--members": "processed"}),
@@ -333,14 +333,7 @@ def test_drivers_leave_out_the_early_share_without_a_tenure_column(
     contract["features"]["tenure_months"]["role"] = "attribute"
     project.file("contract").write_text(yaml.safe_dump(contract, sort_keys=False))
     assert project.run("preprocess") == {"preprocess": 0}
-    importance = project.root / project.paths["evaluate_plots"] / "importance.csv"
-    importance.parent.mkdir(parents=True)
-    pd.DataFrame({"group": list(contract["features"]), "importance": 0.0}).to_csv(
-        importance, index=False
-    )
-    audit = project.root / project.paths["audit_metrics"]
-    audit.parent.mkdir(parents=True, exist_ok=True)
-    audit.write_text('{"flagged_features": []}')
+    _audit_flags_nothing(project)
 
     assert project.run("split", "cluster") == {"split": 0, "cluster": 0}
     with caplog.at_level(logging.INFO):
@@ -459,12 +452,20 @@ def test_the_listing_model_reads_no_flagged_column(done: Project) -> None:
     assert set(scoring["reference"]) == set(contract.raw_features)
 
 
+def _audit_flags_nothing(project: Project) -> None:
+    """The audit table train would write, flagging no column (profile runs without train)."""
+    contract = load_contract(project.file("contract"))
+    audit = project.root / project.paths["audit_table"]
+    audit.parent.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame({"feature": contract.model_features, "flagged": False}).to_csv(audit, index=False)
+
+
 def test_drivers_lead_with_the_ratios_one_row_per_raw_feature(done: Project) -> None:
     contract = _contract(done)
     table = pd.read_csv(done.file("drivers"))
     assert list(table.columns[:8]) == [
         "feature", "marginal_ratio", "marginal_low", "marginal_high",
-        "adjusted_ratio", "adjusted_low", "adjusted_high", "reliance",
+        "adjusted_ratio", "adjusted_low", "adjusted_high", "label",
     ]  # fmt: skip
     assert table["feature"].tolist() == contract.raw_features
     for kind in ("marginal", "adjusted"):
@@ -478,7 +479,8 @@ def test_drivers_lead_with_the_ratios_one_row_per_raw_feature(done: Project) -> 
     assert (table["marginal_low"][known] <= table["marginal_ratio"][known]).all()
     assert (table["marginal_ratio"][known] <= table["marginal_high"][known]).all()
     importance = pd.read_csv(done.root / done.paths["evaluate_plots"] / "importance.csv")
-    assert set(table["reliance"].dropna()) <= set(importance["importance"].round(6))
+    # each feature's group is one evaluate measured reliance for (the report joins them)
+    assert set(table["reliance_group"]) <= set(importance["columns"])
     metrics = _json(done, "drivers_metrics")
     members = pd.read_csv(done.file("processed"))
     assert metrics["churn_rate"] == pytest.approx(members[contract.target.column].mean())
@@ -798,12 +800,7 @@ def test_drivers_adjusts_for_a_category_level_few_members_hold(tmp_path: Path) -
     del contract["engineered"]
     project.file("contract").write_text(yaml.safe_dump(contract, sort_keys=False))
     assert project.run("preprocess") == {"preprocess": 0}
-    importance = project.root / project.paths["evaluate_plots"] / "importance.csv"
-    importance.parent.mkdir(parents=True)
-    pd.DataFrame({"group": kept, "importance": 0.0}).to_csv(importance, index=False)
-    audit = project.root / project.paths["audit_metrics"]
-    audit.parent.mkdir(parents=True, exist_ok=True)
-    audit.write_text('{"flagged_features": []}')
+    _audit_flags_nothing(project)
     stages = ("split", "cluster", "profile")
     assert project.run(*stages) == dict.fromkeys(stages, 0)
     table = pd.read_csv(project.file("drivers")).set_index("feature")

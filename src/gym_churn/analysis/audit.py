@@ -70,7 +70,7 @@ def flag_features(
     `min_pure_share` of members."""
     y = members[contract.target.column]
     rarer = int(y.mean() < 0.5)  # the label fewer members have
-    rows, flagged = [], []
+    rows = []
     for col in contract.model_features:
         if contract.kind(col) == "categorical":
             auc = single_feature_auc(
@@ -82,8 +82,6 @@ def flag_features(
             tails = pure_tails(members[col], y)
         share = sum(t.members for t in tails if t.label == rarer) / len(members)
         sources = contract.sources(col) if col in contract.engineered else [col]
-        if share >= min_pure_share:
-            flagged += [s for s in sources if s not in flagged]
         low = next((t for t in tails if t.side == "low"), None)
         high = next((t for t in tails if t.side == "high"), None)
         rows.append(
@@ -101,7 +99,18 @@ def flag_features(
                 "flagged": share >= min_pure_share,
             }
         )
-    return pd.DataFrame(rows), flagged
+    table = pd.DataFrame(rows)
+    return table, flagged_columns(table, contract)
+
+
+def flagged_columns(table: pd.DataFrame, contract: Contract) -> list[str]:
+    """The raw columns an audit table (flag_features's, or reports/audit.csv) flags: those
+    each flagged feature is made from, in the table's order, each once."""
+    out: list[str] = []
+    for col in table.loc[table["flagged"].astype(bool), "feature"]:
+        sources = contract.sources(col) if col in contract.engineered else [col]
+        out += [s for s in sources if s not in out]
+    return out
 
 
 def anomalies(members: pd.DataFrame, contract: Contract) -> list[dict[str, Any]]:

@@ -86,7 +86,7 @@ UNCONVERGED = "not estimated: the outcome model did not converge"
 
 COLUMNS = [
     "feature", "marginal_ratio", "marginal_low", "marginal_high", "adjusted_ratio",
-    "adjusted_low", "adjusted_high", "reliance", "label", "role", "compared", "n_low",
+    "adjusted_low", "adjusted_high", "label", "role", "compared", "n_low",
     "n_high", "status", "separated_from", "adjusted_for", "not_adjusted_for", "tied_by", "p_value",
     "p_holm", "familywise_low", "familywise_high", "lever_evidence", "reliance_group",
 ]  # fmt: skip
@@ -431,7 +431,6 @@ def familywise_confidence(table: pd.DataFrame, alpha: float) -> float | None:
 def drivers_table(
     members: pd.DataFrame,
     contract: Contract,
-    reliance: pd.DataFrame,
     *,
     flagged: list[str] | tuple[str, ...] = (),
     C: float,
@@ -442,17 +441,16 @@ def drivers_table(
     seed: int,
 ) -> pd.DataFrame:
     """One row per raw feature (COLUMNS): marginal and adjusted ratios with 95% CIs on one
-    contrast, the levers' family-wise judgement, model reliance (of the feature's group),
-    its role and what was compared. `reliance` has one row per group: `group` (its first raw
-    column) and `importance`. `flagged`: the audit's flagged raw columns, whose rows hold no
-    ratio and which adjust nothing."""
+    contrast, the levers' family-wise judgement, its role, what was compared, and its group
+    of columns (`reliance_group`: the columns model reliance credits together, which the
+    report joins to evaluate's reliance; this table depends on no model). `flagged`: the
+    audit's flagged raw columns, whose rows hold no ratio and which adjust nothing."""
     target = contract.target.column
     contrasts = {c: contrast(members, contract, c) for c in contract.raw_features}
     adj = adjusted(members, contract, contrasts, flagged=flagged, C=C, min_overlap=min_overlap,
                    min_propensity=min_propensity, max_rows=max_rows, seed=seed)  # fmt: skip
     adj = judge_levers(adj, contract, alpha).set_index("feature")
     group_of = {c: g for g, cols in contract.groups.items() for c in cols}
-    by_group = reliance.set_index("group")["importance"]
     rows = []
     for col in contract.raw_features:
         ratios = marginal(members, col, contrasts[col], target)
@@ -465,7 +463,6 @@ def drivers_table(
             "compared": contrasts[col].text,
             **ratios,
             **adj.loc[col].to_dict(),
-            "reliance": float(by_group.get(group_of[col], np.nan)),
             "reliance_group": " + ".join(contract.groups[group_of[col]]),
         })  # fmt: skip
     return pd.DataFrame(rows)[COLUMNS].astype({"lever_evidence": bool})

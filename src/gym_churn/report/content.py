@@ -53,6 +53,16 @@ class ReportInputs:
     campaign_details: dict[str, Any] = field(default_factory=dict)
 
 
+def with_reliance(drivers: pd.DataFrame, reliance: pd.DataFrame, c: Contract) -> pd.DataFrame:
+    """The drivers table (profile's, model-free) with each feature's model reliance: its
+    group's `importance` in evaluate's table (one row per group, keyed by `group`); a group
+    the table lacks gets a gap."""
+    group_of = {col: g for g, cols in c.groups.items() for col in cols}
+    by_group = reliance.set_index("group")["importance"]
+    values = [float(by_group.get(group_of.get(f), np.nan)) for f in drivers["feature"]]
+    return drivers.assign(reliance=values)
+
+
 def rates_used(r: ReportInputs) -> dict[str, float]:
     """The success rate and band the list used: measured by the last campaign when its CI
     excluded 0 (the campaign stage says so), else the params' assumption."""

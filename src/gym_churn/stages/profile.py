@@ -1,4 +1,4 @@
-"""profile: who churns. What goes with churn (drivers: marginal, adjusted, model reliance),
+"""profile: who churns. What goes with churn (drivers: marginal and adjusted ratios),
 churn by tenure, segment portraits (k-means), churn-supervised rule segments, and the
 declared findings.
 
@@ -7,15 +7,18 @@ Reads  --members      every preprocessed member
                       information about churn is measured on test
        --contract     the data contract (roles, words, findings)
        --assignments  k-means segment per member (cluster)
-       --audit        metrics/audit.json: its flagged_features are left out of the rules,
-                      and neither estimated nor adjusted for in the drivers
-       --importance   model reliance per group of columns (evaluate, test split)
+       --audit        reports/audit.csv (train's audit table): the raw columns it flags are
+                      left out of the rules, and neither estimated nor adjusted for in the
+                      drivers. Nothing here reads a model, so a model experiment
+                      (train.model, ...) does not re-run this stage: the report joins the
+                      drivers to evaluate's model reliance
 Writes --drivers      reports/drivers.csv: one row per raw feature (analysis.drivers.COLUMNS):
                       feature, marginal_ratio, marginal_low, marginal_high, adjusted_ratio,
-                      adjusted_low, adjusted_high, reliance, then words, role, what was
-                      compared, n per side, status (or why not estimated), the adjustment
-                      set and the tied columns left out of it, p-values (Holm over levers),
-                      the levers' family-wise intervals and whether a lever has evidence.
+                      adjusted_low, adjusted_high, then words, role, what was compared, n
+                      per side, status (or why not estimated), the adjustment set and the
+                      tied columns left out of it, p-values (Holm over levers), the levers'
+                      family-wise intervals, whether a lever has evidence, and the feature's
+                      group of columns (reliance_group: model reliance credits them together).
                       Ratios and p-values to 4 significant digits, the precision they are
                       reported at
        --levels       reports/churn_by_level.csv: churn per value of every flag, category
@@ -50,6 +53,7 @@ import numpy as np
 import pandas as pd
 
 from gym_churn import plots
+from gym_churn.analysis.audit import flagged_columns
 from gym_churn.analysis.drivers import drivers_table, familywise_confidence, significant
 from gym_churn.analysis.tenure import churn_by_tenure, early_churn
 from gym_churn.cli import exit_with, parser, stage_main
@@ -58,7 +62,6 @@ from gym_churn.errors import DataValidationError
 from gym_churn.io import (
     load_contract,
     load_params,
-    read_json,
     read_table,
     save_figure,
     write_json,
@@ -101,7 +104,7 @@ def _segments_of(assigned: pd.Series, frame: pd.DataFrame, keys: list[str]) -> n
 @stage_main
 def main(argv: list[str] | None = None) -> None:
     args = parser(
-        __doc__, "members", "train", "test", "contract", "assignments", "audit", "importance",
+        __doc__, "members", "train", "test", "contract", "assignments", "audit",
         "drivers", "levels", "tenure", "drivers_figures", "drivers_metrics", "metrics",
         "segments", "rules", "portraits", "segment_names", "figures",
     ).parse_args(argv)  # fmt: skip
@@ -113,13 +116,14 @@ def main(argv: list[str] | None = None) -> None:
     keys = contract.keys  # the member key, and the snapshot when members repeat by month
     assigned = read_table(args.assignments).set_index(keys)["segment"]
     labels = _segments_of(assigned, members, keys)
-    flagged = read_json(args.audit)["flagged_features"]
-    unknown = [c for c in flagged if c not in contract.features]
+    audit = read_table(args.audit)
+    unknown = sorted(set(audit["feature"]) - set(contract.model_features))
     if unknown:
         raise DataValidationError(
-            f"{args.audit}: flagged_features names {unknown}, not raw features of "
+            f"{args.audit}: column feature names {unknown}, not features of "
             f"{args.contract}; re-run the train stage with this contract"
         )
+    flagged = flagged_columns(audit, contract)
     _drivers(args, params, contract, members, flagged)
 
     y = members[target]
@@ -193,7 +197,7 @@ def _drivers(
     """What goes with churn and churn by tenure (analysis.drivers, analysis.tenure)."""
     cfg, target = params.drivers, contract.target.column
     table = drivers_table(
-        members, contract, read_table(args.importance), flagged=flagged, C=cfg.C,
+        members, contract, flagged=flagged, C=cfg.C,
         min_overlap=cfg.min_overlap, min_propensity=cfg.min_propensity, alpha=cfg.alpha,
         max_rows=cfg.max_rows, seed=params.base.seed,
     )  # fmt: skip
@@ -233,7 +237,7 @@ def _drivers(
     words = contract.words(contract.tenure) if contract.tenure else None
     figure = plots.tenure_figure(tenure, words.label if words else "", words.unit if words else "")
     save_figure(figure, Path(args.drivers_figures) / "tenure.png")
-    write_table(significant(table.round({"reliance": 6}), DIGITS, ROUNDED), args.drivers)
+    write_table(significant(table, DIGITS, ROUNDED), args.drivers)
     write_table(levels.round(6), args.levels)
     write_plot_data(tenure, args.tenure)
     write_json(result, args.drivers_metrics)

@@ -8,6 +8,8 @@ Reads  --contract        the data contract (words, roles, description)
        --evaluate-metrics, --cluster-metrics, --audit-metrics, --drivers-metrics,
        --profile-metrics, --score-metrics   the headline numbers
        --drivers, --levels, --tenure, --rules, --portraits   the tables
+       --importance      evaluate's model reliance per group of columns, shown beside the
+                         drivers (profile's drivers read no model)
        --scored          the per-member table (only its path is shown)
        --campaign-metrics, --campaign-curve, --campaign-list   the targeting numbers, the
                          profit curve, the list (its contacted rows give the list's return)
@@ -40,7 +42,7 @@ from gym_churn.io import (
     save_figure,
     write_text,
 )
-from gym_churn.report.content import ReportInputs
+from gym_churn.report.content import ReportInputs, with_reliance
 from gym_churn.report.figures import marketer_figures, profit_figure
 from gym_churn.report.render import build_html, build_report, figure_refs
 
@@ -59,7 +61,8 @@ REPORT_FIGURES = {
 def main(argv: list[str] | None = None) -> None:
     args = parser(
         __doc__, "contract", "summary", "evaluate_metrics", "cluster_metrics", "audit_metrics",
-        "drivers_metrics", "profile_metrics", "score_metrics", "drivers", "levels", "tenure",
+        "drivers_metrics", "profile_metrics", "score_metrics", "drivers", "importance", "levels",
+        "tenure",
         "rules", "portraits", "scored", "campaign_metrics", "campaign_curve", "campaign_list",
         "campaign_details", *REPORT_FIGURES, "backtest_metrics", "report", "html", "report_figures",
     ).parse_args(argv)  # fmt: skip
@@ -71,8 +74,9 @@ def main(argv: list[str] | None = None) -> None:
         for name in names
     }
     tenure = read_table(args.tenure)
+    contract = load_contract(args.contract)
     inputs = ReportInputs(
-        contract=load_contract(args.contract),
+        contract=contract,
         evaluate=read_json(args.evaluate_metrics),
         cluster=read_json(args.cluster_metrics),
         audit=read_json(args.audit_metrics),
@@ -80,7 +84,7 @@ def main(argv: list[str] | None = None) -> None:
         profile=read_json(args.profile_metrics),
         score=read_json(args.score_metrics),
         summary=read_json(args.summary),
-        drivers=read_table(args.drivers),
+        drivers=with_reliance(read_table(args.drivers), read_table(args.importance), contract),
         levels=read_table(args.levels),
         tenure=tenure,
         early=early_churn(tenure, params.drivers.early_months),
