@@ -314,6 +314,7 @@ def test_k_scan_on_a_sample_does_not_reuse_the_chosen_segmentation() -> None:
     fake = cl.Segmentation(
         chosen.assigner, chosen.labels, silhouette=-1.0, stability_ari=-1.0,
         stability_scores=np.array([-1.0, -1.0]),
+        silhouette_sample=(np.array([0]), np.zeros((1, 1))),  # not the scan sample's
     )  # fmt: skip
 
     scan = cl.k_scan(members, encoder, cfg, [3], **sampling, chosen=fake)

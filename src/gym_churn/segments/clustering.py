@@ -161,6 +161,9 @@ class Segmentation:
     silhouette: float
     stability_ari: float
     stability_scores: np.ndarray  # each refit's ARI: the spread behind stability_ari
+    # the silhouette's sample of every member (its rows and their distances), which the
+    # k-scan reuses when it runs on every member: an n x n matrix is not computed twice
+    silhouette_sample: tuple[np.ndarray, np.ndarray]
 
 
 def segment(
@@ -199,12 +202,14 @@ def segment(
     rows = sample_rows(len(X), scan_rows, cfg.seed)
     assigner = Pipeline([("encode", scaler), ("centroid", centroid)])
     scores = stability_scores(X[rows], raw[rows], cfg, resamples=resamples, fraction=fraction)
+    sample, distances = sample_distances(X, silhouette_rows, cfg.seed)
     return Segmentation(
         assigner=assigner,
         labels=labels,
-        silhouette=sampled_silhouette(X, labels, silhouette_rows, cfg.seed),
+        silhouette=silhouette(distances, labels[sample]),
         stability_ari=float(np.mean(scores)),
         stability_scores=scores,
+        silhouette_sample=(sample, distances),
     )
 
 
@@ -234,7 +239,10 @@ def k_scan(
     X = clone(encoder).fit_transform(members)
     every_member = scan_rows is None or len(X) <= scan_rows
     X = X[sample_rows(len(X), scan_rows, cfg.seed)]
-    sample, distances = sample_distances(X, silhouette_rows, cfg.seed)
+    if chosen is not None and every_member:
+        sample, distances = chosen.silhouette_sample  # the same rows, seed and matrix
+    else:
+        sample, distances = sample_distances(X, silhouette_rows, cfg.seed)
     rows = []
     for k in ks:
         if chosen is not None and every_member and k == cfg.k:
