@@ -8,8 +8,9 @@ predict_proba (the same log-odds bit for bit; the probability to 1e-12, since th
 of exp differ between numpy's and SciPy's and between CPUs; tested), about three times
 quicker on large exports, where sklearn's per-row predictor was the largest single cost of
 scoring. Logistic regression (uncalibrated) goes through its runtime form too: the same
-encoded inputs times the same coefficients (the same log-odds bit for bit, the probability
-to 1e-12 likewise). The fitted pipeline and its runtime form (as gym-churn-score loads it)
+encoded inputs times the same coefficients (the same log-odds, bit for bit where
+scikit-learn's encoded inputs are row-major as the runtime form's are; the probability to
+1e-12). The fitted pipeline and its runtime form (as gym-churn-score loads it)
 go through the same code; any other model through its own predict_proba.
 """
 

@@ -6,8 +6,8 @@ They are read from the fitted scikit-learn pipelines this package builds (the bo
 the logistic-regression pipelines of models.estimators, uncalibrated; the assigner of
 segments.clustering) and compute the same numbers: the same inputs, encoded the same way,
 through the same trees summed in the same order (models.trees); the same imputed, scaled
-inputs times the same coefficients, in the same matrix product scikit-learn makes; the same
-imputed, scaled distances to the same centroids (tested against scikit-learn). train and
+inputs times the same coefficients, in the matrix product scikit-learn makes (LinearModel);
+the same imputed, scaled distances to the same centroids (tested against scikit-learn). train and
 cluster write them as they fit the models, and the score stage puts both into
 models/runtime.npz (numpy arrays and one JSON text, no pickle), so no later stage loads a
 skops file for them and gym-churn-score never imports scikit-learn (about 2 s of a run's
@@ -106,8 +106,8 @@ class LinearModel:
     intercept: np.ndarray  # (1,)
 
     def encode(self, X: pd.DataFrame) -> np.ndarray:
-        """X as the pipeline's input step puts it out (model[:-1].transform(X), bit for bit:
-        the same operations on each value, in the same row-major layout)."""
+        """X as the pipeline's input step puts it out (model[:-1].transform(X): the same
+        values bit for bit, from the same operations on each), row-major."""
         out = np.empty((len(X), len(self.columns)))
         codes = {c: pd.Index(lv).get_indexer(X[c]) for c, lv in self.categories.items()}
         indicators = set(self.indicators)
@@ -123,7 +123,11 @@ class LinearModel:
         return out
 
     def log_odds(self, X: pd.DataFrame) -> np.ndarray:
-        """The decision function, as scikit-learn's: the same product of the same arrays."""
+        """The decision function, as scikit-learn's: the same matrix product of the same
+        values. Bit for bit where scikit-learn's encoded inputs are row-major too (its
+        columns stacked, as with the pipelines of models.estimators on the exports tested);
+        where they come out column-major the product sums in another order, and the two
+        differ in the last bit or two."""
         return (self.encode(X) @ self.coef.T + self.intercept).reshape(-1)
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:

@@ -10,10 +10,10 @@ Which exact method runs depends on the fitted model:
   solves: against the training base the trees record, how many training members took each
   branch), by gym_churn.models.trees, which also reads category splits (shap reads none);
 - random forest: shap's TreeExplainer, tree path dependent;
-- logistic regression (the fitted pipeline or its runtime form, models.runtime: the same
-  encoded inputs, the same values): its log-odds are a sum of one term per input column, so
-  the exact (interventional) Shapley value of a column is its term minus the term's mean
-  over the background members;
+- logistic regression (the fitted pipeline or its runtime form, models.runtime, whose
+  encoded inputs are the pipeline's bit for bit): its log-odds are a sum of one term per
+  input column, so the exact (interventional) Shapley value of a column is its term minus
+  the term's mean over the background members;
 - a calibrated model (CalibratedClassifierCV over one of the pipelines above, sigmoid or
   isotonic): its probability is the mean over its folds of calibrator(score), the score being
   the fold pipeline's decision function (log-odds) or, for a forest, its probability. Each
