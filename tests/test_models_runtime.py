@@ -1,6 +1,7 @@
 """The models' runtime forms (what gym-churn-score loads instead of scikit-learn): the same
-encoding, log-odds and segments as the fitted pipelines, probabilities to 1e-12 (numpy's exp
-against SciPy's: the last bits differ by CPU), and exact round trips through runtime.npz."""
+encoding, log-odds and segments as the fitted pipelines (boosted trees, logistic regression,
+the segment assigner), probabilities to 1e-12 (numpy's exp against SciPy's: the last bits
+differ by CPU), and exact round trips through runtime.npz."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pytest
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.cluster import KMeans
 from sklearn.compose import ColumnTransformer
+from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.neighbors import NearestCentroid
 from sklearn.pipeline import Pipeline
@@ -26,9 +28,12 @@ from gym_churn.models.predict import inputs
 from gym_churn.models.runtime import (
     BoostedTrees,
     Centroids,
+    LinearModel,
     boosted_trees,
     centroids,
     from_arrays,
+    linear_model,
+    runtime_model,
     to_arrays,
 )
 from gym_churn.models.trees import internal
@@ -185,6 +190,108 @@ def test_runtime_npz_written_before_the_encoding_tables_still_loads(tmp_path) ->
 def _written(path, arrays):
     write_arrays(arrays, path)
     return path
+
+
+def _logreg(encoding: str) -> tuple[object, pd.DataFrame, pd.DataFrame]:
+    """Logistic regression on the other export (text categories), fitted with gaps in a
+    category, in numbers (missing indicators) and a number of gaps only; and a new month
+    with gaps, unseen levels and a gap in a number that had none in training."""
+    members = _members("other", 500, 0)
+    X = inputs(members, OTHER)
+    for column in OTHER.categorical:
+        X[column] = X[column].astype(object)
+        X.loc[X.index[::9], column] = np.nan
+    X["tenure_months"] = np.nan  # imputed as 0 (keep_empty_features), its indicator always 1
+    model = build_model("logreg", {"encoding": encoding}, OTHER, seed=0)
+    model.fit(X, members[OTHER.target.column])
+    new = _new_month("other", X, OTHER)  # unseen levels; gaps in the first number
+    for column in OTHER.categorical:
+        new.loc[new.index[1::11], column] = np.nan
+    new.loc[new.index[::4], "fee"] = np.nan
+    return model, X, new
+
+
+@pytest.mark.parametrize("encoding", ["onehot", "target"])
+def test_linear_model_encodes_and_predicts_as_the_pipeline(encoding: str) -> None:
+    model, X, new = _logreg(encoding)
+    linear = linear_model(model)
+    assert isinstance(linear, LinearModel)
+    assert isinstance(runtime_model(model), LinearModel)
+    assert boosted_trees(model) is None
+    assert set(linear.categories) == set(OTHER.categorical)
+    # the indicators of the numbers training had gaps in, after the numbers
+    flagged = [linear.columns[j] for j in linear.indicators]
+    assert sorted(flagged) == sorted(c for c in X.columns if X[c].isna().any()
+                                     and c not in OTHER.categorical)  # fmt: skip
+    assert "tenure_months" in flagged
+    assert new["fee"].isna().any()
+    assert (new["plan"] == "never seen").any()
+    assert new["plan"].isna().any()
+    # the same encoded inputs, bit for bit, and the same product of them with the
+    # coefficients: the log-odds bit for bit; exp's last bits differ (numpy's, SciPy's)
+    assert np.array_equal(linear.encode(new), model[:-1].transform(new))
+    assert np.array_equal(linear.log_odds(new), model.decision_function(new))
+    np.testing.assert_allclose(
+        linear.predict_proba(new), model.predict_proba(new), rtol=1e-12, atol=0
+    )
+    assert linear.predict_proba(new.head(0)).shape == (0, 2)
+
+
+@pytest.mark.parametrize("encoding", ["onehot", "target"])
+def test_linear_model_round_trips_through_runtime_npz(tmp_path, encoding: str) -> None:
+    model, _, new = _logreg(encoding)
+    linear = linear_model(model)
+    write_arrays(to_arrays(linear, None), tmp_path / "a.npz")
+    write_arrays(to_arrays(linear, None), tmp_path / "b.npz")
+    assert (tmp_path / "a.npz").read_bytes() == (tmp_path / "b.npz").read_bytes()
+    loaded, assigner = from_arrays(read_arrays(tmp_path / "a.npz"))
+    assert isinstance(loaded, LinearModel)
+    assert assigner is None
+    assert loaded.columns == linear.columns
+    assert loaded.indicators == linear.indicators
+    assert np.array_equal(loaded.log_odds(new), model.decision_function(new))
+    assert np.array_equal(loaded.predict_proba(new), linear.predict_proba(new))
+
+
+@pytest.mark.parametrize("encoding", ["onehot", "target"])
+def test_linear_models_reasons_are_the_pipelines(encoding: str) -> None:
+    model, X, new = _logreg(encoding)
+    loaded, _ = from_arrays(to_arrays(linear_model(model), None))
+    ours = contributions(loaded, OTHER, new, X.head(60))
+    theirs = contributions(model, OTHER, new, X.head(60))
+    assert ours.method == theirs.method == "linear"
+    assert ours.groups == theirs.groups
+    assert np.array_equal(ours.points, theirs.points)
+    assert ours.base == theirs.base
+    p = model.predict_proba(new)[:, 1]
+    assert ours.points.sum(axis=1) == pytest.approx(100 * (p - ours.base), abs=1e-9)
+
+
+def test_calibrated_logreg_and_other_families_have_no_linear_form() -> None:
+    members = _members("other", 300, 0)
+    X, y = inputs(members, OTHER), members[OTHER.target.column]
+    calibrated = build_model("logreg", {}, OTHER, 0, calibration="sigmoid", calibration_folds=2)
+    assert runtime_model(calibrated.fit(X, y)) is None
+    forest = build_model("random_forest", {"n_estimators": 5}, OTHER, 0).fit(X, y)
+    assert linear_model(forest) is None
+    assert runtime_model(forest) is None
+    boosting = build_model("hist_gradient_boosting", {"max_iter": 5}, OTHER, 0).fit(X, y)
+    assert linear_model(boosting) is None
+    assert isinstance(runtime_model(boosting), BoostedTrees)
+    numbers = [c for c in X.columns if c not in OTHER.categorical]
+    X = X.fillna(0)
+    scaled = Pipeline([("encode", ColumnTransformer([("n", StandardScaler(), numbers)])),
+                       ("model", LogisticRegression())]).fit(X, y)  # fmt: skip
+    assert linear_model(scaled) is None  # numbers not imputed: a layout it does not know
+    imputed = Pipeline([("encode", ColumnTransformer([("n", SimpleImputer(), numbers)])),
+                        ("model", LogisticRegression(max_iter=1000))]).fit(X, y)  # fmt: skip
+    # numbers imputed, unscaled: known. Its encoded inputs come out column-major here, so
+    # the product sums in another order than the runtime form's: equal to the last bits
+    linear = linear_model(imputed)
+    assert np.array_equal(linear.encode(X), imputed[:-1].transform(X))
+    np.testing.assert_allclose(
+        linear.log_odds(X), imputed.decision_function(X), rtol=1e-12, atol=1e-12
+    )
 
 
 def test_runtime_npz_refuses_what_needs_pickle(tmp_path) -> None:

@@ -21,7 +21,7 @@ import pytest
 from gym_churn.contract.spec import ROW_KEY
 from gym_churn.errors import DataValidationError
 from gym_churn.io import read_json
-from gym_churn.models.runtime import BoostedTrees, Centroids
+from gym_churn.models.runtime import BoostedTrees, Centroids, LinearModel
 from gym_churn.scoring.cli import load_scorer
 from gym_churn.scoring.cli import main as score_main
 from tests.conftest import TARGET, make_members, make_other
@@ -41,6 +41,12 @@ def gym_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def other_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The models folder of a pipeline run on another business's export (ID customer_id)."""
     return train_models(tmp_path_factory.mktemp("other"), "other", params=small_params(FAMILY))
+
+
+@pytest.fixture(scope="module")
+def logreg_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The models folder of a pipeline run on the other export with logistic regression."""
+    return train_models(tmp_path_factory.mktemp("logreg"), "other", params=small_params("logreg"))
 
 
 def _write(frame: pd.DataFrame, path: Path) -> Path:
@@ -78,12 +84,20 @@ def test_the_models_folder_holds_everything_scoring_needs(gym_models: Path) -> N
     assert isinstance(scorer.assigner, Centroids)
 
 
-def test_scoring_never_imports_scikit_learn_or_scipy(gym_models: Path, tmp_path: Path) -> None:
-    export = _write(_gym_export(300), tmp_path / "export.parquet")
+@pytest.mark.parametrize("family", ["hist_gradient_boosting", "logreg"])
+def test_scoring_never_imports_scikit_learn_or_scipy(
+    request: pytest.FixtureRequest, tmp_path: Path, family: str
+) -> None:
+    if family == "logreg":
+        models = request.getfixturevalue("logreg_models")
+        export = _write(make_other(300, seed=1).drop(columns=["left"]), tmp_path / "e.parquet")
+    else:
+        models = request.getfixturevalue("gym_models")
+        export = _write(_gym_export(300), tmp_path / "export.parquet")
     script = (
         "import sys\n"
         "from gym_churn.scoring.cli import main\n"
-        f"code = main(['--model', {str(gym_models)!r}, '--input', {str(export)!r},"
+        f"code = main(['--model', {str(models)!r}, '--input', {str(export)!r},"
         f" '--output', {str(tmp_path / 'out.parquet')!r}])\n"
         "heavy = {'sklearn', 'skops', 'scipy'}\n"
         "print(code, sorted({m.split('.')[0] for m in sys.modules} & heavy))\n"
@@ -93,6 +107,27 @@ def test_scoring_never_imports_scikit_learn_or_scipy(gym_models: Path, tmp_path:
     )
     assert done.stdout.split("\n")[-2] == "0 []", done.stderr
     assert len(pd.read_parquet(tmp_path / "out.parquet")) == 300
+
+
+def test_a_logistic_regression_bundle_scores_as_its_skops_model(
+    tmp_path: Path, logreg_models: Path
+) -> None:
+    assert read_json(logreg_models / "train_summary.json")["model"] == "logreg"
+    assert isinstance(load_scorer(str(logreg_models)).model, LinearModel)
+    skops_only = tmp_path / "models"
+    shutil.copytree(logreg_models, skops_only)
+    (skops_only / "runtime.npz").unlink()  # scored through scikit-learn, as before
+    assert not isinstance(load_scorer(str(skops_only)).model, LinearModel)
+    members = make_other(400, seed=3).drop(columns=["left"])
+    members.loc[::7, "plan"] = "weekly"  # a level the model never saw
+    members.loc[::5, "fee"] = None
+    export = _write(members, tmp_path / "export.csv")
+    assert _score(logreg_models, export, tmp_path / "runtime.csv") == 0
+    assert _score(skops_only, export, tmp_path / "skops.csv") == 0
+    runtime, skops = _read(tmp_path / "runtime.csv"), _read(tmp_path / "skops.csv")
+    assert runtime["reason_1"].notna().any()
+    assert runtime["lever"].notna().any()
+    pd.testing.assert_frame_equal(runtime, skops, check_exact=True)
 
 
 @pytest.mark.parametrize(

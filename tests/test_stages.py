@@ -30,7 +30,8 @@ import pytest
 import yaml
 
 from gym_churn.contract.spec import ROW_KEY, contract_to_dict, without_columns
-from gym_churn.io import load_contract, write_bytes, write_json
+from gym_churn.io import load_contract, read_arrays, write_bytes, write_json
+from gym_churn.models.runtime import LinearModel, from_arrays
 from tests.conftest import (
     GYM_CONTRACT,
     GYM_CONTRACT_PATH,
@@ -779,6 +780,10 @@ def test_evaluate_loads_the_model_train_wrote_for_every_family(tmp_path: Path, f
     stages = ("preprocess", "split", "train", "evaluate")
     assert project.run(*stages) == dict.fromkeys(stages, 0)
     assert yaml.safe_load(project.file("train_summary").read_text())["model"] == family
+    # logistic regression has a runtime form, which evaluate reads; a forest has none
+    for arrays in ("model_arrays", "model_all_arrays"):
+        runtime, _ = from_arrays(read_arrays(project.file(arrays)))
+        assert isinstance(runtime, LinearModel) if family == "logreg" else runtime is None
 
 
 def test_drivers_adjusts_for_a_category_level_few_members_hold(tmp_path: Path) -> None:

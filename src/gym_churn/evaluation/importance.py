@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from gym_churn.models.predict import probability
-from gym_churn.models.runtime import boosted_trees
+from gym_churn.models.runtime import runtime_model
 
 
 def log_loss(y: np.ndarray, p: np.ndarray) -> float:
@@ -46,7 +46,7 @@ def grouped_reliance(
         X = X.sample(max_rows, random_state=seed)
         y = y.loc[X.index]
     rng = np.random.default_rng(seed)
-    model = boosted_trees(model) or model  # the runtime form once, not per shuffle
+    model = runtime_model(model) or model  # the runtime form once, not per shuffle
     y = y.to_numpy()
     base = log_loss(y, probability(model, X))
     rows = []

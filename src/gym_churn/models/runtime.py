@@ -1,15 +1,19 @@
 """The fitted models scoring runs, as plain arrays: gradient boosting's trees with the input
+encoding in front of them, logistic regression's coefficients with its imputing, scaling and
 encoding in front of them, and the segment assigner's centroids. Pure.
 
-Both are read from the fitted scikit-learn pipelines this package builds (the boosting
-pipeline of models.estimators, the assigner of segments.clustering) and compute the same
-numbers: the same inputs, encoded the same way, through the same trees summed in the same
-order (models.trees); the same imputed, scaled distances to the same centroids (tested
-against scikit-learn). train and cluster write them as they fit the models, and the score
-stage puts both into models/runtime.npz (numpy arrays and one JSON text, no pickle), so no
-later stage loads a skops file for them and gym-churn-score never imports scikit-learn
-(about 2 s of a run's start-up on a 2-core machine). A model of another family, or a layout
-this module does not know, has no runtime form and is scored through scikit-learn.
+They are read from the fitted scikit-learn pipelines this package builds (the boosting and
+the logistic-regression pipelines of models.estimators, uncalibrated; the assigner of
+segments.clustering) and compute the same numbers: the same inputs, encoded the same way,
+through the same trees summed in the same order (models.trees); the same imputed, scaled
+inputs times the same coefficients, in the matrix product scikit-learn makes (LinearModel);
+the same imputed, scaled distances to the same centroids (tested against scikit-learn). train and
+cluster write them as they fit the models, and the score stage puts both into
+models/runtime.npz (numpy arrays and one JSON text, no pickle), so no later stage loads a
+skops file for them and gym-churn-score never imports scikit-learn (about 2 s of a run's
+start-up on a 2-core machine). A model of another family (a random forest), a calibrated
+model, or a layout this module does not know, has no runtime form and is scored through
+scikit-learn.
 """
 
 from __future__ import annotations
@@ -72,6 +76,59 @@ class BoostedTrees:
 
     def log_odds(self, X: pd.DataFrame) -> np.ndarray:
         return raw_predict(self.trees, self.encode(X))
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        """As scikit-learn's: (members, 2), churn second."""
+        p = sigmoid(self.log_odds(X))
+        return np.column_stack([1 - p, p])
+
+
+@dataclass(frozen=True)
+class LinearModel:
+    """A fitted binary logistic-regression pipeline: numbers imputed (a gap takes the
+    training median; a 0/1 missing indicator where training had gaps) and scaled, categories
+    encoded (one-hot or target encoded, then scaled where the pipeline scales them: each a
+    value per level, looked up), then the coefficients."""
+
+    columns: list[str]  # the model input behind each column the input step puts out
+    categories: dict[str, list[Any]]  # the category columns among them, and their levels
+    # per output column made from a category: its value for each level (after any scaling),
+    # then the value of a gap or an unseen level
+    tables: dict[int, np.ndarray]
+    indicators: list[int]  # the output columns that are a number's missing indicator
+    # per output column made from a number (unused for category columns): the median a gap
+    # takes (unused for an indicator), and the mean and scale it is standardised by (0 and 1
+    # where the pipeline does not scale)
+    medians: np.ndarray
+    means: np.ndarray
+    scales: np.ndarray
+    coef: np.ndarray  # (1, output columns), as scikit-learn's coef_
+    intercept: np.ndarray  # (1,)
+
+    def encode(self, X: pd.DataFrame) -> np.ndarray:
+        """X as the pipeline's input step puts it out (model[:-1].transform(X): the same
+        values bit for bit, from the same operations on each), row-major."""
+        out = np.empty((len(X), len(self.columns)))
+        codes = {c: pd.Index(lv).get_indexer(X[c]) for c, lv in self.categories.items()}
+        indicators = set(self.indicators)
+        for j, column in enumerate(self.columns):
+            table = self.tables.get(j)
+            if table is not None:
+                out[:, j] = table[codes[column]]  # -1, a gap or an unseen level: the last
+                continue
+            x = X[column].to_numpy(dtype=float, na_value=np.nan)
+            gap = np.isnan(x)
+            x = gap.astype(float) if j in indicators else np.where(gap, self.medians[j], x)
+            out[:, j] = (x - self.means[j]) / self.scales[j]
+        return out
+
+    def log_odds(self, X: pd.DataFrame) -> np.ndarray:
+        """The decision function, as scikit-learn's: the same matrix product of the same
+        values. Bit for bit where scikit-learn's encoded inputs are row-major too (its
+        columns stacked, as with the pipelines of models.estimators on the exports tested);
+        where they come out column-major the product sums in another order, and the two
+        differ in the last bit or two."""
+        return (self.encode(X) @ self.coef.T + self.intercept).reshape(-1)
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         """As scikit-learn's: (members, 2), churn second."""
@@ -153,22 +210,35 @@ def _probe(step: Any, levels: dict[str, list[Any]]) -> np.ndarray:
     return np.asarray(step.transform(frame), dtype=float)
 
 
-def _encoded_columns(step: Any, cols: list[str]) -> tuple[list[str], list[np.ndarray]] | None:
+def _encoded_columns(
+    step: Any, cols: list[str]
+) -> tuple[list[str], list[np.ndarray], dict[str, list[Any]]] | None:
     """One-hot or binary target encoding, fitted, where a gap and an unseen level are encoded
-    alike (one-hot: all zeros; target: the overall rate): the input column behind each output
-    and each output's table (its value per level, then a gap's). None for anything else."""
-    from sklearn.preprocessing import OneHotEncoder, TargetEncoder
+    alike (one-hot: all zeros; target: the overall rate), alone or then standardised (a
+    pipeline of the encoder and StandardScalers: each value scaled alike, whatever its row):
+    the input column behind each output, each output's table (its value per level, then a
+    gap's) and the columns' levels. None for anything else."""
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler, TargetEncoder
 
-    if isinstance(step, OneHotEncoder):
-        plain = step.drop is None and step.max_categories is None and step.min_frequency is None
-        if not (plain and step.handle_unknown == "ignore" and not step.sparse_output):
+    encoder = step
+    if isinstance(step, Pipeline):
+        encoder, *after = (s for _, s in step.steps)
+        if not all(isinstance(s, StandardScaler) for s in after):
             return None
-        widths = [len(lv) for lv in step.categories_]
-    elif isinstance(step, TargetEncoder) and step.target_type_ == "binary":
+    if isinstance(encoder, OneHotEncoder):
+        plain = (
+            encoder.drop is None and encoder.max_categories is None
+            and encoder.min_frequency is None
+        )  # fmt: skip
+        if not (plain and encoder.handle_unknown == "ignore" and not encoder.sparse_output):
+            return None
+        widths = [len(lv) for lv in encoder.categories_]
+    elif isinstance(encoder, TargetEncoder) and encoder.target_type_ == "binary":
         widths = [1] * len(cols)
     else:
         return None
-    levels = _levels(step, cols)
+    levels = _levels(encoder, cols)
     if any(_is_nan(v) or v is None for lv in levels.values() for v in lv):
         return None  # a gap learnt as a level of its own: not encoded like an unseen level
     encoded = _probe(step, levels)
@@ -177,7 +247,7 @@ def _encoded_columns(step: Any, cols: list[str]) -> tuple[list[str], list[np.nda
     for j, column in enumerate(owners):
         rows = np.r_[np.arange(len(levels[column])), len(encoded) - 1]
         tables.append(encoded[rows, j])
-    return owners, tables
+    return owners, tables, levels
 
 
 def _input_columns(
@@ -216,8 +286,8 @@ def _input_columns(
             encoded = _encoded_columns(step, cols)
             if encoded is None:
                 return None
-            found = _levels(step, cols)
-            for column, table in zip(*encoded, strict=True):
+            owners, found_tables, found = encoded
+            for column, table in zip(owners, found_tables, strict=True):
                 tables[len(columns)] = table
                 columns.append(column)
         levels.update(found)
@@ -251,6 +321,104 @@ def boosted_trees(model: Any) -> BoostedTrees | None:
         encoded = np.asarray(estimator._preprocess_X(probe, reset=False), dtype=float)
         inner[j] = encoded[:, int(np.flatnonzero(trees.order == j)[0])]
     return BoostedTrees(trees, columns, levels, inner)
+
+
+def _number_columns(step: Any) -> tuple[np.ndarray, list[int], np.ndarray, np.ndarray] | None:
+    """A fitted imputer of gaps (median, or any statistic), with or without missing
+    indicators, alone or then standardised: the value each input's gaps take, the inputs
+    with an indicator (put out after the numbers, in this order, as SimpleImputer does), and
+    each output's mean and scale (0 and 1 where unscaled). None for anything else."""
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    impute, *after = (s for _, s in step.steps) if isinstance(step, Pipeline) else (step,)
+    if not isinstance(impute, SimpleImputer) or not _is_nan(impute.missing_values):
+        return None
+    if len(after) > 1 or not all(isinstance(s, StandardScaler) for s in after):
+        return None
+    medians = np.asarray(impute.statistics_, dtype=float)
+    if np.isnan(medians).any():
+        return None  # a column of gaps only, left out (keep_empty_features=False)
+    indicator = impute.indicator_
+    if indicator is not None and indicator.sparse is True:
+        return None
+    flagged = [] if indicator is None else [int(i) for i in indicator.features_]
+    width = len(medians) + len(flagged)
+    means, scales = np.zeros(width), np.ones(width)
+    if after and after[0].with_mean:
+        means = np.asarray(after[0].mean_, dtype=float)
+    if after and after[0].with_std:
+        scales = np.asarray(after[0].scale_, dtype=float)
+    return medians, flagged, means, scales
+
+
+def linear_model(model: Any) -> LinearModel | None:
+    """The runtime form of a fitted binary logistic-regression pipeline (an input step of
+    imputed, optionally scaled numbers and encoded categories, then the estimator), the
+    model itself if it is one already, or None for anything else (a calibrated model too)."""
+    if isinstance(model, LinearModel):
+        return model
+    steps = _steps(model)
+    if steps is None:
+        return None
+    from sklearn.linear_model import LogisticRegression  # only for fitted pipelines
+
+    (_, prepare), (_, estimator) = steps
+    if not isinstance(estimator, LogisticRegression) or len(estimator.classes_) != 2:
+        return None
+    parts = _parts(prepare)
+    if parts is None:
+        return None
+    columns: list[str] = []
+    levels: dict[str, list[Any]] = {}
+    tables: dict[int, np.ndarray] = {}
+    indicators: list[int] = []
+    medians, means, scales = [], [], []
+    for step, cols in parts.values():
+        if not cols or step == "drop":
+            continue  # puts out nothing
+        numbers = _number_columns(step)
+        if numbers is not None:
+            part_medians, flagged, part_means, part_scales = numbers
+            start = len(columns) + len(cols)  # the indicators follow the numbers
+            indicators += range(start, start + len(flagged))
+            columns += cols + [cols[i] for i in flagged]
+            medians.append(np.r_[part_medians, np.full(len(flagged), np.nan)])
+            means.append(part_means)
+            scales.append(part_scales)
+            continue
+        encoded = _encoded_columns(step, cols)
+        if encoded is None:
+            return None
+        owners, found_tables, found = encoded
+        for column, table in zip(owners, found_tables, strict=True):
+            tables[len(columns)] = table
+            columns.append(column)
+        levels.update(found)
+        blank = np.full(len(owners), np.nan)
+        medians.append(blank)
+        means.append(blank)
+        scales.append(blank)
+    coef = np.ascontiguousarray(estimator.coef_, dtype=float)
+    if coef.shape != (1, len(columns)):
+        return None
+    return LinearModel(
+        columns=columns,
+        categories=levels,
+        tables=tables,
+        indicators=indicators,
+        medians=np.concatenate(medians) if medians else np.zeros(0),
+        means=np.concatenate(means) if means else np.zeros(0),
+        scales=np.concatenate(scales) if scales else np.zeros(0),
+        coef=coef,
+        intercept=np.asarray(estimator.intercept_, dtype=float),
+    )
+
+
+def runtime_model(model: Any) -> BoostedTrees | LinearModel | None:
+    """The runtime form of a fitted churn model (boosted_trees, linear_model), or None."""
+    return boosted_trees(model) or linear_model(model)
 
 
 def centroids(assigner: Any) -> Centroids | None:
@@ -288,11 +456,26 @@ def centroids(assigner: Any) -> Centroids | None:
 # ---------------------------------------------------------------- as arrays (runtime.npz)
 
 
-def to_arrays(model: BoostedTrees | None, assigner: Centroids | None) -> dict[str, np.ndarray]:
-    """Arrays (and one JSON text) that from_arrays turns back into the same objects."""
+LINEAR_ARRAYS = ("medians", "means", "scales", "coef", "intercept")
+
+
+def to_arrays(
+    model: BoostedTrees | LinearModel | None, assigner: Centroids | None
+) -> dict[str, np.ndarray]:
+    """Arrays (and one JSON text) that from_arrays turns back into the same objects. A
+    linear model's meta says `"kind": "linear"`; boosted trees' has no kind (as written
+    before linear models had a runtime form)."""
     meta: dict[str, Any] = {}
     arrays: dict[str, np.ndarray] = {}
-    if model is not None:
+    if isinstance(model, LinearModel):
+        meta["model"] = {"kind": "linear", "columns": model.columns,
+                         "categories": model.categories, "indicators": model.indicators,
+                         "tables": sorted(model.tables)}  # fmt: skip
+        for name in LINEAR_ARRAYS:
+            arrays[f"model_{name}"] = np.asarray(getattr(model, name), dtype=float)
+        for j in sorted(model.tables):
+            arrays[f"model_table_{j}"] = model.tables[j]
+    elif model is not None:
         t = model.trees
         meta["model"] = {"columns": model.columns, "categories": model.categories,
                          "trees": len(t.nodes), "baseline": t.baseline,
@@ -311,11 +494,21 @@ def to_arrays(model: BoostedTrees | None, assigner: Centroids | None) -> dict[st
     return arrays
 
 
-def from_arrays(arrays: Any) -> tuple[BoostedTrees | None, Centroids | None]:
+def from_arrays(arrays: Any) -> tuple[BoostedTrees | LinearModel | None, Centroids | None]:
     """The runtime models to_arrays wrote (either may be None: scored through sklearn)."""
     meta = json.loads(str(arrays["meta"]))
-    model = assigner = None
-    if "model" in meta:
+    model: BoostedTrees | LinearModel | None = None
+    assigner = None
+    if meta.get("model", {}).get("kind") == "linear":
+        m = meta["model"]
+        model = LinearModel(
+            columns=m["columns"],
+            categories=m["categories"],
+            tables={j: arrays[f"model_table_{j}"] for j in m["tables"]},
+            indicators=m["indicators"],
+            **{name: arrays[f"model_{name}"] for name in LINEAR_ARRAYS},
+        )
+    elif "model" in meta:
         m = meta["model"]
         n = m["trees"]
         nodes = [arrays[f"model_nodes_{i}"] for i in range(n)]

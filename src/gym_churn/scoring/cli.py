@@ -5,10 +5,11 @@
 
 Reads  --model    the model bundle (the pipeline's models folder), all it needs:
                   runtime.npz (the model and segment assigner as arrays; model.skops and
-                  segments.skops for a model with no runtime form), train_summary.json (the
-                  data contract, threshold, decile edges), scoring.json (reasons'
-                  background, levers, drift reference, settings), segment_names.json.
-                  No checkout, no params.yaml, no scikit-learn.
+                  segments.skops for a model with no runtime form: a random forest, a
+                  calibrated model), train_summary.json (the data contract, threshold,
+                  decile edges), scoring.json (reasons' background, levers, drift
+                  reference, settings), segment_names.json. No checkout, no params.yaml,
+                  no scikit-learn unless a model has no runtime form.
        --input    the export: CSV (any delimiter, BOM, CRLF) or parquet; no target needed
 Writes --output   .csv or .parquet, one row per member: the member key (the contract's ID
                   column, or the row number, named after the population: member_row),

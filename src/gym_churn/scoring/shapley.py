@@ -10,9 +10,10 @@ Which exact method runs depends on the fitted model:
   solves: against the training base the trees record, how many training members took each
   branch), by gym_churn.models.trees, which also reads category splits (shap reads none);
 - random forest: shap's TreeExplainer, tree path dependent;
-- logistic regression: its log-odds are a sum of one term per input column, so the exact
-  (interventional) Shapley value of a column is its term minus the term's mean over the
-  background members;
+- logistic regression (the fitted pipeline or its runtime form, models.runtime, whose
+  encoded inputs are the pipeline's bit for bit): its log-odds are a sum of one term per
+  input column, so the exact (interventional) Shapley value of a column is its term minus
+  the term's mean over the background members;
 - a calibrated model (CalibratedClassifierCV over one of the pipelines above, sigmoid or
   isotonic): its probability is the mean over its folds of calibrator(score), the score being
   the fold pipeline's decision function (log-odds) or, for a forest, its probability. Each
@@ -47,7 +48,7 @@ import numpy as np
 import pandas as pd
 
 from gym_churn.contract.spec import Contract
-from gym_churn.models.runtime import boosted_trees, sigmoid
+from gym_churn.models.runtime import LinearModel, boosted_trees, sigmoid
 from gym_churn.models.trees import internal, read_trees
 from gym_churn.models.trees import shapley as tree_shapley
 
@@ -153,16 +154,22 @@ def _tree_values(
 def _linear_values(
     model: Any, inputs: pd.DataFrame, background: pd.DataFrame
 ) -> tuple[np.ndarray, float]:
-    estimator = model[-1]  # logistic regression
-    w = estimator.coef_[0]
-    z = np.asarray(model[:-1].transform(inputs), dtype=float)
-    z_bg = np.asarray(model[:-1].transform(background), dtype=float).mean(axis=0)
-    return (z - z_bg) * w, float(estimator.intercept_[0] + z_bg @ w)
+    """Values per column the input step puts out, and their base: a logistic-regression
+    pipeline's, or its runtime form's (the same encoded inputs and coefficients)."""
+    if isinstance(model, LinearModel):
+        encode, w, intercept = model.encode, model.coef[0], model.intercept[0]
+    else:
+        encode, w, intercept = model[:-1].transform, model[-1].coef_[0], model[-1].intercept_[0]
+    z = np.asarray(encode(inputs), dtype=float)
+    z_bg = np.asarray(encode(background), dtype=float).mean(axis=0)
+    return (z - z_bg) * w, float(intercept + z_bg @ w)
 
 
 def _kind(model: Any) -> str:
     if boosted_trees(model) is not None:
         return "tree"
+    if isinstance(model, LinearModel):
+        return "linear"
     # a fitted scikit-learn model
     from sklearn.calibration import CalibratedClassifierCV
     from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
@@ -233,7 +240,10 @@ def _grouped_scores(
     else:
         values, base = _linear_values(pipeline, inputs, background)
         scale = "log_odds"
-        owners = columns_of_outputs(pipeline[:-1], columns)
+        if isinstance(pipeline, LinearModel):
+            owners = pipeline.columns
+        else:
+            owners = columns_of_outputs(pipeline[:-1], columns)
     to_groups = np.stack([membership[columns.index(c)] for c in owners])  # outputs x groups
     return values @ to_groups, base, scale
 

@@ -4,7 +4,9 @@ The bundle (models/) gets what scoring needs besides the models: the background 
 reasons are explained against, each lever's options, the training base's distributions for
 the drift check (every column of the export, the excluded ones included), the scoring
 settings, and the two models as arrays (models.runtime), which gym-churn-score loads so it
-never imports scikit-learn (a model with no runtime form is scored from its skops file).
+never imports scikit-learn. Gradient boosting and logistic regression (uncalibrated) have a
+runtime form; a random forest or a calibrated model has none and is scored from its skops
+file.
 
 Then the spec of the model that lists members (train's summary) is cross-validated over all
 members, so no member is scored by a model that saw its own label. The probabilities go

@@ -16,8 +16,9 @@ Writes --model          the model that lists members (the bundle's), as a skops 
                         the contract, so scoring needs no checkout
        --model-all      the model on every column, as a skops file (evaluate's headline)
        --model-arrays, --model-all-arrays   the two models' runtime forms (models.runtime;
-                        no model for a family without one), so later stages and scoring
-                        never load skops files or import it for a boosted model
+                        no model for a family without one: a forest, a calibrated model),
+                        so later stages and scoring never load skops files or import it
+                        for a boosted or logistic-regression model
        --audit-metrics  metrics/audit.json: flagged_features (raw columns), their count, CV
                         ROC-AUC with everything and without the flagged group (same spec,
                         same folds), the best single-feature ROC-AUC, anomaly rows
@@ -44,7 +45,7 @@ from gym_churn.io import (
     write_json,
     write_table,
 )
-from gym_churn.models.runtime import boosted_trees, to_arrays
+from gym_churn.models.runtime import runtime_model, to_arrays
 from gym_churn.models.selection import fit_with_cv, refit_spec
 
 log = logging.getLogger(__name__)
@@ -108,8 +109,8 @@ def main(argv: list[str] | None = None) -> None:
     }
     save_model(model, args.model)
     save_model(full_model, args.model_all)
-    write_arrays(to_arrays(boosted_trees(model), None), args.model_arrays)
-    write_arrays(to_arrays(boosted_trees(full_model), None), args.model_all_arrays)
+    write_arrays(to_arrays(runtime_model(model), None), args.model_arrays)
+    write_arrays(to_arrays(runtime_model(full_model), None), args.model_all_arrays)
     write_json(summary, args.summary)
     write_table(table, args.audit_table)
     write_json(audit, args.audit_metrics)
