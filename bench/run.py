@@ -171,7 +171,10 @@ def _outs(stage: dict) -> list[str]:
 
 
 def _reads(stage: dict, key: str) -> bool:
-    """Whether a stage lists params `key`: the key, a section above it, or the whole file."""
+    """Whether a stage lists params `key`: the key, a section above it, or the whole file
+    (as params or as a file dependency: then any change of the file re-runs it)."""
+    if "params.yaml" in stage.get("deps", []):
+        return True
     for entry in stage.get("params", []):
         if isinstance(entry, dict):  # `params.yaml:` (every key) or `file: [keys]`
             keys = [k for v in entry.values() for k in (v or [""])]
