@@ -246,11 +246,10 @@ def temp_experiment(repo: Path) -> str:
 
 
 def test_cluster_param_reruns_exactly_cluster_and_profile(repo: Path, temp_experiment: str) -> None:
-    # check_params validates the whole params.yaml after any edit of it; train and evaluate
-    # do not run again (score and campaign do: the per-member table carries the segments, and
-    # score writes the new assigner's runtime form into the bundle)
+    # train and evaluate do not run again (score and campaign do: the per-member table
+    # carries the segments, and score writes the new assigner's runtime form into the bundle)
     ran = set(STAGE_RAN.findall(temp_experiment))
-    assert ran == {"check_params", "cluster", "profile", "score", "campaign", "report"}
+    assert ran == {"cluster", "profile", "score", "campaign", "report"}
     assert git_status(repo) == ""  # --temp leaves the workspace alone
 
 

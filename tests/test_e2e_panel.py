@@ -75,7 +75,8 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, pd.DataFram
                 "--id", "customer_id", "--snapshot", "snapshot"]  # fmt: skip
         assert commands.main(init) == 0
         stages = bench.stage_commands(repo)
-        codes = bench.run_in_process([s for s in stages if s[0] != "train"][:3])
+        before_train = [name for name, _ in stages].index("train")
+        codes = bench.run_in_process(stages[:before_train])
         patch.setattr(selection, "cross_validate", recording)
         codes |= bench.run_in_process([s for s in stages if s[0] == "train"])
         patch.setattr(selection, "cross_validate", real)

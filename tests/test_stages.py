@@ -223,8 +223,8 @@ def _contract(project: Project):
 
 def test_dvc_yaml_runs_the_stages_in_pipeline_order() -> None:
     assert STAGES == [
-        "check_params", "preprocess", "split", "train", "evaluate", "cluster", "profile",
-        "score", "campaign", "report",
+        "preprocess", "split", "train", "evaluate", "cluster", "profile", "score", "campaign",
+        "report",
     ]  # fmt: skip
     _, argv = stage_argv("preprocess", PATHS)
     assert "--contract" in argv
@@ -870,7 +870,7 @@ def test_preprocess_refuses_a_bad_export_with_one_message_and_no_output(
     assert _digest(raw) == digest
 
 
-@pytest.mark.parametrize("stage", ["check_params", "split"])
+@pytest.mark.parametrize("stage", ["split", "report"])
 def test_a_misspelled_param_stops_the_stage(tmp_path: Path, caplog, stage: str) -> None:
     params = small_params()
     params["split"]["tets_size"] = params["split"].pop("test_size")
@@ -945,7 +945,7 @@ MODELS = {"sklearn", "scipy"}  # scikit-learn loads scipy
 # loaded, or a figure drawn. report computes nothing heavy (Wilson intervals without scipy);
 IMPORT_RUNS = [
     [("preprocess", {"pandera"})],
-    [("check_params", set()), ("split", set()), ("report", set()),
+    [("split", set()), ("report", set()),
      ("train", MODELS), ("evaluate", MODELS), ("cluster", MODELS), ("profile", MODELS),
      ("score", MODELS), ("campaign", MODELS)],
 ]  # fmt: skip
@@ -1031,9 +1031,12 @@ def test_audit_detail_leaves_out_the_tail_a_flagged_column_does_not_have() -> No
     ]
 
 
-def test_check_params_reads_params_without_pandas() -> None:
-    # it validates one YAML file: pandas (~0.2 s of start-up) is io's only for tables
-    script = "import sys, gym_churn.stages.check_params\nprint('pandas' in sys.modules)\n"
+def test_reading_params_needs_no_pandas() -> None:
+    # one YAML file: pandas (~0.2 s of start-up) is io's only for tables
+    script = (
+        "import sys\nfrom gym_churn.io import load_params\n"
+        f"load_params({str(ROOT / 'params.yaml')!r})\nprint('pandas' in sys.modules)\n"
+    )
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
 
     assert out.stdout.strip() == "False"
@@ -1042,14 +1045,19 @@ def test_check_params_reads_params_without_pandas() -> None:
 def test_the_launcher_runs_the_named_stage_with_its_options(tmp_path: Path) -> None:
     from gym_churn.stages.__main__ import main as launch
 
-    good = tmp_path / "params.yaml"
-    good.write_text((ROOT / "params.yaml").read_text())
+    project = make_project(tmp_path, "gym", small_params())
+    assert project.run("preprocess") == {"preprocess": 0}
+    _, argv = stage_argv("split", project.paths)
     bad = tmp_path / "bad.yaml"
     bad.write_text("profil:\n  bootstrap: 10\n")
     before = gc.get_freeze_count()
 
-    assert launch(["check_params", "--params", str(good)]) == 0
-    assert launch(["check_params", "--params", str(bad)]) == 1  # the stage's own verdict
+    with inside(project.root):
+        assert launch(["split", *argv]) == 0
+        assert project.file("train").is_file()
+        # the stage's own verdict on its options
+        assert launch(["split", *argv[:argv.index("--params")], "--params", str(bad),
+                       *argv[argv.index("--params") + 2:]]) == 1  # fmt: skip
     # collection is back on for the stage's work; the imports' objects were frozen
     assert gc.isenabled()
     assert gc.get_freeze_count() >= before

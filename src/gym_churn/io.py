@@ -130,7 +130,7 @@ def _csv_options(source: Path) -> dict[str, Any]:
 @contextlib.contextmanager
 def _csv_errors(source: Path) -> Iterator[None]:
     """Turn pandas' parse failures into one DataValidationError naming the file."""
-    import pandas as pd  # pandas where tables are read or written: check_params needs none
+    import pandas as pd  # pandas where tables are read or written: reading params needs none
 
     try:
         with warnings.catch_warnings():
