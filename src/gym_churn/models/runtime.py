@@ -19,6 +19,7 @@ scikit-learn.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -294,20 +295,41 @@ def _input_columns(
     return columns, levels, tables
 
 
+def _boosting_class() -> type:
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    return HistGradientBoostingClassifier
+
+
+def _logistic_class() -> type:
+    from sklearn.linear_model import LogisticRegression
+
+    return LogisticRegression
+
+
+def _binary_pipeline(model: Any, estimator_class: Callable[[], type]) -> tuple[Any, Any] | None:
+    """A fitted two-step pipeline's input step and estimator when the estimator is a binary
+    classifier of `estimator_class()`, else None. The class is imported only for a pipeline:
+    scoring a runtime form never imports scikit-learn."""
+    steps = _steps(model)
+    if steps is None:
+        return None
+    (_, prepare), (_, estimator) = steps
+    if not isinstance(estimator, estimator_class()) or len(estimator.classes_) != 2:
+        return None
+    return prepare, estimator
+
+
 def boosted_trees(model: Any) -> BoostedTrees | None:
     """The runtime form of a fitted binary gradient-boosting pipeline (an input step of
     columns passed through and encoded categories, then the estimator), the model itself if
     it is one already, or None for anything else."""
     if isinstance(model, BoostedTrees):
         return model
-    steps = _steps(model)
-    if steps is None:
+    pair = _binary_pipeline(model, _boosting_class)
+    if pair is None:
         return None
-    from sklearn.ensemble import HistGradientBoostingClassifier  # only for fitted pipelines
-
-    (_, prepare), (_, estimator) = steps
-    if not isinstance(estimator, HistGradientBoostingClassifier) or len(estimator.classes_) != 2:
-        return None
+    prepare, estimator = pair
     found = _input_columns(prepare)
     if found is None:
         return None
@@ -359,14 +381,10 @@ def linear_model(model: Any) -> LinearModel | None:
     model itself if it is one already, or None for anything else (a calibrated model too)."""
     if isinstance(model, LinearModel):
         return model
-    steps = _steps(model)
-    if steps is None:
+    pair = _binary_pipeline(model, _logistic_class)
+    if pair is None:
         return None
-    from sklearn.linear_model import LogisticRegression  # only for fitted pipelines
-
-    (_, prepare), (_, estimator) = steps
-    if not isinstance(estimator, LogisticRegression) or len(estimator.classes_) != 2:
-        return None
+    prepare, estimator = pair
     parts = _parts(prepare)
     if parts is None:
         return None
