@@ -461,6 +461,24 @@ def _audit_flags_nothing(project: Project) -> None:
     pd.DataFrame({"feature": contract.model_features, "flagged": False}).to_csv(audit, index=False)
 
 
+def test_an_audit_table_of_another_contract_stops_profile(tmp_path: Path, caplog) -> None:
+    project = make_project(tmp_path, "other", params=small_params())
+    assert project.run("preprocess", "split", "cluster") == dict.fromkeys(
+        ("preprocess", "split", "cluster"), 0
+    )
+    audit = project.file("audit_table")
+    audit.parent.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame({"feature": ["plan", "Lifetime"], "flagged": [False, True]}).to_csv(
+        audit, index=False
+    )
+    with caplog.at_level(logging.ERROR):
+        assert project.run("profile") == {"profile": 1}
+    message = _one_error(caplog)
+    assert project.paths["audit_table"] in message
+    assert "['Lifetime'], not features of" in message
+    _nothing_under(tmp_path, *stage_outputs("profile", project.paths))
+
+
 def test_drivers_lead_with_the_ratios_one_row_per_raw_feature(done: Project) -> None:
     contract = _contract(done)
     table = pd.read_csv(done.file("drivers"))

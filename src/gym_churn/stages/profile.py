@@ -116,7 +116,7 @@ def main(argv: list[str] | None = None) -> None:
     keys = contract.keys  # the member key, and the snapshot when members repeat by month
     assigned = read_table(args.assignments).set_index(keys)["segment"]
     labels = _segments_of(assigned, members, keys)
-    audit = read_table(args.audit)
+    audit = read_table(args.audit).astype({"feature": str})  # a name like 2019 stays text
     unknown = sorted(set(audit["feature"]) - set(contract.model_features))
     if unknown:
         raise DataValidationError(
