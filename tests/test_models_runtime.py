@@ -301,3 +301,64 @@ def test_runtime_npz_refuses_what_needs_pickle(tmp_path) -> None:
     (tmp_path / "text.npz").write_text("not a zip")
     with pytest.raises(ModelFileError, match=r"text\.npz"):
         read_arrays(tmp_path / "text.npz")
+
+
+def _numbers_only(step: object, frame: pd.DataFrame, y: pd.Series) -> Pipeline:
+    columns = ColumnTransformer([("n", step, list(frame.columns))])
+    return Pipeline([("encode", columns), ("model", LogisticRegression(max_iter=1000))]).fit(
+        frame, y
+    )
+
+
+# the all-gaps column: scikit-learn says it leaves it out, which is the point of the case
+@pytest.mark.filterwarnings("ignore:Skipping features without any observed values")
+@pytest.mark.parametrize(
+    "layout",
+    [
+        "gaps coded -1",  # an imputer of another missing value
+        "two scalers",  # more than one step after the imputer
+        "a column of gaps only",  # left out by the imputer: the columns no longer line up
+        "sparse indicator",
+        "columns passed through",  # the input step keeps columns it does not name
+    ],
+)
+def test_a_logistic_regression_layout_it_does_not_know_has_no_linear_form(layout: str) -> None:
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"a": rng.normal(size=60), "b": rng.normal(size=60)})
+    frame.loc[::7, "a"] = np.nan
+    y = pd.Series((rng.random(60) < 0.4).astype(int))
+    if layout == "gaps coded -1":
+        model = _numbers_only(SimpleImputer(missing_values=-1.0), frame.fillna(-1.0), y)
+    elif layout == "two scalers":
+        steps = Pipeline([("i", SimpleImputer()), ("s", StandardScaler()), ("t", StandardScaler())])
+        model = _numbers_only(steps, frame, y)
+    elif layout == "a column of gaps only":
+        model = _numbers_only(SimpleImputer(), frame.assign(b=np.nan), y)
+    elif layout == "sparse indicator":
+        model = _numbers_only(SimpleImputer(add_indicator=True), frame, y)
+        model[0].transformers_[0][1].indicator_.sparse = True  # as if fitted with sparse=True
+    else:
+        columns = ColumnTransformer([("n", SimpleImputer(), ["a"])], remainder="passthrough")
+        model = Pipeline([("encode", columns), ("model", LogisticRegression())]).fit(
+            frame.fillna(0.0), y
+        )
+    assert linear_model(model) is None
+    assert runtime_model(model) is None
+
+
+def test_a_dropped_part_puts_out_nothing_and_the_rest_is_read() -> None:
+    rng = np.random.default_rng(1)
+    frame = pd.DataFrame({"a": rng.normal(size=60), "b": rng.normal(size=60)})
+    frame.loc[::5, "a"] = np.nan
+    y = pd.Series((rng.random(60) < 0.4).astype(int))
+    columns = ColumnTransformer([("n", SimpleImputer(add_indicator=True), ["a"]),
+                                 ("unused", "drop", ["b"])])  # fmt: skip
+    model = Pipeline([("encode", columns), ("model", LogisticRegression())]).fit(frame, y)
+
+    linear = linear_model(model)
+
+    assert linear is not None
+    assert linear.columns == ["a", "a"]  # the number, then its indicator
+    np.testing.assert_allclose(
+        linear.log_odds(frame), model.decision_function(frame), rtol=1e-12, atol=1e-12
+    )
