@@ -23,7 +23,7 @@ def _lock(root: Path, scored: str, figures: str) -> None:
     lock = {
         "schema": "2.0",
         "stages": {
-            "check_params": {"cmd": "x", "deps": [{"path": "p.py", "md5": "d0"}]},
+            "split": {"cmd": "x", "deps": [{"path": "p.py", "md5": "d0"}]},  # no outputs
             "score": {
                 "cmd": "x",
                 "deps": [{"path": "src/a.py", "md5": "d1"}],  # deps are not outputs
