@@ -679,3 +679,20 @@ def test_the_drivers_get_each_groups_model_reliance(other_contract) -> None:
     # a group evaluate did not measure, or a feature of no group: a gap
     assert np.isnan(rows.loc[other_contract.groups[groups[0]][0], "reliance"])
     assert np.isnan(rows.loc["not_a_column", "reliance"])
+
+
+def test_the_report_renders_without_a_folder_for_compiled_templates(gym_inputs, monkeypatch):
+    from gym_churn.report import render as render_module
+
+    expected = build_report(gym_inputs)
+
+    def no_folder(*args, **kwargs):
+        raise RuntimeError("Cannot determine safe temp directory")
+
+    monkeypatch.setattr(render_module, "FileSystemBytecodeCache", no_folder)
+    render_module._environment.cache_clear()
+    try:
+        assert render_module._environment(False).bytecode_cache is None
+        assert build_report(gym_inputs) == expected
+    finally:
+        render_module._environment.cache_clear()

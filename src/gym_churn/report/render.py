@@ -48,7 +48,10 @@ def _environment(html: bool) -> Environment:
     # the user's own), one set per form: compiling them took a third of the report stage.
     # Jinja checks each against its template's source before using it, as Python does its
     # .pyc files.
-    compiled = FileSystemBytecodeCache(pattern=f"gym-churn-{'html' if html else 'md'}-%s.cache")
+    try:
+        compiled = FileSystemBytecodeCache(pattern=f"gym-churn-{'html' if html else 'md'}-%s.cache")
+    except (OSError, RuntimeError):  # no private temporary folder: compile every time
+        compiled = None
     env = Environment(
         loader=PackageLoader("gym_churn.report", "templates"),
         bytecode_cache=compiled,
