@@ -25,16 +25,16 @@ Role = Literal["lever", "attribute", "behaviour", "tenure"]
 Missing = Literal["error", "drop", "keep"]
 Scalar = str | int | float | bool
 
-# Position of the row in the export (1 = first data row): the key when the contract names no
-# ID column, so a scored row can still be traced to its line (line = member_row + 1). It is
-# named in the population's words (row_key): member_row for members, customer_row for customers.
-ROW_KEY = "member_row"
-
 
 def row_key(one: str) -> str:
     """The row-number key's name for a population ("member" -> "member_row")."""
     return re.sub(r"\W+", "_", one.strip().lower()).strip("_") + "_row"
 
+
+# Position of the row in the export (1 = first data row): the key when the contract names no
+# ID column, so a scored row can still be traced to its line (line = member_row + 1). It is
+# named in the population's words (row_key): member_row for members, customer_row for customers.
+ROW_KEY = row_key("member")
 
 # Columns the pipeline adds to per-member outputs; no contract column may take these names.
 RESERVED = frozenset(
