@@ -113,16 +113,25 @@ def test_every_params_section_is_listed() -> None:
     assert listed == set(PARAMS)
 
 
-@pytest.mark.parametrize("stage", ["score", "evaluate"])
-def test_the_model_spec_comes_from_train_not_from_params(stage: str) -> None:
-    # score cross-validates (evaluate back-tests) the model spec train kept, read from the
-    # train summary (a dependency): a threshold or grid change re-runs them only when train's
-    # choice changes.
-    spec = DVC["stages"][stage]
+def test_the_model_spec_comes_from_train_not_from_params() -> None:
+    # evaluate back-tests the model spec train kept, read from the train summary (a
+    # dependency): a threshold or grid change re-runs it only when train's choice changes.
+    spec = DVC["stages"]["evaluate"]
     train_keys = [e for e in spec["params"] if e.split(".")[0] == "train"]
-    # the folds and their fits' sample size are theirs to use
+    # the folds and their fits' sample size are its to use
     assert train_keys in ([], ["train.max_fit_rows"], ["train.cv_folds", "train.max_fit_rows"])
     assert PATHS["train_summary"] in {_resolve(d) for d in spec["deps"]}
+
+
+def test_score_reads_the_out_of_fold_scores_train_wrote_and_no_train_setting() -> None:
+    # train cross-validates the listing model over every member; score only reads the result
+    # (and so never loads scikit-learn): no train setting re-runs it unless the scores change
+    score, train = DVC["stages"]["score"], DVC["stages"]["train"]
+    assert [e for e in score["params"] if e.split(".")[0] == "train"] == []
+    assert PATHS["member_scores"] in {_resolve(d) for d in score["deps"]}
+    assert PATHS["member_scores"] in {
+        _resolve(next(iter(o)) if isinstance(o, dict) else o) for o in train["outs"]
+    }
 
 
 @pytest.mark.parametrize("stage", ["score", "campaign"])

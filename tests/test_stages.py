@@ -245,7 +245,7 @@ def _options(stage: str) -> dict[str, str]:
         ("profile", {"--members": "processed", "--train": "train", "--test": "test",
                      "--assignments": "assignments", "--audit": "audit_table"}),
         ("score", {"--members": "processed", "--model-arrays": "model_arrays",
-                   "--segment-arrays": "segment_arrays"}),
+                   "--segment-arrays": "segment_arrays", "--member-scores": "member_scores"}),
         ("campaign", {"--test": "test", "--members": "processed"}),
         ("report", {"--summary": "train_summary", "--audit-metrics": "audit_metrics",
                     "--drivers": "drivers", "--tenure": "tenure", "--rules": "rules",
@@ -553,6 +553,37 @@ def test_the_scored_table_holds_every_member_scored_out_of_fold(done: Project) -
     assert (scored["segment"].map(names) == scored["segment_name"]).all()
     metrics = _json(done, "score_metrics")
     assert metrics["at_risk_share"] == pytest.approx(scored["at_risk"].mean())
+    # the probabilities are train's out-of-fold scores of every member, in the same order
+    oof = pd.read_csv(done.file("member_scores"))
+    assert oof[contract.key].tolist() == members[contract.key].tolist()
+    assert scored["churn_probability"].to_numpy() == pytest.approx(
+        oof["churn_probability"].to_numpy(), abs=1e-6
+    )
+    from sklearn.metrics import roc_auc_score
+
+    y = members[contract.target.column]
+    assert metrics["scored_members_roc_auc"] == pytest.approx(
+        roc_auc_score(y, oof["churn_probability"]), abs=1e-6
+    )
+
+
+def test_score_refuses_out_of_fold_scores_of_other_members(
+    done: Project, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # scores train wrote for another export (or rows in another order) would be joined to
+    # the wrong members: one clear error, nothing written
+    shuffled = pd.read_csv(done.file("member_scores")).iloc[::-1]
+    stale = tmp_path / "member_scores.csv"
+    shuffled.to_csv(stale, index=False)
+    outputs = ("scoring_settings", "runtime", "scored", "score_metrics")
+    moved = {name: str(tmp_path / "out" / Path(done.paths[name]).name) for name in outputs}
+    paths = {**done.paths, "member_scores": str(stale), **moved}
+    with inside(done.root), caplog.at_level(logging.ERROR):
+        assert run_stage("score", paths) == 1
+    message = _one_error(caplog)
+    assert str(stale) in message
+    assert "same order" in message
+    assert not (tmp_path / "out").exists()
 
 
 def test_gym_churn_score_on_the_test_split_gives_evaluates_probabilities(

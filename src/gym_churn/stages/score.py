@@ -8,10 +8,11 @@ never imports scikit-learn. Gradient boosting and logistic regression (uncalibra
 runtime form; a random forest or a calibrated model has none and is scored from its skops
 file.
 
-Then the spec of the model that lists members (train's summary) is cross-validated over all
-members, so no member is scored by a model that saw its own label. The probabilities go
-through the same scorer as `gym-churn-score` (scoring.scorer.describe): the same deciles,
-at-risk rule, segments, reasons and suggested lever.
+Then every member's out-of-fold probability (train cross-validated the spec of the model
+that lists members over all members, so no member is scored by a model that saw its own
+label) goes through the same scorer as `gym-churn-score` (scoring.scorer.describe): the same
+deciles, at-risk rule, segments, reasons and suggested lever. Like gym-churn-score, this
+stage does not import scikit-learn for a model with a runtime form.
 
 Reads  --members        every preprocessed member
        --train          the training split (the background and the drift reference)
@@ -20,7 +21,7 @@ Reads  --members        every preprocessed member
        --segment-arrays the runtime form of the segment assigner (cluster)
        --bundle         the model bundle folder (models/), with train's summary and the
                         segment names
-       --summary        the bundle's train summary: the model spec to cross-validate
+       --member-scores  every member's out-of-fold churn probability (train)
 Writes --scoring        models/scoring.json
        --runtime        models/runtime.npz
        --scored         data/scored/members_scored.csv: member key, churn_probability,
@@ -29,28 +30,26 @@ Writes --scoring        models/scoring.json
                         columns
        --metrics        metrics/score.json: the table's ROC-AUC against actual churn, and
                         the share of members at risk
-Params base.seed, train.cv_folds, train.max_fit_rows, scoring.*
+Params base.seed, scoring.*
 """
 
 from __future__ import annotations
 
 import logging
 
-from sklearn.metrics import roc_auc_score
-
 from gym_churn.cli import exit_with, parser, stage_main
+from gym_churn.errors import DataValidationError
+from gym_churn.evaluation.ranking import rank_roc_auc
 from gym_churn.io import (
     load_contract,
     load_params,
     read_arrays,
-    read_json,
     read_table,
     write_arrays,
     write_json,
     write_table,
 )
 from gym_churn.models.runtime import from_arrays, to_arrays
-from gym_churn.models.selection import member_oof_scores, model_from_summary
 from gym_churn.scoring.bundle import scoring_bundle
 from gym_churn.scoring.labels import with_labels
 from gym_churn.scoring.load import load_scorer
@@ -63,12 +62,19 @@ log = logging.getLogger(__name__)
 def main(argv: list[str] | None = None) -> None:
     args = parser(
         __doc__, "members", "train", "contract", "model_arrays", "segment_arrays", "bundle",
-        "summary",
-        "scoring", "runtime", "scored", "metrics",
+        "member_scores", "scoring", "runtime", "scored", "metrics",
     ).parse_args(argv)  # fmt: skip
     params = load_params(args.params)
     contract = load_contract(args.contract)
     key, seed = contract.key, params.base.seed
+    members = read_table(args.members)
+    oof = read_table(args.member_scores)
+    if not oof[key].equals(members[key]):  # checked before anything is written
+        raise DataValidationError(
+            f"{args.member_scores}: its members are not those of {args.members} in the same "
+            "order; run train again (dvc repro)"
+        )
+    proba = oof["churn_probability"].to_numpy()
     bundle = scoring_bundle(read_table(args.train), contract, params.scoring, seed)
     # the runtime forms train and cluster wrote: no skops file is loaded here
     model, _ = from_arrays(read_arrays(args.model_arrays))
@@ -84,18 +90,12 @@ def main(argv: list[str] | None = None) -> None:
         args.scoring,
     )  # fmt: skip
 
-    members = read_table(args.members)
     scorer = load_scorer(args.bundle)
-    spec = model_from_summary(read_json(args.summary), scorer.model_contract, seed)
-    _, cv = member_oof_scores(
-        members, spec, scorer.model_contract, params.train.cv_folds, seed,
-        params.train.max_fit_rows,
-    )  # fmt: skip
-    scored = describe(scorer, members, cv.oof_proba)
+    scored = describe(scorer, members, proba)
     scored = scored.join(members.drop(columns=[key]))
     y = members[contract.target.column]
     result = {
-        "scored_members_roc_auc": float(roc_auc_score(y, cv.oof_proba)),
+        "scored_members_roc_auc": rank_roc_auc(y, proba),
         "at_risk_share": float(scored["at_risk"].mean()),
     }
     # two-valued text columns keep their labels (Female/Male, No/Yes) in the table people read

@@ -7,7 +7,8 @@ contract says a column is `known_before_outcome`. The model on every column is f
 its test figures stay the headline metrics (evaluate), so they compare across changes.
 
 Reads  --train          the training split
-       --members        every preprocessed member (anomalies are counted on all of them)
+       --members        every preprocessed member (anomalies are counted on all of them;
+                        each gets an out-of-fold score)
        --contract       the data contract (features, their kinds and categories)
 Writes --model          the model that lists members (the bundle's), as a skops file
        --summary        JSON: that model's spec, CV ROC-AUC, threshold and decile edges;
@@ -24,6 +25,10 @@ Writes --model          the model that lists members (the bundle's), as a skops 
                         same folds), the best single-feature ROC-AUC, anomaly rows
        --audit-table    reports/audit.csv: per model feature, single-feature ROC-AUC and the
                         one-class tails of its range
+       --member-scores  every member's out-of-fold churn probability from the spec of the
+                        model that lists members (the same folds over the whole export, so
+                        no member is scored by a model that saw its own label): the key and
+                        churn_probability, in the members' order (score reads it)
 Params base.seed, train.*, audit.*
 """
 
@@ -46,7 +51,12 @@ from gym_churn.io import (
     write_table,
 )
 from gym_churn.models.runtime import runtime_model, to_arrays
-from gym_churn.models.selection import fit_with_cv, refit_spec
+from gym_churn.models.selection import (
+    fit_with_cv,
+    member_oof_scores,
+    model_from_summary,
+    refit_spec,
+)
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +73,7 @@ def defined_fields(records: list[dict]) -> list[dict]:
 def main(argv: list[str] | None = None) -> None:
     args = parser(
         __doc__, "train", "members", "contract", "model", "summary", "model_all",
-        "model_arrays", "model_all_arrays", "audit_metrics", "audit_table",
+        "model_arrays", "model_all_arrays", "audit_metrics", "audit_table", "member_scores",
     ).parse_args(argv)  # fmt: skip
     params = load_params(args.params)
     contract = load_contract(args.contract)
@@ -92,7 +102,15 @@ def main(argv: list[str] | None = None) -> None:
         # The contract travels with the model, so scoring a new export needs no checkout.
         "contract": contract_to_dict(contract),
     }
-    found = anomalies(read_table(args.members), contract)
+    members = read_table(args.members)
+    found = anomalies(members, contract)
+    # every member's out-of-fold score: cross-validated here, where scikit-learn is loaded
+    # already, so the score stage that completes the bundle and lists members never loads it
+    listing_contract = without_columns(contract, excluded) if excluded else contract
+    member_scores, _ = member_oof_scores(
+        members, model_from_summary(summary, listing_contract, seed), listing_contract,
+        params.train.cv_folds, seed, params.train.max_fit_rows,
+    )  # fmt: skip
     aucs = table["single_feature_roc_auc"].dropna()
     if aucs.empty:
         log.warning("no column ranks members (each is constant or all gaps): no single ROC-AUC")
@@ -113,6 +131,7 @@ def main(argv: list[str] | None = None) -> None:
     write_arrays(to_arrays(runtime_model(full_model), None), args.model_all_arrays)
     write_json(summary, args.summary)
     write_table(table, args.audit_table)
+    write_table(member_scores, args.member_scores)
     write_json(audit, args.audit_metrics)
     log.info(
         "%s (train.model: %s): CV ROC-AUC %.4f on every column; flagged %s; the model that "
