@@ -6,7 +6,8 @@ the last months, whose outcome is not known yet).
 tests/test_e2e_params.py runs them (bench/run.py: each stage's own main with dvc.yaml's
 command, in its order), with lighter params. It checks what the issue asks to see: the test
 split is one month, later than every training row; no customer's rows sit on both sides of
-any CV fold; the backtest covers 3 months with ROC-AUC, lift, ECE and churn rate each; the
+any CV fold (the candidates' on the training split, the out-of-fold scores' on every
+member); the backtest covers 3 months with ROC-AUC, lift, ECE and churn rate each; the
 campaign lists only customers whose outcome is not known yet, keyed by their ID.
 """
 
@@ -60,12 +61,13 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, pd.DataFram
         params[section][key] = value
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
 
-    folds: list[tuple[np.ndarray, np.ndarray]] = []
+    folds: list[tuple[int, np.ndarray, np.ndarray]] = []
     real = selection.cross_validate
 
-    def recording(*args: Any, **kwargs: Any) -> Any:
-        result = real(*args, **kwargs)
-        folds.extend(zip(result["indices"]["train"], result["indices"]["test"], strict=True))
+    def recording(estimator: Any, X: Any, *args: Any, **kwargs: Any) -> Any:
+        result = real(estimator, X, *args, **kwargs)
+        pairs = zip(result["indices"]["train"], result["indices"]["test"], strict=True)
+        folds.extend((len(X), fit, held) for fit, held in pairs)
         return result
 
     bench = _bench_run()
@@ -99,13 +101,21 @@ def test_the_test_split_is_one_month_later_than_every_training_row(project) -> N
 def test_no_customer_sits_on_both_sides_of_any_cv_fold(project) -> None:
     repo, _, folds = project
     train = pd.read_csv(repo / "data" / "split" / "train.csv")
+    members = pd.read_csv(repo / "data" / "processed" / "members.csv")
     summary = json.loads((repo / "models" / "train_summary.json").read_text())
     assert train["customer_id"].duplicated().any()  # customers do repeat across months
-    # every candidate's folds and nothing else (each candidate: cv_folds folds)
-    assert len(folds) == summary["cv_folds"] * len(summary["candidates"])
-    ids = train["customer_id"].to_numpy()
-    for train_idx, test_idx in folds:
-        assert not set(ids[train_idx]) & set(ids[test_idx])
+    assert len(members) > len(train)
+    # on the training split, every candidate's folds (each: cv_folds folds); on every
+    # member, the folds of the out-of-fold scores score lists them with
+    on_train = [(fit, held) for n, fit, held in folds if n == len(train)]
+    on_members = [(fit, held) for n, fit, held in folds if n == len(members)]
+    assert len(on_train) == summary["cv_folds"] * len(summary["candidates"])
+    assert len(on_members) == summary["cv_folds"]
+    assert len(on_train) + len(on_members) == len(folds)
+    for table, table_folds in ((train, on_train), (members, on_members)):
+        ids = table["customer_id"].to_numpy()
+        for fit, held in table_folds:
+            assert not set(ids[fit]) & set(ids[held])
 
 
 def test_the_backtest_covers_three_months_with_each_figure(project) -> None:
