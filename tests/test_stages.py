@@ -113,8 +113,13 @@ class Project:
         return self.root / self.paths[name]
 
     def run(self, *stages: str, draw: bool = True) -> dict[str, int]:
-        """Run `stages` in order; `draw=False` builds no figure at all (see FIGURE_STAGES)."""
+        """Run `stages` in order; `draw=False` builds no figure at all (see FIGURE_STAGES).
+
+        What a stage hands to another core (gym_churn.alongside) runs in this process here,
+        where coverage sees it and the placeholders below apply; tests/test_alongside.py and
+        the end-to-end runs (real dvc, tests/test_e2e*.py) fork."""
         with inside(self.root), pytest.MonkeyPatch.context() as patch:
+            patch.setattr("gym_churn.alongside.forks", lambda: False)
             for module in FIGURE_STAGES:
                 patch.setattr(f"gym_churn.stages.{module}.save_figure", _unrendered)
                 if not draw:

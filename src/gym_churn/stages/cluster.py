@@ -17,8 +17,12 @@ from __future__ import annotations
 import logging
 import math
 from pathlib import Path
+from typing import Any
+
+import pandas as pd
 
 from gym_churn import plots
+from gym_churn.alongside import alongside
 from gym_churn.cli import exit_with, parser, stage_main
 from gym_churn.errors import ContractError, ParamsError
 from gym_churn.features import model_inputs
@@ -73,12 +77,18 @@ def main(argv: list[str] | None = None) -> None:
     }
     seg = segmentation.segment(inputs, encoder, churn, base, **sampling, fit_rows=cfg.fit_max_rows)
     ks = list(range(cfg.k_min, cfg.k_max + 1))
-    scan = segmentation.k_scan(
-        inputs, encoder, base, ks, **sampling, chosen=seg, scan_resamples=cfg.scan_resamples
-    )
-    link, sample_rows = segmentation.dendrogram_linkage(
-        inputs, encoder, cfg.dendrogram_rows, params.base.seed
-    )
+    figures = Path(args.figures)
+    # the model file and the dendrogram are made meanwhile (alongside): the k-scan's refits
+    # are most of the stage
+    with alongside(
+        lambda: _model_and_dendrogram(
+            seg, inputs, encoder, cfg, params.base.seed, args.model, figures
+        ),
+        "saving the segment model and drawing the dendrogram",
+    ):
+        scan = segmentation.k_scan(
+            inputs, encoder, base, ks, **sampling, chosen=seg, scan_resamples=cfg.scan_resamples
+        )
     clusters = segmentation.segment_summary(seg.labels, churn)
     rates = [c["churn_rate"] for c in clusters]
     # a figure that does not apply is left out (strict JSON has no NaN), and the log says why
@@ -93,7 +103,6 @@ def main(argv: list[str] | None = None) -> None:
         "clusters": clusters,
     }
 
-    save_model(seg.assigner, args.model)
     write_arrays(to_arrays(None, centroids(seg.assigner)), args.arrays)
     write_table(
         # keyed by member (and snapshot: a member of a panel has a row per month)
@@ -101,9 +110,7 @@ def main(argv: list[str] | None = None) -> None:
         args.assignments,
     )
     write_plot_data(scan, args.k_scan)
-    figures = Path(args.figures)
     save_figure(plots.k_scan_figure(scan, cfg.k), figures / "k_scan.png")
-    save_figure(plots.dendrogram_figure(link, cfg.k, sample_rows), figures / "dendrogram.png")
     write_json(result, args.metrics)
     log.info(
         "%s k=%d: silhouette %s, stability ARI %.3f, churn rates %s",
@@ -113,6 +120,21 @@ def main(argv: list[str] | None = None) -> None:
         seg.stability_ari,
         ", ".join(f"{r:.1%}" for r in rates),
     )
+
+
+def _model_and_dendrogram(
+    seg: segmentation.Segmentation,
+    inputs: pd.DataFrame,
+    encoder: Any,
+    cfg: Any,
+    seed: int,
+    model: str,
+    figures: Path,
+) -> None:
+    """The segment assigner's skops file, and the Ward dendrogram of a seeded sample."""
+    save_model(seg.assigner, model)
+    link, sample_rows = segmentation.dendrogram_linkage(inputs, encoder, cfg.dendrogram_rows, seed)
+    save_figure(plots.dendrogram_figure(link, cfg.k, sample_rows), figures / "dendrogram.png")
 
 
 if __name__ == "__main__":

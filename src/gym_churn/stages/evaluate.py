@@ -37,6 +37,7 @@ import pandas as pd
 from sklearn.metrics import roc_auc_score
 
 from gym_churn import plots
+from gym_churn.alongside import alongside
 from gym_churn.cli import exit_with, parser, stage_main
 from gym_churn.contract.spec import Contract, without_columns
 from gym_churn.evaluation import metrics as m
@@ -85,7 +86,32 @@ def main(argv: list[str] | None = None) -> None:
     listing_proba = predict(listing, listing_contract, test) if excluded else proba
     threshold = full["threshold"]
     scores = m.classification_metrics(y, proba, threshold, cfg.calibration_bins)
-    baseline = baseline_roc_auc(train, test, contract, params.train.max_fit_rows)
+    curves = {
+        "roc": m.roc_points(y, proba),
+        "pr": m.pr_points(y, proba),
+        "confusion": m.confusion_rows(y, proba, threshold),
+        "calibration": m.calibration_points(y, proba, cfg.calibration_bins),
+        "gain": m.cumulative_gain(y, proba),
+    }
+    figures = Path(args.figures)
+    # the curves' figures are drawn meanwhile (alongside); model reliance is computed here
+    with alongside(
+        lambda: _curve_figures(curves, scores, float(y.mean()), figures),
+        "drawing the evaluation figures",
+    ):
+        baseline = baseline_roc_auc(train, test, contract, params.train.max_fit_rows)
+        curves["importance"] = grouped_reliance(
+            model,
+            X,
+            y,
+            contract.groups,
+            repeats=cfg.permutation_repeats,
+            max_rows=cfg.permutation_max_rows,
+            seed=seed,
+        ).assign(label=lambda t: [contract.group_label(g) for g in t["group"]])
+        months = _backtest(args, params, listing_contract, summary)
+        save_figure(plots.importance_figure(curves["importance"]), figures / "importance.png")
+        save_figure(plots.backtest_figure(months), args.backtest_figure)
     # headline figures first: `dvc exp show` keeps the leftmost metric columns in view
     headline = ("roc_auc", "top_decile_lift", "ece", "brier", "f1")
     results = {
@@ -99,38 +125,9 @@ def main(argv: list[str] | None = None) -> None:
         "cv_roc_auc_std": full["cv_roc_auc_std"],
         "test_rows": len(test),
     }
-
-    curves = {
-        "roc": m.roc_points(y, proba),
-        "pr": m.pr_points(y, proba),
-        "confusion": m.confusion_rows(y, proba, threshold),
-        "calibration": m.calibration_points(y, proba, cfg.calibration_bins),
-        "gain": m.cumulative_gain(y, proba),
-        "importance": grouped_reliance(
-            model,
-            X,
-            y,
-            contract.groups,
-            repeats=cfg.permutation_repeats,
-            max_rows=cfg.permutation_max_rows,
-            seed=seed,
-        ).assign(label=lambda t: [contract.group_label(g) for g in t["group"]]),
-    }
-    months = _backtest(args, params, listing_contract, summary)
-    figures = {
-        "roc": plots.roc_figure(curves["roc"], scores["roc_auc"]),
-        "pr": plots.pr_figure(curves["pr"], scores["pr_auc"], float(y.mean())),
-        "confusion": plots.confusion_figure(curves["confusion"]),
-        "calibration": plots.calibration_figure(curves["calibration"], scores["ece"]),
-        "gain": plots.gain_figure(curves["gain"], scores["top_decile_lift"]),
-        "importance": plots.importance_figure(curves["importance"]),
-    }
     for name, frame in curves.items():
         write_plot_data(frame, getattr(args, name))
     write_plot_data(months, args.backtest_table)
-    for name, fig in figures.items():
-        save_figure(fig, Path(args.figures) / f"{name}.png")
-    save_figure(plots.backtest_figure(months), args.backtest_figure)
     write_json(results, args.metrics)
     write_json(backtest_summary(months), args.backtest_metrics)
     log.info(
@@ -139,6 +136,21 @@ def main(argv: list[str] | None = None) -> None:
         results["roc_auc"], baseline, results["listing_model_roc_auc"], results["f1"],
         results["brier"], results["ece"], results["top_decile_lift"], len(months),
     )  # fmt: skip
+
+
+def _curve_figures(
+    curves: dict[str, pd.DataFrame], scores: dict[str, Any], churn_rate: float, folder: Path
+) -> None:
+    """The figures of the test split's curves: ROC, precision-recall, confusion, calibration
+    and gain."""
+    save_figure(plots.roc_figure(curves["roc"], scores["roc_auc"]), folder / "roc.png")
+    save_figure(plots.pr_figure(curves["pr"], scores["pr_auc"], churn_rate), folder / "pr.png")
+    save_figure(plots.confusion_figure(curves["confusion"]), folder / "confusion.png")
+    save_figure(
+        plots.calibration_figure(curves["calibration"], scores["ece"]),
+        folder / "calibration.png",
+    )
+    save_figure(plots.gain_figure(curves["gain"], scores["top_decile_lift"]), folder / "gain.png")
 
 
 def _model(arrays: str, skops: str) -> Any:

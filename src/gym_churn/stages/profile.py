@@ -53,6 +53,7 @@ import numpy as np
 import pandas as pd
 
 from gym_churn import plots
+from gym_churn.alongside import alongside
 from gym_churn.analysis.audit import flagged_columns
 from gym_churn.analysis.drivers import drivers_table, familywise_confidence, significant
 from gym_churn.analysis.tenure import churn_by_tenure, early_churn
@@ -110,12 +111,9 @@ def main(argv: list[str] | None = None) -> None:
     ).parse_args(argv)  # fmt: skip
     params = load_params(args.params)
     contract = load_contract(args.contract)
-    cfg, seed = params.profile, params.base.seed
-    target = contract.target.column
     members, train, test = read_table(args.members), read_table(args.train), read_table(args.test)
     keys = contract.keys  # the member key, and the snapshot when members repeat by month
     assigned = read_table(args.assignments).set_index(keys)["segment"]
-    labels = _segments_of(assigned, members, keys)
     audit = read_table(args.audit).astype({"feature": str})  # a name like 2019 stays text
     unknown = sorted(set(audit["feature"]) - set(contract.model_features))
     if unknown:
@@ -124,6 +122,40 @@ def main(argv: list[str] | None = None) -> None:
             f"{args.contract}; re-run the train stage with this contract"
         )
     flagged = flagged_columns(audit, contract)
+    figures = Path(args.figures)
+    with alongside(
+        lambda: _member_figures(members, contract, figures), "drawing the member figures"
+    ):
+        _profile(args, params, contract, members, train, test, assigned, flagged)
+
+
+def _member_figures(members: pd.DataFrame, contract: Contract, figures: Path) -> None:
+    """The figures of the members as they are: each column by churn, and correlations."""
+    target = contract.target.column
+    titles = {c: contract.words(c).label for c in contract.raw_features}
+    save_figure(
+        plots.distributions_by_churn(members, contract.raw_features, target, titles),
+        figures / "distributions.png",
+    )
+    numbers = [c for c in contract.raw_features if contract.kind(c) != "categorical"]
+    correlations = plots.correlation_heatmap(members, [*numbers, target])
+    save_figure(correlations, figures / "correlations.png")
+
+
+def _profile(
+    args: argparse.Namespace,
+    params: Any,
+    contract: Contract,
+    members: pd.DataFrame,
+    train: pd.DataFrame,
+    test: pd.DataFrame,
+    assigned: pd.Series,
+    flagged: list[str],
+) -> None:
+    """The drivers, then the segments' profiles and portraits, and the rule segments."""
+    cfg, seed, target = params.profile, params.base.seed, contract.target.column
+    keys = contract.keys
+    labels = _segments_of(assigned, members, keys)
     _drivers(args, params, contract, members, flagged)
 
     y = members[target]
@@ -159,14 +191,6 @@ def main(argv: list[str] | None = None) -> None:
         ),
         figures / "segments.png",
     )
-    titles = {c: contract.words(c).label for c in contract.raw_features}
-    save_figure(
-        plots.distributions_by_churn(members, contract.raw_features, target, titles),
-        figures / "distributions.png",
-    )
-    numbers = [c for c in contract.raw_features if contract.kind(c) != "categorical"]
-    correlations = plots.correlation_heatmap(members, [*numbers, target])
-    save_figure(correlations, figures / "correlations.png")
     write_plot_data(profiles.assign(name=[names[s] for s in profiles["segment"]]), args.segments)
     write_table(table.round(6), args.rules)
     write_json(

@@ -30,8 +30,10 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 from gym_churn import plots
+from gym_churn.alongside import alongside
 from gym_churn.analysis.tenure import early_churn
 from gym_churn.cli import exit_with, parser, stage_main
 from gym_churn.io import (
@@ -100,14 +102,30 @@ def main(argv: list[str] | None = None) -> None:
         backtest=read_json(args.backtest_metrics),
         campaign_list=read_table(args.campaign_list),
     )
-    drawn = {**marketer_figures(inputs, plots), "profit": profit_figure(inputs, plots)}
-    for name, fig in drawn.items():
-        paths[name] = Path(args.report_figures) / f"{name}.png"
-        save_figure(fig, paths[name])
-    refs = figure_refs(paths, report_dir)
-    write_text(build_report(inputs, refs), args.report)
-    write_text(build_html(inputs, refs), args.html)
+    folder = Path(args.report_figures)
+    # the marketer's charts are drawn meanwhile (alongside); their names are known up front
+    names = [*marketer_figures(inputs, _Unneeded()), "profit"]
+    paths |= {name: folder / f"{name}.png" for name in names}
+    with alongside(lambda: _marketer_charts(inputs, folder), "drawing the report's charts"):
+        save_figure(profit_figure(inputs, plots), paths["profit"])
+        refs = figure_refs(paths, report_dir)
+        report, html = build_report(inputs, refs), build_html(inputs, refs)
+    write_text(report, args.report)
+    write_text(html, args.html)
     log.info("report -> %s, %s", args.report, args.html)
+
+
+class _Unneeded:
+    """Stands in for the plots module: every figure comes out None, so marketer_figures
+    tells which charts the report has without drawing them."""
+
+    def __getattr__(self, name: str) -> Any:
+        return lambda *args, **kwargs: None
+
+
+def _marketer_charts(inputs: ReportInputs, folder: Path) -> None:
+    for name, fig in marketer_figures(inputs, plots).items():
+        save_figure(fig, folder / f"{name}.png")
 
 
 if __name__ == "__main__":
