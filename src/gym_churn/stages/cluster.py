@@ -22,7 +22,7 @@ from typing import Any
 import pandas as pd
 
 from gym_churn import plots
-from gym_churn.alongside import alongside
+from gym_churn.alongside import alongside, in_two
 from gym_churn.cli import exit_with, parser, stage_main
 from gym_churn.errors import ContractError, ParamsError
 from gym_churn.features import model_inputs
@@ -86,8 +86,19 @@ def main(argv: list[str] | None = None) -> None:
         ),
         "saving the segment model and drawing the dendrogram",
     ):
-        scan = segmentation.k_scan(
-            inputs, encoder, base, ks, **sampling, chosen=seg, scan_resamples=cfg.scan_resamples
+        # each k of the scan is fitted on its own: half the ks in a second process (in_two)
+        scan = in_two(
+            lambda some: segmentation.k_scan(
+                inputs,
+                encoder,
+                base,
+                some,
+                **sampling,
+                chosen=seg,
+                scan_resamples=cfg.scan_resamples,
+            ),
+            ks,
+            "the k-scan",
         )
     clusters = segmentation.segment_summary(seg.labels, churn)
     rates = [c["churn_rate"] for c in clusters]
