@@ -1,5 +1,9 @@
 """`python -m gym_churn.stages <stage> [options]`: run one stage, as dvc.yaml's commands do.
 
+A command hands its stage to the stage server when there is one (stages._server: a process
+with the libraries loaded that forks a child per stage), and starts one for the next
+command when there is none.
+
 The same as `python -m gym_churn.stages.<stage> [options]`, started faster: the cyclic
 garbage collector is off while the stage's modules load (pandas, scikit-learn, matplotlib:
 some 2,000 modules whose objects its passes traversed again and again, 5-10% of a stage's
@@ -31,6 +35,12 @@ def main(argv: list[str] | None = None) -> int:
     args.add_argument("stage", choices=stage_names())
     args.add_argument("options", nargs=argparse.REMAINDER, help="the stage's own options")
     parsed = args.parse_args(argv)
+    if argv is None:  # a command: a stage server with the libraries loaded may run it
+        from gym_churn.stages._server import served
+
+        code = served(parsed.stage, parsed.options)
+        if code is not None:
+            return code
     enabled = gc.isenabled()
     gc.disable()
     try:

@@ -1,0 +1,289 @@
+"""A resident process with the stages' libraries loaded, which forks one child per stage.
+
+Each stage command is a new Python process that imports pandas, scikit-learn, matplotlib
+and skops again: ~6.6 s of start-up over nine stages, a third of `dvc repro --force` on the
+bundled export (bench/README.md). The first stage command starts this server in the
+background and runs its own stage as before; the next ones hand theirs to it. For each,
+the server forks a child with everything loaded. The child takes the command's working
+folder, environment, umask, arguments and standard streams (passed over a Unix socket, the
+streams as file descriptors), runs the stage as `python -m gym_churn.stages` does, and
+sends back its exit code, which the command exits with. What a stage writes and logs is
+the same either way.
+
+- One server per Python, package source and installed libraries (a fingerprint of their
+  files' sizes and times): an edited module or an upgraded library gets a new server, so
+  no stage runs stale code. A server exits after IDLE_SECONDS without a stage.
+- If the command dies (Ctrl-C, a kill), its child's process group is killed: nothing is
+  written after dvc saw the stage end.
+- Linux only (fork); GYM_CHURN_SERVER=0 turns it off. Anything that fails before the
+  child starts the stage falls back to running it in the command's own process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import socket
+import struct
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import gym_churn
+
+IDLE_SECONDS = 300.0
+STARTED = b"R"  # the child has the request and runs the stage
+LENGTH = struct.Struct("!I")
+CODE = struct.Struct("!i")
+MAX_SOCKET_PATH = 100  # bytes: Linux refuses Unix socket paths of 108 and more
+
+
+def enabled() -> bool:
+    """Whether stage commands use a server here."""
+    return sys.platform == "linux" and os.environ.get("GYM_CHURN_SERVER", "1") != "0"
+
+
+def fingerprint(package: Path | None = None) -> str:
+    """What a server's loaded code depends on: this Python, every file of the package and
+    the library folders of sys.path (their times change when a library is installed)."""
+    digest = hashlib.sha256(f"{sys.executable}\0{sys.version}\0".encode())
+    package = package or Path(gym_churn.__file__).parent
+    for path in sorted(package.rglob("*")):
+        if "__pycache__" in path.parts or not path.is_file():
+            continue
+        stat = path.stat()
+        digest.update(f"{path}\0{stat.st_size}\0{stat.st_mtime_ns}\0".encode())
+    prefixes = (sys.prefix, sys.base_prefix)
+    for entry in sys.path:
+        if entry and entry.startswith(prefixes) and os.path.isdir(entry):
+            digest.update(f"{entry}\0{os.stat(entry).st_mtime_ns}\0".encode())
+    return digest.hexdigest()[:16]
+
+
+def socket_path(folder: Path | None = None) -> Path | None:
+    """The server's socket for this code, in a folder only this user can enter (None when
+    that folder is someone else's or open to others, or the path too long for a socket)."""
+    folder = folder or Path(tempfile.gettempdir()) / f"gym-churn-{os.getuid()}"
+    with contextlib.suppress(FileExistsError):
+        folder.mkdir(mode=0o700)
+    stat = folder.lstat()
+    if stat.st_uid != os.getuid() or stat.st_mode & 0o077 or not folder.is_dir():
+        return None
+    path = folder / f"{fingerprint()}.sock"
+    return path if len(os.fsencode(path)) < MAX_SOCKET_PATH else None
+
+
+def _recv_exactly(conn: socket.socket, size: int) -> bytes:
+    data = b""
+    while len(data) < size:
+        chunk = conn.recv(size - len(data))
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def served(stage: str, options: list[str]) -> int | None:
+    """Run `stage` on the server and return its exit code; None when there is none to use
+    (it is then started for the next stage command, and this one runs in its own process)."""
+    if not enabled():
+        return None
+    try:
+        path = socket_path()
+    except OSError:
+        return None
+    if path is None:
+        return None
+    conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        conn.connect(str(path))
+    except (FileNotFoundError, ConnectionRefusedError):
+        conn.close()
+        start(path)
+        return None
+    except OSError:
+        conn.close()
+        return None
+    request = json.dumps(
+        {
+            "stage": stage,
+            "options": options,
+            "argv": sys.argv,
+            "cwd": os.getcwd(),
+            "env": dict(os.environ),
+            "umask": _umask(),
+        }
+    ).encode()
+    with conn:
+        try:
+            socket.send_fds(conn, [LENGTH.pack(len(request))], [0, 1, 2])
+            conn.sendall(request)
+            if conn.recv(1) != STARTED:
+                return None  # the server went away before the stage started: run it here
+        except OSError:
+            return None
+        code = _recv_exactly(conn, CODE.size)
+    if len(code) < CODE.size:
+        sys.stderr.write(f"stage {stage}: its process on the stage server ended early\n")
+        return 1
+    return CODE.unpack(code)[0]
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def start(path: Path) -> None:
+    """Start a server on `path` in the background, in its own session, holding none of
+    this process's files (a pipe it held open would keep dvc waiting)."""
+    import subprocess
+
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()  # a socket no server listens on any more
+    with contextlib.suppress(OSError):
+        subprocess.Popen(
+            [sys.executable, "-m", "gym_churn.stages._server", str(path)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+            cwd="/",
+        )
+
+
+# ------------------------------------------------------------------ the server's side
+
+
+def _receive(conn: socket.socket) -> tuple[dict[str, Any], list[int]]:
+    head, fds, _, _ = socket.recv_fds(conn, LENGTH.size, 3)
+    if len(head) < LENGTH.size:
+        head += _recv_exactly(conn, LENGTH.size - len(head))
+    (size,) = LENGTH.unpack(head)
+    return json.loads(_recv_exactly(conn, size)), fds
+
+
+def _watch(conn: socket.socket, done: Any) -> None:
+    """Kill the stage's process group when its command goes away before the stage ends."""
+    import signal
+
+    with contextlib.suppress(OSError):
+        while conn.recv(1):
+            pass
+    if not done.is_set():
+        os.killpg(0, signal.SIGKILL)
+
+
+def run_stage(stage: str, options: list[str]) -> int:
+    """The stage's main, as `python -m gym_churn.stages` runs it; its exit code."""
+    import importlib
+    import traceback
+
+    try:
+        return importlib.import_module(f"gym_churn.stages.{stage}").main(options)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else 1
+    except BaseException:  # as an uncaught error ends a Python process: traceback, code 1
+        traceback.print_exc()
+        return 1
+
+
+def _child(conn: socket.socket, listening: socket.socket) -> None:
+    """In the forked child: become the command (folder, environment, streams), run the
+    stage, send its exit code, and end."""
+    import threading
+
+    listening.close()  # only the server accepts: a child must not keep its socket alive
+    request, fds = _receive(conn)
+    os.setpgid(0, 0)  # its own process group, so a kill reaches what the stage forks
+    for target, fd in enumerate(fds):
+        os.dup2(fd, target)
+        os.close(fd)
+    os.chdir(request["cwd"])
+    os.environ.clear()
+    os.environ.update(request["env"])
+    os.umask(request["umask"])
+    sys.argv = request["argv"]
+    conn.sendall(STARTED)
+    from gym_churn.cli import configure_logging
+
+    configure_logging()  # as the stage would, with the command's GYM_CHURN_LOG_LEVEL
+    logging.getLogger(__name__).debug("run by the stage server (pid %d)", os.getpid())
+    done = threading.Event()
+    threading.Thread(target=_watch, args=(conn, done), daemon=True).start()
+    code = run_stage(request["stage"], request["options"])
+    with contextlib.suppress(OSError, ValueError):
+        sys.stdout.flush()
+        sys.stderr.flush()
+    done.set()
+    with contextlib.suppress(OSError):
+        conn.sendall(CODE.pack(code))
+    os._exit(code)
+
+
+def _warm() -> None:
+    """Import what the stages use, lazily imported ones too."""
+    import importlib
+    import pkgutil
+
+    # by name: a stage's code is what the stage imports (its dvc.yaml deps), not this list
+    stages = importlib.import_module("gym_churn.stages")
+    for module in pkgutil.iter_modules(stages.__path__):
+        if not module.name.startswith("_"):
+            importlib.import_module(f"gym_churn.stages.{module.name}")
+    importlib.import_module("gym_churn.plots")._pyplot()
+    importlib.import_module("skops.io")
+
+
+def serve(path: Path, idle: float = IDLE_SECONDS) -> None:
+    """Accept stage commands on `path` until `idle` seconds pass without one."""
+    import gc
+    import select
+    import time
+
+    listening = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        listening.bind(str(path))  # now: commands that connect wait while it loads
+    except OSError:
+        return  # another server has it
+    bound = path.stat().st_ino
+    listening.listen(16)
+    children: set[int] = set()
+    try:
+        gc.disable()
+        _warm()
+        gc.freeze()  # the children share these pages: never traverse them
+        gc.enable()
+        last = time.monotonic()
+        while children or time.monotonic() - last < idle:
+            ready, _, _ = select.select([listening], [], [], 1.0)
+            for pid in list(children):
+                with contextlib.suppress(ChildProcessError):
+                    if os.waitpid(pid, os.WNOHANG)[0]:
+                        children.discard(pid)
+            if not ready:
+                continue
+            conn, _ = listening.accept()
+            last = time.monotonic()
+            pid = os.fork()
+            if pid == 0:
+                try:
+                    _child(conn, listening)
+                finally:
+                    os._exit(1)
+            children.add(pid)
+            conn.close()
+    finally:
+        with contextlib.suppress(OSError):
+            if path.stat().st_ino == bound:  # not a newer server's socket
+                path.unlink()
+        listening.close()
+
+
+if __name__ == "__main__":  # python -m gym_churn.stages._server SOCKET [IDLE_SECONDS]
+    serve(Path(sys.argv[1]), *(float(a) for a in sys.argv[2:3]))
