@@ -161,8 +161,8 @@ def test_edited_code_gets_another_server(tmp_path: Path) -> None:
     assert _server.fingerprint(package) != before
 
 
-def test_the_socket_folder_must_be_this_users_alone(tmp_path: Path) -> None:
-    folder = tmp_path / "sockets"
+def test_the_socket_folder_must_be_this_users_alone(short_tmp: Path, tmp_path: Path) -> None:
+    folder = short_tmp / "sockets"
     assert _server.socket_path(folder) == folder / f"{_server.fingerprint()}.sock"
     assert folder.stat().st_mode & 0o777 == 0o700
     folder.chmod(0o777)
