@@ -23,14 +23,17 @@ members per second and peak memory. Results are printed as a Markdown table.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
 import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -90,9 +93,61 @@ def _env() -> dict[str, str]:
     return {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
 
 
+def _server_processes(folder: str) -> list[Path]:
+    """/proc entries of the stage server started for one measured command (its TMPDIR is
+    `folder`) and of the children it forked for stages."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if f"TMPDIR={folder}".encode() in (entry / "environ").read_bytes().split(b"\0"):
+                    found.append(entry)
+            except OSError:
+                continue
+    return found
+
+
+def _peak_mb(entry: Path) -> float:
+    for line in (entry / "status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+class ServerPeak:
+    """The largest peak resident memory among the stage server's processes of a measured
+    command, sampled every 0.1 s: they are not the command's children, so the rusage of its
+    children does not see them. Stops (and ends the server) on exit."""
+
+    def __init__(self, folder: str) -> None:
+        self.folder, self.peak, self._stop = folder, 0.0, threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.1):
+            for entry in _server_processes(self.folder):
+                with contextlib.suppress(OSError, ValueError):
+                    self.peak = max(self.peak, _peak_mb(entry))
+
+    def __enter__(self) -> ServerPeak:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        for entry in _server_processes(self.folder):
+            with contextlib.suppress(OSError, ValueError):
+                os.kill(int(entry.name), signal.SIGTERM)
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
 def measured(cmd: list[str], cwd: Path) -> tuple[float, float, str]:
-    """Wall seconds and peak MB (largest process of the tree) of one command, and its output
-    with each line prefixed by the seconds since the start and a tab."""
+    """Wall seconds and peak MB (largest process of the tree, or of the stage server's
+    processes) of one command, and its output with each line prefixed by the seconds since
+    the start and a tab. Each command starts with no stage server (a TMPDIR of its own, so
+    none of another run answers): its first stage runs in its own process and starts one,
+    as in a user's first run, and the server ends with the command."""
     wrapper = (
         "import resource, subprocess, sys, time;"
         "t0 = time.perf_counter();"
@@ -104,14 +159,20 @@ def measured(cmd: list[str], cwd: Path) -> tuple[float, float, str]:
         "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024);"
         "sys.exit(code)"
     ).replace("{END}", END)
-    start = time.perf_counter()
-    out = subprocess.run(
-        [sys.executable, "-c", wrapper, *cmd], cwd=cwd, env=_env(), capture_output=True, text=True
-    )
-    seconds = time.perf_counter() - start
+    folder = tempfile.mkdtemp(dir="/tmp", prefix="gcb")  # short: it holds a socket
+    with ServerPeak(folder) as server:
+        start = time.perf_counter()
+        out = subprocess.run(
+            [sys.executable, "-c", wrapper, *cmd],
+            cwd=cwd,
+            env={**_env(), "TMPDIR": folder},
+            capture_output=True,
+            text=True,
+        )
+        seconds = time.perf_counter() - start
     if out.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed:\n{out.stderr[-3000:]}")
-    return seconds, float(out.stdout.strip().splitlines()[-1]), out.stderr
+    return seconds, max(float(out.stdout.strip().splitlines()[-1]), server.peak), out.stderr
 
 
 def stage_seconds(log: str) -> dict[str, float]:
