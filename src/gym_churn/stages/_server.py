@@ -3,7 +3,9 @@
 Each stage command is a new Python process that imports pandas, scikit-learn, matplotlib
 and skops again: ~6.6 s of start-up over nine stages, a third of `dvc repro --force` on the
 bundled export (bench/README.md). The first stage command starts this server in the
-background and runs its own stage as before; the next ones hand theirs to it. For each,
+background and runs its own stage as before; once the server has loaded everything (its
+socket appears then; until then commands run their stages themselves), the next commands
+hand theirs to it. For each,
 the server forks a child with everything loaded. The child takes the command's working
 folder, environment, umask, arguments and standard streams (passed over a Unix socket, the
 streams as file descriptors), runs the stage as `python -m gym_churn.stages` does, and
@@ -103,7 +105,8 @@ def served(stage: str, options: list[str]) -> int | None:
         conn.connect(str(path))
     except (FileNotFoundError, ConnectionRefusedError):
         conn.close()
-        start(path)
+        if not _running(path):  # none, or one still loading: this stage runs here either way
+            start(path)
         return None
     except OSError:
         conn.close()
@@ -139,13 +142,30 @@ def _umask() -> int:
     return mask
 
 
+def _lock(path: Path) -> int:
+    """The lock a server holds as long as it lives (loading included), as an open file."""
+    return os.open(path.with_suffix(".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+
+
+def _running(path: Path) -> bool:
+    """Whether a server for `path` is alive (it may still be loading the libraries)."""
+    import fcntl
+
+    fd = _lock(path)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # releases it if we got it
+    return False
+
+
 def start(path: Path) -> None:
     """Start a server on `path` in the background, in its own session, holding none of
     this process's files (a pipe it held open would keep dvc waiting)."""
     import subprocess
 
-    with contextlib.suppress(FileNotFoundError):
-        path.unlink()  # a socket no server listens on any more
     with contextlib.suppress(OSError):
         subprocess.Popen(
             [sys.executable, "-m", "gym_churn.stages._server", str(path)],
@@ -242,23 +262,33 @@ def _warm() -> None:
 
 def serve(path: Path, idle: float = IDLE_SECONDS) -> None:
     """Accept stage commands on `path` until `idle` seconds pass without one."""
+    import fcntl
     import gc
     import select
     import time
 
-    listening = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    lock = _lock(path)
     try:
-        listening.bind(str(path))  # now: commands that connect wait while it loads
-    except OSError:
-        return  # another server has it
-    bound = path.stat().st_ino
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(lock)
+        return  # another server is alive
+    gc.disable()
+    _warm()
+    gc.freeze()  # the children share these pages: never traverse them
+    gc.enable()
+    # the socket appears only once everything is loaded: until then commands run their
+    # stage themselves, which is faster than waiting for all the libraries to load
+    listening = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    loading = path.with_suffix(f".{os.getpid()}")
+    with contextlib.suppress(FileNotFoundError):
+        loading.unlink()
+    listening.bind(str(loading))
     listening.listen(16)
+    os.replace(loading, path)
+    bound = path.stat().st_ino
     children: set[int] = set()
     try:
-        gc.disable()
-        _warm()
-        gc.freeze()  # the children share these pages: never traverse them
-        gc.enable()
         last = time.monotonic()
         while children or time.monotonic() - last < idle:
             ready, _, _ = select.select([listening], [], [], 1.0)
@@ -283,6 +313,7 @@ def serve(path: Path, idle: float = IDLE_SECONDS) -> None:
             if path.stat().st_ino == bound:  # not a newer server's socket
                 path.unlink()
         listening.close()
+        os.close(lock)
 
 
 if __name__ == "__main__":  # python -m gym_churn.stages._server SOCKET [IDLE_SECONDS]
