@@ -4,6 +4,7 @@ gives the same files, exit code and log as the same command run on its own."""
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import os
 import shlex
@@ -11,6 +12,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -181,3 +183,83 @@ def test_no_server_when_turned_off(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_run_stage_returns_the_exit_code_a_process_would(capsys: pytest.CaptureFixture) -> None:
     assert _server.run_stage("split", ["--no-such-option"]) == 2  # argparse's usage error
     assert "usage" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- the command's side, in process
+
+
+def _fake_server(path: Path, reply: bytes, seen: list) -> threading.Thread:
+    """A server that takes one request and answers `reply` (then hangs up)."""
+    listening = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listening.bind(str(path))
+    listening.listen(1)
+
+    def answer() -> None:
+        conn, _ = listening.accept()
+        with conn:
+            request, fds = _server._receive(conn)
+            for fd in fds:
+                os.close(fd)
+            seen.append(request)
+            conn.sendall(reply)
+        listening.close()
+
+    thread = threading.Thread(target=answer, daemon=True)
+    thread.start()
+    return thread
+
+
+@pytest.mark.parametrize(
+    ("reply", "code"),
+    [
+        (_server.STARTED + _server.CODE.pack(3), 3),  # the stage's own exit code
+        (_server.STARTED, 1),  # the child ended without one: the stage failed
+        (b"", None),  # the server hung up before the stage started: run it here
+    ],
+)
+def test_the_command_exits_with_what_the_server_says(
+    short_tmp: Path, monkeypatch: pytest.MonkeyPatch, reply: bytes, code: int | None
+) -> None:
+    path = short_tmp / "fake.sock"
+    monkeypatch.setattr(_server, "socket_path", lambda: path)
+    monkeypatch.setenv("GYM_CHURN_SERVER", "1")
+    seen: list = []
+    thread = _fake_server(path, reply, seen)
+    assert _server.served("split", ["--params", "p.yaml"]) == code
+    thread.join(timeout=10)
+    (request,) = seen
+    assert request["stage"] == "split"
+    assert request["options"] == ["--params", "p.yaml"]
+    assert request["cwd"] == os.getcwd()
+    assert request["umask"] == _server._umask()
+    assert request["env"]["GYM_CHURN_SERVER"] == "1"
+
+
+def test_a_stale_socket_starts_a_server_and_the_stage_runs_here(
+    short_tmp: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = short_tmp / "stale.sock"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as gone:
+        gone.bind(str(path))  # a socket file nobody listens on: its server died
+    started: list[Path] = []
+    monkeypatch.setattr(_server, "socket_path", lambda: path)
+    monkeypatch.setattr(_server, "start", started.append)
+    monkeypatch.setenv("GYM_CHURN_SERVER", "1")
+    assert _server.served("split", []) is None
+    assert started == [path]
+    # while a server holds the lock (it is loading), no second one is started
+    lock = _server._lock(path)
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    try:
+        assert _server.served("split", []) is None
+        assert started == [path]
+        _server.serve(path, idle=0)  # a second server gives way at once
+        assert not path.with_suffix(f".{os.getpid()}").exists()
+    finally:
+        os.close(lock)
+
+
+def test_no_server_where_the_socket_folder_is_unsafe(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GYM_CHURN_SERVER", "1")
+    monkeypatch.setattr(_server, "socket_path", lambda: None)
+    assert _server.served("split", []) is None
