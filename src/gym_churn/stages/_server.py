@@ -41,7 +41,7 @@ IDLE_SECONDS = 300.0
 STARTED = b"R"  # the child has the request and runs the stage
 LENGTH = struct.Struct("!I")
 CODE = struct.Struct("!i")
-AUTOGROUP_NICE = 10
+AUTOGROUP_NICE = 19
 MAX_SOCKET_PATH = 100  # bytes: Linux refuses Unix socket paths of 108 and more
 
 
@@ -221,7 +221,9 @@ def _child(conn: socket.socket, listening: socket.socket) -> None:
 
     listening.close()  # only the server accepts: a child must not keep its socket alive
     request, fds = _receive(conn)
-    os.setpgid(0, 0)  # its own process group, so a kill reaches what the stage forks
+    # a session of its own: its own process group, so a kill reaches what the stage forks,
+    # and its own autogroup, so the stage runs at the usual priority, not the server's
+    os.setsid()
     for target, fd in enumerate(fds):
         os.dup2(fd, target)
         os.close(fd)
@@ -262,12 +264,13 @@ def _warm() -> None:
 
 
 def _yield_to_commands() -> None:
-    """Below the commands' priority: a server loads its libraries on the other core while
-    the stages of the same run go on, which must not slow them (measured: the first
-    experiment after an idle spell took 5.2-5.3 s with it, 4.8-5.0 s without a server).
-    The server runs in a session of its own, and Linux weighs sessions against each other
-    (autogroups), so it is that group's nice value, where the kernel has them; its children,
-    the served stages, share it, which on a quiet machine changes nothing."""
+    """The lowest priority for the server itself: it loads its libraries on the other core
+    while the stages of the same run go on, which must not slow them (measured: the first
+    experiment after an idle spell took 5.2-5.3 s with a server loading at the usual
+    priority, 4.8-5.0 s without a server). The server runs in a session of its own, and
+    Linux weighs sessions against each other (autogroups), so it is that group's nice
+    value, where the kernel has them. Each served stage starts a session of its own, at
+    the usual priority."""
     with contextlib.suppress(OSError):
         Path("/proc/self/autogroup").write_text(f"{AUTOGROUP_NICE}\n")
 
