@@ -183,6 +183,9 @@ def test_no_server_when_turned_off(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_run_stage_returns_the_exit_code_a_process_would(capsys: pytest.CaptureFixture) -> None:
     assert _server.run_stage("split", ["--no-such-option"]) == 2  # argparse's usage error
     assert "usage" in capsys.readouterr().err
+    assert _server.run_stage("split", ["--help"]) == 0
+    assert _server.run_stage("no_such_stage", []) == 1  # an uncaught error: traceback, 1
+    assert "Traceback" in capsys.readouterr().err
 
 
 # ---------------------------------------------------------------- the command's side, in process

@@ -5,12 +5,11 @@ and skops again: ~6.6 s of start-up over nine stages, a third of `dvc repro --fo
 bundled export (bench/README.md). The first stage command starts this server in the
 background and runs its own stage as before; once the server has loaded everything (its
 socket appears then; until then commands run their stages themselves), the next commands
-hand theirs to it. For each,
-the server forks a child with everything loaded. The child takes the command's working
-folder, environment, umask, arguments and standard streams (passed over a Unix socket, the
-streams as file descriptors), runs the stage as `python -m gym_churn.stages` does, and
-sends back its exit code, which the command exits with. What a stage writes and logs is
-the same either way.
+hand theirs to it. For each, the server forks a child with everything loaded. The child
+takes the command's working folder, environment, umask, arguments and standard streams
+(passed over a Unix socket, the streams as file descriptors), runs the stage as
+`python -m gym_churn.stages` does, and sends back its exit code, which the command exits
+with. What a stage writes and logs is the same either way.
 
 - One server per Python, package source and installed libraries (a fingerprint of their
   files' sizes and times): an edited module or an upgraded library gets a new server, so
@@ -208,6 +207,8 @@ def run_stage(stage: str, options: list[str]) -> int:
     try:
         return importlib.import_module(f"gym_churn.stages.{stage}").main(options)
     except SystemExit as exc:
+        if exc.code is None:
+            return 0
         return exc.code if isinstance(exc.code, int) else 1
     except BaseException:  # as an uncaught error ends a Python process: traceback, code 1
         traceback.print_exc()
