@@ -13,7 +13,6 @@ native thread (in_two): an OpenMP pool of more does not survive a fork.
 from __future__ import annotations
 
 import contextlib
-import logging
 import multiprocessing
 import sys
 import tempfile
@@ -28,8 +27,6 @@ from gym_churn.cli import native_threads
 from gym_churn.errors import GymChurnError
 
 T = TypeVar("T")
-
-log = logging.getLogger(__name__)
 
 
 def forks() -> bool:

@@ -253,25 +253,22 @@ def _child(conn: socket.socket, listening: socket.socket) -> None:
 def _warm() -> None:
     """Import what the stages use, lazily imported ones too."""
     import importlib
-    import pkgutil
 
     # by name: a stage's code is what the stage imports (its dvc.yaml deps), not this list
-    stages = importlib.import_module("gym_churn.stages")
-    for module in pkgutil.iter_modules(stages.__path__):
-        if not module.name.startswith("_"):
-            importlib.import_module(f"gym_churn.stages.{module.name}")
+    for stage in importlib.import_module("gym_churn.stages.__main__").stage_names():
+        importlib.import_module(f"gym_churn.stages.{stage}")
     importlib.import_module("gym_churn.plots")._pyplot()
     importlib.import_module("skops.io")
 
 
 def _yield_to_commands() -> None:
-    """The lowest priority for the server itself: it loads its libraries on the other core
-    while the stages of the same run go on, which must not slow them (measured: the first
-    experiment after an idle spell took 5.2-5.3 s with a server loading at the usual
-    priority, 4.8-5.0 s without a server). The server runs in a session of its own, and
-    Linux weighs sessions against each other (autogroups), so it is that group's nice
-    value, where the kernel has them. Each served stage starts a session of its own, at
-    the usual priority."""
+    """The lowest priority for the server itself, which loads its libraries while other
+    work goes on. The server runs in a session of its own, and Linux weighs sessions
+    against each other (autogroups), so it is that group's nice value, where the kernel
+    has them; each served stage starts a session of its own, at the usual priority. On
+    the 2-core machine it did not make the first experiment after an idle spell faster
+    (5.14-5.27 s, against 5.19-5.34 s at the usual priority and 4.8-4.9 s with no server;
+    bench/README.md): its two cores seem to share one core's resources."""
     with contextlib.suppress(OSError):
         Path("/proc/self/autogroup").write_text(f"{AUTOGROUP_NICE}\n")
 
