@@ -40,7 +40,6 @@ IDLE_SECONDS = 300.0
 STARTED = b"R"  # the child has the request and runs the stage
 LENGTH = struct.Struct("!I")
 CODE = struct.Struct("!i")
-AUTOGROUP_NICE = 19
 MAX_SOCKET_PATH = 100  # bytes: Linux refuses Unix socket paths of 108 and more
 
 
@@ -222,8 +221,7 @@ def _child(conn: socket.socket, listening: socket.socket) -> None:
 
     listening.close()  # only the server accepts: a child must not keep its socket alive
     request, fds = _receive(conn)
-    # a session of its own: its own process group, so a kill reaches what the stage forks,
-    # and its own autogroup, so the stage runs at the usual priority, not the server's
+    # a session of its own: its own process group, so a kill reaches what the stage forks
     os.setsid()
     for target, fd in enumerate(fds):
         os.dup2(fd, target)
@@ -261,16 +259,33 @@ def _warm() -> None:
     importlib.import_module("skops.io")
 
 
-def _yield_to_commands() -> None:
-    """The lowest priority for the server itself, which loads its libraries while other
-    work goes on. The server runs in a session of its own, and Linux weighs sessions
-    against each other (autogroups), so it is that group's nice value, where the kernel
-    has them; each served stage starts a session of its own, at the usual priority. On
-    the 2-core machine it did not make the first experiment after an idle spell faster
-    (5.14-5.27 s, against 5.19-5.34 s at the usual priority and 4.8-4.9 s with no server;
-    bench/README.md): its two cores seem to share one core's resources."""
-    with contextlib.suppress(OSError):
-        Path("/proc/self/autogroup").write_text(f"{AUTOGROUP_NICE}\n")
+def _warm_when_idle() -> None:
+    """Load what the stages use, on CPU time no other process wants.
+
+    The first server starts while its pipeline runs, and on two cores that pipeline's
+    stages (the report draws in two processes) and dvc need both. Loading at the lowest
+    nice value, or with the server's session (autogroup) at nice 19, still slowed the
+    report stage from 1.4 to 1.8 s (bench/README.md); under SCHED_IDLE it ran in 1.4-1.5 s.
+    The policy is per thread and the server forks its children from the main one, so the
+    loading happens in a thread of its own: served stages run at the usual priority
+    without needing the right to raise it back."""
+    import threading
+
+    failed: list[BaseException] = []
+
+    def load() -> None:
+        try:
+            with contextlib.suppress(AttributeError, OSError):  # no SCHED_IDLE: load anyway
+                os.sched_setscheduler(threading.get_native_id(), os.SCHED_IDLE, os.sched_param(0))
+            _warm()
+        except BaseException as exc:  # a broken import fails the server, as in the main thread
+            failed.append(exc)
+
+    thread = threading.Thread(target=load, name="warm")
+    thread.start()
+    thread.join()
+    if failed:
+        raise failed[0]
 
 
 def serve(path: Path, idle: float = IDLE_SECONDS) -> None:
@@ -286,9 +301,8 @@ def serve(path: Path, idle: float = IDLE_SECONDS) -> None:
     except BlockingIOError:
         os.close(lock)
         return  # another server is alive
-    _yield_to_commands()
     gc.disable()
-    _warm()
+    _warm_when_idle()
     gc.freeze()  # the children share these pages: never traverse them
     gc.enable()
     # the socket appears only once everything is loaded: until then commands run their
