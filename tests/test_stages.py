@@ -8,7 +8,9 @@ error message and no output at all.
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import dataclasses
 import gc
 import hashlib
 import importlib
@@ -17,8 +19,10 @@ import logging
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +33,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from gym_churn.alongside import forks
 from gym_churn.contract.spec import ROW_KEY, contract_to_dict, without_columns
 from gym_churn.io import load_contract, read_arrays, write_bytes, write_json
 from gym_churn.models.runtime import LinearModel, from_arrays
@@ -823,6 +828,35 @@ def test_the_report_is_written_in_the_exports_words(done: Project) -> None:
         assert "plan" in report
     for link in re.findall(r"!\[[^]]*\]\(([^)]+)\)", report):
         assert (done.file("report").parent / link).resolve().is_file(), link
+
+
+def test_the_page_embeds_the_charts_its_own_run_drew(
+    done: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The report draws its charts in two processes and embeds them in the page: the page is
+    built once both are done, not from what the folder (which dvc keeps) held before."""
+    if not forks():
+        pytest.skip("the charts are drawn in one process where it cannot fork")
+    project = dataclasses.replace(done, root=tmp_path / "project")
+    shutil.copytree(done.root, project.root)
+
+    def slow_save(fig: Any, path: str | Path) -> None:
+        time.sleep(0.1)  # drawing takes time: the other process's charts come later
+        write_bytes(f"drawn in this run: {Path(path).stem}\n".encode(), path)
+
+    monkeypatch.setattr("gym_churn.stages.report.plots", _Undrawn())
+    monkeypatch.setattr("gym_churn.stages.report.save_figure", slow_save)
+    with inside(project.root):
+        assert run_stage("report", project.paths) == 0  # forks: no forks() patch here
+    report = project.file("report")
+    html = (project.root / "reports/report.html").read_text()
+    embedded = {base64.b64decode(d) for d in re.findall(r"data:image/png;base64,([^\"]+)", html)}
+    # the report's own charts the page shows (the Markdown links the same ones)
+    links = re.findall(r"\]\(([^)]*figures/report/[^)]+\.png)\)", report.read_text())
+    shown = {(report.parent / link).read_bytes() for link in links}
+    assert len(shown) >= 2
+    assert all(b.startswith(b"drawn in this run") for b in shown)
+    assert shown <= embedded
 
 
 # hist_gradient_boosting: the scoring tests load the model files it writes.

@@ -3,6 +3,8 @@ every axis, colours that mean risk (plots.py draws them; this module picks data 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import pandas as pd
@@ -12,11 +14,12 @@ from gym_churn.report import content
 from gym_churn.scoring.campaign import Economics
 
 
-def marketer_figures(r: content.ReportInputs, draw: Any = plots) -> dict[str, Any]:
-    """Figure key -> matplotlib Figure (keys as the template names them); `draw` is the module
-    that draws them (gym_churn.plots)."""
+def marketer_charts(r: content.ReportInputs, draw: Any = plots) -> dict[str, Callable[[], Any]]:
+    """Figure key (as the template names it) -> a function that draws that matplotlib Figure;
+    `draw` is the module that draws them (gym_churn.plots). Drawing is left to the caller,
+    which knows the charts' names first and can draw them in two processes."""
     w, c = content.words(r), r.contract
-    out: dict[str, Any] = {}
+    out: dict[str, Callable[[], Any]] = {}
     camp = content.campaign(r)
     if len(r.curve):
         best_n = float(r.campaign["best_contact_share"]) * float(r.curve["contacted"].iloc[-1])
@@ -25,7 +28,8 @@ def marketer_figures(r: content.ReportInputs, draw: Any = plots) -> dict[str, An
         else:
             title = (f"Contacting the riskiest {camp['sent']} is expected to return "
                      f"{camp['returns']['rate']} after costs")  # fmt: skip
-        out["campaign_return"] = draw.campaign_return_figure(
+        out["campaign_return"] = partial(
+            draw.campaign_return_figure,
             r.curve,
             {"many": w["many"], "currency": w["currency"], **camp["rates"]},
             {"sent": camp["sent_n"], "best": round(best_n)},
@@ -39,7 +43,9 @@ def marketer_figures(r: content.ReportInputs, draw: Any = plots) -> dict[str, An
         average = float(r.drivers_metrics["churn_rate"])
         title = (f"Most who leave go in their first {early['months']} {early['unit']}"
                  if early else f"Share who left by {tw.label}")  # fmt: skip
-        out["tenure_risk"] = draw.tenure_risk_figure(shown, f"{tw.label}{unit}", title, average)
+        out["tenure_risk"] = partial(
+            draw.tenure_risk_figure, shown, f"{tw.label}{unit}", title, average
+        )
     shown_assoc, _ = content.associations(r)
     if shown_assoc:
         rows = pd.DataFrame(
@@ -50,7 +56,8 @@ def marketer_figures(r: content.ReportInputs, draw: Any = plots) -> dict[str, An
         )
         top = shown_assoc[0]
         title = f"{top['riskier'][:1].upper()}{top['riskier'][1:]} leave {top['times']} as often"
-        out["associations"] = draw.ratio_bars_figure(
+        out["associations"] = partial(
+            draw.ratio_bars_figure,
             rows,
             f"times as often the first group leaves (1 = as often; {w['many']})",
             _short(title),
@@ -65,7 +72,8 @@ def marketer_figures(r: content.ReportInputs, draw: Any = plots) -> dict[str, An
             "high": [g["high_n"] for g in shown_groups],
         })  # fmt: skip
         top = max(shown_groups, key=lambda g: g["rate_n"])
-        out["groups"] = draw.group_rates_figure(
+        out["groups"] = partial(
+            draw.group_rates_figure,
             rows,
             float(r.drivers_metrics["churn_rate"]),
             f"share of {w['many']} who left (95% CI, {w['many']} the split never saw)",

@@ -29,6 +29,8 @@ Params drivers.early_months, campaign (its money words: currency, value_period)
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +47,7 @@ from gym_churn.io import (
     write_text,
 )
 from gym_churn.report.content import ReportInputs, with_reliance
-from gym_churn.report.figures import marketer_figures, profit_figure
+from gym_churn.report.figures import marketer_charts, profit_figure
 from gym_churn.report.render import build_html, build_report, figure_refs
 
 log = logging.getLogger(__name__)
@@ -103,29 +105,24 @@ def main(argv: list[str] | None = None) -> None:
         campaign_list=read_table(args.campaign_list),
     )
     folder = Path(args.report_figures)
-    # the marketer's charts are drawn meanwhile (alongside); their names are known up front
-    names = [*marketer_figures(inputs, _Unneeded()), "profit"]
-    paths |= {name: folder / f"{name}.png" for name in names}
-    with alongside(lambda: _marketer_charts(inputs, folder), "drawing the report's charts"):
-        save_figure(profit_figure(inputs, plots), paths["profit"])
-        refs = figure_refs(paths, report_dir)
-        report, html = build_report(inputs, refs), build_html(inputs, refs)
+    charts = {**marketer_charts(inputs, plots), "profit": partial(profit_figure, inputs, plots)}
+    paths |= {name: folder / f"{name}.png" for name in charts}
+    # the charts are drawn in two processes (alongside), half each; the page embeds them,
+    # so it is built once both are done (until then the folder, kept between runs, may
+    # hold the last run's chart)
+    names = list(charts)
+    with alongside(lambda: _save(charts, names[0::2], folder), "drawing the report's charts"):
+        _save(charts, names[1::2], folder)
+    refs = figure_refs(paths, report_dir)
+    report, html = build_report(inputs, refs), build_html(inputs, refs)
     write_text(report, args.report)
     write_text(html, args.html)
     log.info("report -> %s, %s", args.report, args.html)
 
 
-class _Unneeded:
-    """Stands in for the plots module: every figure comes out None, so marketer_figures
-    tells which charts the report has without drawing them."""
-
-    def __getattr__(self, name: str) -> Any:
-        return lambda *args, **kwargs: None
-
-
-def _marketer_charts(inputs: ReportInputs, folder: Path) -> None:
-    for name, fig in marketer_figures(inputs, plots).items():
-        save_figure(fig, folder / f"{name}.png")
+def _save(charts: dict[str, Callable[[], Any]], names: list[str], folder: Path) -> None:
+    for name in names:
+        save_figure(charts[name](), folder / f"{name}.png")
 
 
 if __name__ == "__main__":
