@@ -8,7 +8,9 @@ import fcntl
 import hashlib
 import os
 import shlex
+import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -144,11 +146,44 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
+def _gone(path: Path, within: float = 120) -> bool:
+    """Whether every process of the server on `path` ended (none holds its lock) in time."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if not _server._running(path):
+            return True
+        time.sleep(0.1)
+    return False
+
+
 def test_an_idle_server_exits_and_removes_its_socket(short_tmp: Path) -> None:
     path = short_tmp / "idle.sock"
     server = subprocess.Popen([sys.executable, "-m", "gym_churn.stages._server", str(path), "1"])
     assert server.wait(timeout=120) == 0
+    assert _gone(path)  # the copy that loaded the rest too
     assert not path.exists()
+
+
+def test_the_server_listens_with_the_basics_and_hands_over_once_all_is_loaded(
+    short_tmp: Path,
+) -> None:
+    path = short_tmp / "s.sock"
+    first = subprocess.Popen([sys.executable, "-m", "gym_churn.stages._server", str(path), "60"])
+    deadline = time.monotonic() + 60
+    while not path.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    early = path.stat().st_ino  # bound by the first process, with pandas and matplotlib in
+    # the copy loading the rest takes the socket over, and the first process ends (idle
+    # for a minute otherwise)
+    assert first.wait(timeout=50) == 0
+    assert path.stat().st_ino != early
+    with socket.socket(socket.AF_UNIX) as probe:
+        probe.connect(str(path))
+        creds = probe.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    copy, _, _ = struct.unpack("3i", creds)
+    assert copy != first.pid
+    os.kill(copy, signal.SIGTERM)
+    assert _gone(path)
 
 
 def test_edited_code_gets_another_server(tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ import argparse
 import gc
 import importlib
 import pkgutil
+from types import ModuleType
 
 import gym_churn.stages
 from gym_churn.cli import exit_with
@@ -41,15 +42,19 @@ def main(argv: list[str] | None = None) -> int:
         code = served(parsed.stage, parsed.options)
         if code is not None:
             return code
+    return load_stage(parsed.stage).main(parsed.options)
+
+
+def load_stage(stage: str) -> ModuleType:
+    """The stage's module, imported with the collector off (see above)."""
     enabled = gc.isenabled()
     gc.disable()
     try:
-        module = importlib.import_module(f"gym_churn.stages.{parsed.stage}")
+        return importlib.import_module(f"gym_churn.stages.{stage}")
     finally:
         gc.freeze()  # the modules' objects live as long as the process: never traverse them
         if enabled:
             gc.enable()
-    return module.main(parsed.options)
 
 
 if __name__ == "__main__":

@@ -3,9 +3,10 @@
 Each stage command is a new Python process that imports pandas, scikit-learn, matplotlib
 and skops again: ~6.6 s of start-up over nine stages, a third of `dvc repro --force` on the
 bundled export (bench/README.md). The first stage command starts this server in the
-background and runs its own stage as before; once the server has loaded everything (its
-socket appears then; until then commands run their stages themselves), the next commands
-hand theirs to it. For each, the server forks a child with everything loaded. The child
+background and runs its own stage as before. The server loads the libraries on CPU time
+nothing else wants (_Loader); once the basics are in (its socket appears then; until then
+commands run their stages themselves), the next commands hand theirs to it. For each, the
+server forks a child with what it has loaded, which imports the rest itself. The child
 takes the command's working folder, environment, umask, arguments and standard streams
 (passed over a Unix socket, the streams as file descriptors), runs the stage as
 `python -m gym_churn.stages` does, and sends back its exit code, which the command exits
@@ -31,12 +32,14 @@ import socket
 import struct
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import gym_churn
 
 IDLE_SECONDS = 300.0
+BASICS = 2  # the first steps of _steps(): loaded before the socket appears
 STARTED = b"R"  # the child has the request and runs the stage
 LENGTH = struct.Struct("!I")
 CODE = struct.Struct("!i")
@@ -200,11 +203,12 @@ def _watch(conn: socket.socket, done: Any) -> None:
 
 def run_stage(stage: str, options: list[str]) -> int:
     """The stage's main, as `python -m gym_churn.stages` runs it; its exit code."""
-    import importlib
     import traceback
 
+    from gym_churn.stages.__main__ import load_stage
+
     try:
-        return importlib.import_module(f"gym_churn.stages.{stage}").main(options)
+        return load_stage(stage).main(options)
     except SystemExit as exc:
         if exc.code is None:
             return 0
@@ -248,27 +252,37 @@ def _child(conn: socket.socket, listening: socket.socket) -> None:
     os._exit(code)
 
 
-def _warm() -> None:
-    """Import what the stages use, lazily imported ones too."""
+def _steps() -> list[Callable[[], object]]:
+    """What the server loads, in order: the modules every stage imports (pandas, the
+    contract), the plotting library four stages and the report draw with, each stage's
+    modules, and what the stages import lazily for model files."""
     import importlib
 
-    # by name: a stage's code is what the stage imports (its dvc.yaml deps), not this list
-    for stage in importlib.import_module("gym_churn.stages.__main__").stage_names():
-        importlib.import_module(f"gym_churn.stages.{stage}")
-    importlib.import_module("gym_churn.plots")._pyplot()
-    importlib.import_module("skops.io")
+    def load(name: str) -> Callable[[], object]:
+        return lambda: importlib.import_module(name)
+
+    stages = importlib.import_module("gym_churn.stages.__main__").stage_names()
+    return [
+        load("gym_churn.io"),
+        lambda: importlib.import_module("gym_churn.plots")._pyplot(),
+        # by name: a stage's code is what the stage imports (its dvc.yaml deps), not a list
+        *(load(f"gym_churn.stages.{stage}") for stage in stages),
+        load("skops.io"),
+    ]
 
 
-def _warm_when_idle() -> None:
-    """Load what the stages use, on CPU time no other process wants.
+def _load_when_idle(steps: list[Callable[[], object]]) -> None:
+    """Run `steps` on CPU time no other process wants, with collection off meanwhile and
+    what they made frozen out of its reach after (the children share these pages).
 
-    The first server starts while its pipeline runs, and on two cores that pipeline's
-    stages (the report draws in two processes) and dvc need both. Loading at the lowest
-    nice value, or with the server's session (autogroup) at nice 19, still slowed the
-    report stage from 1.4 to 1.8 s (bench/README.md); under SCHED_IDLE it ran in 1.4-1.5 s.
+    A server starts while its pipeline runs, and on two cores that pipeline's stages (the
+    report draws in two processes) and dvc need both: loading at the lowest nice value, or
+    with the server's session (autogroup) at nice 19, slowed the report stage from 1.4 to
+    1.8 s (bench/README.md); under SCHED_IDLE, in the command's session, it ran in 1.4-1.5 s.
     The policy is per thread and the server forks its children from the main one, so the
-    loading happens in a thread of its own: served stages run at the usual priority
-    without needing the right to raise it back."""
+    loading happens in a thread of its own: served stages run at the usual priority without
+    the right to raise it back."""
+    import gc
     import threading
 
     failed: list[BaseException] = []
@@ -277,23 +291,42 @@ def _warm_when_idle() -> None:
         try:
             with contextlib.suppress(AttributeError, OSError):  # no SCHED_IDLE: load anyway
                 os.sched_setscheduler(threading.get_native_id(), os.SCHED_IDLE, os.sched_param(0))
-            _warm()
+            for step in steps:
+                step()
         except BaseException as exc:  # a broken import fails the server, as in the main thread
             failed.append(exc)
 
-    thread = threading.Thread(target=load, name="warm")
+    gc.disable()
+    thread = threading.Thread(target=load, name="load")
     thread.start()
     thread.join()
+    gc.freeze()
+    gc.enable()
     if failed:
         raise failed[0]
 
 
+def _bind(path: Path) -> tuple[socket.socket, int]:
+    """A listening socket at `path` (in place of one there), and its inode."""
+    listening = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    loading = path.with_suffix(f".{os.getpid()}")
+    with contextlib.suppress(FileNotFoundError):
+        loading.unlink()
+    listening.bind(str(loading))
+    listening.listen(16)
+    os.replace(loading, path)  # at once: a command finds this server or the one before
+    return listening, path.stat().st_ino
+
+
 def serve(path: Path, idle: float = IDLE_SECONDS) -> None:
-    """Accept stage commands on `path` until `idle` seconds pass without one."""
+    """Accept stage commands on `path` until `idle` seconds pass without one.
+
+    The socket appears once the basics are loaded (BASICS steps: pandas, the contract,
+    matplotlib): a served child imports what else its stage needs. Meanwhile a forked copy
+    of the server loads the rest and then takes the socket over, and this one ends once its
+    stages are done. Loading never happens in a process that forks children at the time
+    (a child forked in the middle of an import would find that module's lock taken)."""
     import fcntl
-    import gc
-    import select
-    import time
 
     lock = _lock(path)
     try:
@@ -301,28 +334,43 @@ def serve(path: Path, idle: float = IDLE_SECONDS) -> None:
     except BlockingIOError:
         os.close(lock)
         return  # another server is alive
-    gc.disable()
-    _warm_when_idle()
-    gc.freeze()  # the children share these pages: never traverse them
-    gc.enable()
-    # the socket appears only once everything is loaded: until then commands run their
-    # stage themselves, which is faster than waiting for all the libraries to load
-    listening = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    loading = path.with_suffix(f".{os.getpid()}")
-    with contextlib.suppress(FileNotFoundError):
-        loading.unlink()
-    listening.bind(str(loading))
-    listening.listen(16)
-    os.replace(loading, path)
-    bound = path.stat().st_ino
+    steps = _steps()
+    _load_when_idle(steps[:BASICS])
+    listening, bound = _bind(path)
+    successor = os.fork()
+    if successor == 0:  # the copy that loads the rest; it shares the lock (one open file)
+        listening.close()
+        code = 1
+        try:
+            _load_when_idle(steps[BASICS:])
+            _accept(*_bind(path), path, idle)
+            code = 0
+        finally:
+            os._exit(code)
+    try:
+        _accept(listening, bound, path, idle, successor)
+    finally:
+        os.close(lock)
+
+
+def _accept(
+    listening: socket.socket, bound: int, path: Path, idle: float, successor: int = 0
+) -> None:
+    """Fork a child per command until `idle` s pass without one, or another server took
+    `path` over; then wait for the children, and remove the socket if it is still ours."""
+    import select
+    import time
+
     children: set[int] = set()
     try:
         last = time.monotonic()
-        while children or time.monotonic() - last < idle:
-            ready, _, _ = select.select([listening], [], [], 1.0)
-            for pid in list(children):
+        while True:
+            if not _ours(path, bound) or (not children and time.monotonic() - last >= idle):
+                break
+            ready, _, _ = select.select([listening], [], [], 0.2)
+            for pid in [*children, successor]:
                 with contextlib.suppress(ChildProcessError):
-                    if os.waitpid(pid, os.WNOHANG)[0]:
+                    if pid and os.waitpid(pid, os.WNOHANG)[0]:
                         children.discard(pid)
             if not ready:
                 continue
@@ -337,11 +385,20 @@ def serve(path: Path, idle: float = IDLE_SECONDS) -> None:
             children.add(pid)
             conn.close()
     finally:
-        with contextlib.suppress(OSError):
-            if path.stat().st_ino == bound:  # not a newer server's socket
+        if _ours(path, bound):  # not a newer server's socket
+            with contextlib.suppress(OSError):
                 path.unlink()
         listening.close()
-        os.close(lock)
+        for pid in children:  # the stages this server started run to their end
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, 0)
+
+
+def _ours(path: Path, bound: int) -> bool:
+    try:
+        return path.stat().st_ino == bound
+    except OSError:
+        return False
 
 
 if __name__ == "__main__":  # python -m gym_churn.stages._server SOCKET [IDLE_SECONDS]
