@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from gym_churn.contract import checks
 from gym_churn.contract.checks import (
     MAX_ROWS_SHOWN,
     check_export,
@@ -1026,6 +1027,22 @@ def test_a_large_run_of_remembered_members_is_found_through_its_presence_table()
     assert len(seen) == 1
     assert repeated.tolist() == np.isin(asked, earlier).tolist()
     assert repeated[len(new) :].all()
+
+
+@pytest.mark.parametrize("block", [1, 3, 4, 1 << 20])
+def test_the_presence_table_is_built_in_blocks_as_it_would_be_at_once(monkeypatch, block):
+    # keys on few slots: many share a byte of the table, across the blocks' edges too
+    rng = np.random.default_rng(1)
+    keys = np.sort(rng.integers(0, 2**10, 997, dtype=np.uint64) << np.uint64(54))
+    monkeypatch.setattr(checks, "RUN_BLOCK", block)
+
+    run = remember_members((), keys)[0]
+
+    slots = (keys >> np.uint64(64 - run.bits)).astype(np.intp)
+    expected = np.zeros(2 ** (run.bits - 3), dtype=np.uint8)
+    np.bitwise_or.at(expected, slots >> 3, np.left_shift(1, slots & 7).astype(np.uint8))
+    assert run.table.tolist() == expected.tolist()
+    assert repeated_members(keys[::5], (run,)).all()
 
 
 # ------------------------------------------------------------------ snapshots (issue 24)
