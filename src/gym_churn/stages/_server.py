@@ -4,9 +4,10 @@ Each stage command is a new Python process that imports pandas, scikit-learn, ma
 and skops again: ~6.6 s of start-up over nine stages, a third of `dvc repro --force` on the
 bundled export (bench/README.md). The first stage command starts this server in the
 background and runs its own stage as before. The server loads the libraries on CPU time
-nothing else wants (_Loader); once the basics are in (its socket appears then; until then
-commands run their stages themselves), the next commands hand theirs to it. For each, the
-server forks a child with what it has loaded, which imports the rest itself. The child
+nothing else wants (_load_when_idle); once the basics are in (its socket appears then; until
+then commands run their stages themselves), the next commands hand theirs to it, while a
+copy of it loads the rest and then takes its place (serve). For each command, the server
+forks a child with what it has loaded, which imports what else its stage needs. The child
 takes the command's working folder, environment, umask, arguments and standard streams
 (passed over a Unix socket, the streams as file descriptors), runs the stage as
 `python -m gym_churn.stages` does, and sends back its exit code, which the command exits
@@ -364,10 +365,8 @@ def _accept(
     children: set[int] = set()
     try:
         last = time.monotonic()
-        while True:
-            if not _ours(path, bound) or (not children and time.monotonic() - last >= idle):
-                break
-            ready, _, _ = select.select([listening], [], [], 0.2)
+        while _ours(path, bound) and (children or time.monotonic() - last < idle):
+            ready, _, _ = select.select([listening], [], [], 1.0)
             for pid in [*children, successor]:
                 with contextlib.suppress(ChildProcessError):
                     if pid and os.waitpid(pid, os.WNOHANG)[0]:
