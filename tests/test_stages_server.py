@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import gc
 import hashlib
 import os
 import shlex
@@ -184,6 +185,17 @@ def test_the_server_listens_with_the_basics_and_hands_over_once_all_is_loaded(
     assert copy != first.pid
     os.kill(copy, signal.SIGTERM)
     assert _gone(path)
+
+
+def test_a_library_that_fails_to_load_fails_the_server() -> None:
+    def broken() -> None:
+        raise ImportError("no such library")
+
+    try:
+        with pytest.raises(ImportError, match="no such library"):
+            _server._load_when_idle([broken])
+    finally:
+        gc.unfreeze()  # this test process's objects: back within the collector's reach
 
 
 def test_edited_code_gets_another_server(tmp_path: Path) -> None:

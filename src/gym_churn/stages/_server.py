@@ -35,7 +35,7 @@ import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import gym_churn
 
@@ -219,9 +219,16 @@ def run_stage(stage: str, options: list[str]) -> int:
         return 1
 
 
-def _child(conn: socket.socket, listening: socket.socket) -> None:
+def _child(conn: socket.socket, listening: socket.socket) -> NoReturn:
     """In the forked child: become the command (folder, environment, streams), run the
-    stage, send its exit code, and end."""
+    stage, send its exit code, and end (with code 1 if anything failed before the stage)."""
+    try:
+        _become_and_run(conn, listening)
+    finally:
+        os._exit(1)
+
+
+def _become_and_run(conn: socket.socket, listening: socket.socket) -> None:
     import threading
 
     listening.close()  # only the server accepts: a child must not keep its socket alive
@@ -340,18 +347,26 @@ def serve(path: Path, idle: float = IDLE_SECONDS) -> None:
     listening, bound = _bind(path)
     successor = os.fork()
     if successor == 0:  # the copy that loads the rest; it shares the lock (one open file)
-        listening.close()
-        code = 1
-        try:
-            _load_when_idle(steps[BASICS:])
-            _accept(*_bind(path), path, idle)
-            code = 0
-        finally:
-            os._exit(code)
+        _take_over(listening, path, steps[BASICS:], idle)
     try:
         _accept(listening, bound, path, idle, successor)
     finally:
         os.close(lock)
+
+
+def _take_over(
+    listening: socket.socket, path: Path, steps: list[Callable[[], object]], idle: float
+) -> NoReturn:
+    """In the forked copy: load `steps`, put a socket of its own in place of the first
+    one, and serve until idle; then end."""
+    listening.close()
+    code = 1
+    try:
+        _load_when_idle(steps)
+        _accept(*_bind(path), path, idle)
+        code = 0
+    finally:
+        os._exit(code)
 
 
 def _accept(
@@ -377,10 +392,7 @@ def _accept(
             last = time.monotonic()
             pid = os.fork()
             if pid == 0:
-                try:
-                    _child(conn, listening)
-                finally:
-                    os._exit(1)
+                _child(conn, listening)
             children.add(pid)
             conn.close()
     finally:
