@@ -39,7 +39,7 @@ from typing import Any, NoReturn
 
 import gym_churn
 
-IDLE_SECONDS = 300.0
+IDLE_SECONDS = 1800.0  # half an hour: an analyst reads results between experiments
 BASICS = 2  # the first steps of _steps(): loaded before the socket appears
 STARTED = b"R"  # the child has the request and runs the stage
 LENGTH = struct.Struct("!I")
