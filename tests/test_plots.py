@@ -208,6 +208,17 @@ def test_segment_heatmap_labels_every_segment():
     assert [t.get_text() for t in ax.texts] == ["0.5", "-1.2", "0.0", "-0.3", "0.8", "1.1"]
 
 
+def test_segment_heatmap_names_columns_and_population_in_the_contracts_words():
+    z = pd.DataFrame([[0.5, -1.2], [-0.3, 0.8]], columns=["senior", "plan: premium"])
+
+    fig = plots.segment_heatmap(z, ["a", "b"], {"senior": "seniors"}, "customers")
+
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["seniors", "plan: premium"]
+    assert ax.get_title().endswith("from all customers")
+    assert "member" not in ax.get_title()
+
+
 @pytest.mark.parametrize(
     "columns",
     [
@@ -228,13 +239,22 @@ def test_distributions_use_the_contract_words_and_draw_text_categories(other_con
     columns = other_contract.raw_features
     titles = {c: other_contract.words(c).label for c in columns}
 
-    fig = plots.distributions_by_churn(members, columns, other_contract.target.column, titles)
+    fig = plots.distributions_by_churn(
+        members, columns, other_contract.target.column, titles, "customers"
+    )
 
     visible = [ax for ax in fig.axes if ax.get_visible()]
     # words where the contract has them (plan, seniors), the column name otherwise
     assert [ax.get_title() for ax in visible] == [
         "plan", "region", "seniors", "fee", "tenure_months", "calls",
     ]  # fmt: skip
+    assert "customers" in fig.get_suptitle()
+    assert [t.get_text() for t in fig.legends[0].texts] == ["retained", "churned"]
+    left = plots.distributions_by_churn(
+        members, columns[:1], other_contract.target.column, titles, "customers", ("kept", "left")
+    )
+    assert [t.get_text() for t in left.legends[0].texts] == ["kept", "left"]
+    assert left.get_suptitle() == "Each column's values, left vs kept customers"
     plan, region = visible[0], visible[1]
     assert sorted(t.get_text() for t in plan.get_xticklabels()) == ["basic", "plus", "premium"]
     # a category with many levels shows its 12 most common at most, as bars per status
@@ -251,6 +271,17 @@ def test_correlation_heatmap_annotates_the_lower_triangle(valid_members):
     annotations = fig.axes[0].texts
     assert len(annotations) == len(columns) * (len(columns) + 1) // 2
     assert sum(t.get_text() == "1.00" for t in annotations) >= len(columns)
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == columns
+
+
+def test_correlation_heatmap_names_columns_in_the_contracts_words(valid_members):
+    columns = ["Age", "Lifetime"]
+
+    fig = plots.correlation_heatmap(valid_members, columns, {"Lifetime": "months as a member"})
+
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["Age", "months as a member"]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["Age", "months as a member"]
 
 
 def test_a_diverging_heatmap_is_centred_on_zero():

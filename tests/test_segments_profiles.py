@@ -163,6 +163,10 @@ def test_profile_matrix_has_a_share_column_per_category_level(other_contract) ->
     assert matrix["fee"].isna().sum() == members["fee"].isna().sum()
     assert prof.parent_column("region: r03", other_contract) == ("region", "r03")
     assert prof.parent_column("fee_per_month", other_contract) == ("fee_per_month", None)
+    # the figures name them in the contract's words (a column without words: its name)
+    assert prof.column_label("senior", other_contract) == "seniors"
+    assert prof.column_label("plan: premium", other_contract) == "plan: premium"
+    assert prof.column_label("fee", other_contract) == "fee"
 
 
 def test_segment_profiles(gym_contract, gym_members) -> None:

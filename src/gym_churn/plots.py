@@ -194,11 +194,19 @@ def dendrogram_figure(linkage_matrix: np.ndarray, chosen_k: int, rows: int) -> A
     return fig
 
 
-def segment_heatmap(z: pd.DataFrame, labels: list[str]) -> Any:
+def segment_heatmap(
+    z: pd.DataFrame,
+    labels: list[str],
+    columns: dict[str, str] | None = None,
+    many: str = "members",
+) -> Any:
+    """Each segment's (rows, named by `labels`) difference from all `many` on each column
+    (named by `columns`' words where given), in standard deviations."""
     fig, ax = _figure(max(8.0, 0.8 * len(z.columns)), 0.6 * len(z) + 2.5)
-    _heatmap(ax, z.set_axis(labels, axis=0), ".1f", "RdBu_r", center=0,
-             colorbar="segment mean vs base, in std")  # fmt: skip
-    ax.set(title="Segment profiles: standardised difference from the whole member base")
+    shown = z.set_axis(labels, axis=0).rename(columns=columns or {})
+    _heatmap(ax, shown, ".1f", "RdBu_r", center=0,
+             colorbar="segment's average minus everyone's, in standard deviations")  # fmt: skip
+    ax.set(title=f"Segment profiles: how each differs from all {many}")
     ax.tick_params(axis="x", labelrotation=45)
     for label in ax.get_xticklabels():
         label.set_horizontalalignment("right")
@@ -209,10 +217,16 @@ MAX_LEVELS_SHOWN = 12
 
 
 def distributions_by_churn(
-    members: pd.DataFrame, columns: list[str], target: str, titles: dict[str, str] | None = None
+    members: pd.DataFrame,
+    columns: list[str],
+    target: str,
+    titles: dict[str, str] | None = None,
+    many: str = "members",
+    outcome: tuple[str, str] = ("retained", "churned"),
 ) -> Any:
-    """One panel per column: shares per value for few values or text (the 12 most common
-    levels), densities for numbers."""
+    """One panel per column (titled by `titles`' words where given): shares per value for
+    few values or text (the 12 most common levels), densities for numbers; `outcome`: the
+    words for a negative and a positive target."""
     n_cols = 4
     n_rows = int(np.ceil(len(columns) / n_cols))
     fig, axes = _pyplot().subplots(n_rows, n_cols, figsize=(16, 3.2 * n_rows))
@@ -250,14 +264,18 @@ def distributions_by_churn(
         ax.set_visible(False)
     # one legend for the figure, above the panels, instead of one covering each panel's bars
     handles = [_pyplot().Rectangle((0, 0), 1, 1, color=c) for c in PALETTE.values()]
-    fig.legend(handles, list(PALETTE), loc="upper right", ncols=2, frameon=False)
-    fig.suptitle("Feature distributions, churned vs retained members")
+    fig.legend(handles, list(outcome), loc="upper right", ncols=2, frameon=False)
+    fig.suptitle(f"Each column's values, {outcome[1]} vs {outcome[0]} {many}")
     fig.tight_layout(rect=(0, 0, 1, 0.97))
     return fig
 
 
-def correlation_heatmap(members: pd.DataFrame, columns: list[str]) -> Any:
+def correlation_heatmap(
+    members: pd.DataFrame, columns: list[str], labels: dict[str, str] | None = None
+) -> Any:
+    """Pearson correlations of `columns` (named by `labels`' words where given)."""
     corr = members[columns].corr()  # numeric columns only: the caller leaves out categories
+    corr = corr.rename(index=labels or {}, columns=labels or {})
     fig, ax = _figure(11, 9)
     mask = np.triu(np.ones_like(corr, dtype=bool), k=1)
     _heatmap(ax, corr, ".2f", "RdBu_r", center=0, mask=mask, colorbar="")

@@ -121,6 +121,14 @@ def parent_column(column: str, contract: Contract) -> tuple[str, str | None]:
     return parent, level
 
 
+def column_label(column: str, contract: Contract) -> str:
+    """A profile-matrix column in the contract's words: its label, and the level for a
+    category's share ("plan: premium")."""
+    parent, level = parent_column(column, contract)
+    label = contract.words(parent).label
+    return label if level is None else f"{label}: {level}"
+
+
 def _is_share(column: str, contract: Contract) -> bool:
     parent, level = parent_column(column, contract)
     return level is not None or contract.kind(parent) == "binary"

@@ -132,13 +132,17 @@ def main(argv: list[str] | None = None) -> None:
 def _member_figures(members: pd.DataFrame, contract: Contract, figures: Path) -> None:
     """The figures of the members as they are: each column by churn, and correlations."""
     target = contract.target.column
+    # the target's column in the correlations: named by what a positive row did
     titles = {c: contract.words(c).label for c in contract.raw_features}
+    titles[target] = contract.target.label
+    many = contract.population.many
+    outcome = (contract.target.negative_label, contract.target.label)
     save_figure(
-        plots.distributions_by_churn(members, contract.raw_features, target, titles),
+        plots.distributions_by_churn(members, contract.raw_features, target, titles, many, outcome),
         figures / "distributions.png",
     )
     numbers = [c for c in contract.raw_features if contract.kind(c) != "categorical"]
-    correlations = plots.correlation_heatmap(members, [*numbers, target])
+    correlations = plots.correlation_heatmap(members, [*numbers, target], titles)
     save_figure(correlations, figures / "correlations.png")
 
 
@@ -187,7 +191,10 @@ def _profile(
     label = contract.target.label
     save_figure(
         plots.segment_heatmap(
-            z, [f"{p['id']}: {p['name']} ({p['churn_rate']:.0%} {label})" for p in portraits]
+            z,
+            [f"{p['id']}: {p['name']} ({p['churn_rate']:.0%} {label})" for p in portraits],
+            {c: prof.column_label(c, contract) for c in z.columns},
+            contract.population.many,
         ),
         figures / "segments.png",
     )
