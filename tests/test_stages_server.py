@@ -165,23 +165,29 @@ def test_an_idle_server_exits_and_removes_its_socket(short_tmp: Path) -> None:
     assert not path.exists()
 
 
+def _listener(path: Path) -> int:
+    """The pid of the process listening on the socket at `path`."""
+    with socket.socket(socket.AF_UNIX) as probe:
+        probe.connect(str(path))
+        creds = probe.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    return struct.unpack("3i", creds)[0]
+
+
 def test_the_server_listens_with_the_basics_and_hands_over_once_all_is_loaded(
     short_tmp: Path,
 ) -> None:
     path = short_tmp / "s.sock"
-    first = subprocess.Popen([sys.executable, "-m", "gym_churn.stages._server", str(path), "60"])
+    first = subprocess.Popen([sys.executable, "-m", "gym_churn.stages._server", str(path), "300"])
     deadline = time.monotonic() + 60
     while not path.exists() and time.monotonic() < deadline:
         time.sleep(0.05)
-    early = path.stat().st_ino  # bound by the first process, with pandas and matplotlib in
-    # the copy loading the rest takes the socket over, and the first process ends (idle
-    # for a minute otherwise)
-    assert first.wait(timeout=50) == 0
+    early = path.stat().st_ino
+    assert _listener(path) == first.pid  # the first process, with pandas and matplotlib in
+    # the copy loading the rest takes the socket over, and the first process ends (it would
+    # wait five idle minutes otherwise)
+    assert first.wait(timeout=240) == 0
     assert path.stat().st_ino != early
-    with socket.socket(socket.AF_UNIX) as probe:
-        probe.connect(str(path))
-        creds = probe.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
-    copy, _, _ = struct.unpack("3i", creds)
+    copy = _listener(path)
     assert copy != first.pid
     os.kill(copy, signal.SIGTERM)
     assert _gone(path)
