@@ -40,12 +40,18 @@ def test_the_task_and_the_block_both_run_before_the_block_ends(
 def test_the_task_runs_while_the_block_runs(tmp_path: Path) -> None:
     if not forks():
         pytest.skip("no fork here")
-    started = tmp_path / "started"
-    with alongside(lambda: (_write(started, "x"), time.sleep(0.5)), "a slow task"):
+    go, saw = tmp_path / "go", tmp_path / "saw-go"
+
+    def task() -> None:  # waits for the block: run before it, in line, it would wait in vain
         deadline = time.monotonic() + 5
-        while not started.exists() and time.monotonic() < deadline:
+        while not go.exists() and time.monotonic() < deadline:
             time.sleep(0.01)
-        assert started.exists()  # the child got going while this block was still running
+        if go.exists():
+            _write(saw, "x")
+
+    with alongside(task, "a task waiting for the block"):
+        _write(go, "x")
+    assert saw.exists()  # the child got going while this block was still running
 
 
 def _fail() -> None:

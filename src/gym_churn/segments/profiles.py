@@ -126,7 +126,7 @@ def column_label(column: str, contract: Contract) -> str:
     category's share ("plan: premium")."""
     parent, level = parent_column(column, contract)
     label = contract.words(parent).label
-    return label if level is None else f"{label}: {level}"
+    return label if level is None else f"{label}{LEVEL_SEP}{level}"
 
 
 def _is_share(column: str, contract: Contract) -> bool:

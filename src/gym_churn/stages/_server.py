@@ -165,8 +165,9 @@ def _running(path: Path) -> bool:
 
 
 def start(path: Path) -> None:
-    """Start a server on `path` in the background, in its own session, holding none of
-    this process's files (a pipe it held open would keep dvc waiting)."""
+    """Start a server on `path` in the background, in a process group of its own (a
+    Ctrl-C does not reach it) but this command's session (see _load_when_idle), holding
+    none of this process's files (a pipe it held open would keep dvc waiting)."""
     import subprocess
 
     with contextlib.suppress(OSError):
